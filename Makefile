@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` (the whole system) and `make test` (every test).
+# Each installs what is missing (uv, the Python workspace, the Kafka jars) and starts what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: help install run up down clean status test test-unit topics lint asyncapi
+
+help:
+	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
+	@echo "make up       the same in the background;  make down  stops it (data kept)"
+	@echo "make clean    down, and remove all local data"
+	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
+	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --quiet
+
+run: install
+	@infra/stack.sh run
+
+up: install
+	@infra/stack.sh up
+
+down:
+	@infra/stack.sh down
+
+clean:
+	@infra/stack.sh clean
+
+status:
+	@infra/stack.sh status
+
+test: install
+	@$(UV) run --frozen pytest
+
+lint: install
+	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
+
+asyncapi: install
+	@$(UV) run --frozen python -m cutover_contracts.asyncapi contracts/asyncapi

@@ -1,0 +1,124 @@
+"""The data of every Cutover event, one frozen model per event and major version.
+
+A breaking change to an event is a new model with a new major version (`...V2`) on a new topic; the
+old one keeps flowing until its consumers have moved. Additive, optional fields are not breaking.
+Money is always an integer amount in the currency's minor unit plus an ISO 4217 code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveInt
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+Currency = str
+DisconnectSource = Literal["manual", "scheduled"]
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+class AccountCreatedV1(EventData):
+    """An account exists; billing, addresses and scheduler keep a local copy from this."""
+
+    account_id: PositiveInt
+    name: str
+    account_type_id: UUID
+    account_status_id: UUID
+    parent_account_id: PositiveInt | None = None
+    created_at: AwareDatetime
+
+
+class AccountDisconnectRequestedV1(EventData):
+    """The start of every disconnect, manual or scheduled: billing and addresses act on it."""
+
+    disconnect_id: UUID
+    account_id: PositiveInt
+    source: DisconnectSource
+    scheduled_event_id: UUID | None = None
+    reason: str | None = None
+    status_id: UUID = Field(description="The Disconnect Account Status the account moved to")
+    requested_at: AwareDatetime
+
+
+class AccountDisconnectedV1(EventData):
+    """The disconnect is complete: final invoice issued (or not required) and address released."""
+
+    account_id: PositiveInt
+    disconnect_id: UUID
+    source: DisconnectSource
+    scheduled_event_id: UUID | None = None
+    reason: str | None = None
+    status_id: UUID
+    disconnected_at: AwareDatetime
+    final_invoice_id: UUID | None = None
+    final_invoice_total: int | None = Field(default=None, description="Minor units")
+    currency: Currency | None = None
+    released_address_id: UUID | None = None
+
+
+# --- billing --------------------------------------------------------------------------------------
+
+
+class FinalInvoice(EventData):
+    id: UUID
+    total: int = Field(description="Minor units; the sum of the invoice's lines")
+    currency: Currency
+
+
+class DisconnectBilledV1(EventData):
+    """Billing's answer to a disconnect: the final invoice, or `not_required` when nothing was owed."""
+
+    disconnect_id: UUID
+    account_id: PositiveInt
+    final_invoice_state: Literal["issued", "not_required"]
+    final_invoice: FinalInvoice | None = None
+
+
+# --- addresses ------------------------------------------------------------------------------------
+
+
+class DisconnectAddressReleasedV1(EventData):
+    """Addresses' answer to a disconnect: the serviceable address released, or `none` to release."""
+
+    disconnect_id: UUID
+    account_id: PositiveInt
+    address_state: Literal["released", "none"]
+    released_address_id: UUID | None = None
+
+
+# --- scheduler ------------------------------------------------------------------------------------
+
+
+class ScheduledEventDueV1(EventData):
+    """A scheduled event reached its minimum start time (`run_at`, by the database clock)."""
+
+    scheduled_event_id: UUID
+    event_type: str
+    account_id: PositiveInt
+    run_at: AwareDatetime
+    emitted_at: AwareDatetime
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- every consumer -------------------------------------------------------------------------------
+
+
+class DeadLetterV1(EventData):
+    """A message a consumer could not process after its retries, kept with the reason."""
+
+    consumer_group: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    original_key: str | None = None
+    original_value: str = Field(description="The original bytes, decoded as UTF-8 with replacement")
+    error: str
+    attempts: int
+    failed_at: AwareDatetime

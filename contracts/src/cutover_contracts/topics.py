@@ -1,0 +1,96 @@
+"""Every topic Cutover publishes, with its event schema: the registry the services and docs read.
+
+Topic names follow `<service>.<event-name>.v<major>`. Public topics are a promise to other teams;
+internal ones (replies between Cutover's own services) may change with a release of all four.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cutover_contracts import events
+from cutover_contracts.events import EventData
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    producer: str
+    data: type[EventData]
+    summary: str
+    public: bool = False
+
+    @property
+    def event_type(self) -> str:
+        """The CloudEvents `type`: the topic name under Cutover's namespace."""
+        return f"cutover.{self.name}"
+
+
+ACCOUNT_CREATED = Topic(
+    "accounts.account-created.v1",
+    "accounts",
+    events.AccountCreatedV1,
+    "An account was created; other services keep a local copy of it.",
+)
+ACCOUNT_DISCONNECT_REQUESTED = Topic(
+    "accounts.account-disconnect-requested.v1",
+    "accounts",
+    events.AccountDisconnectRequestedV1,
+    "The start of every disconnect, manual or scheduled.",
+    public=True,
+)
+ACCOUNT_DISCONNECTED = Topic(
+    "accounts.account-disconnected.v1",
+    "accounts",
+    events.AccountDisconnectedV1,
+    "A disconnect is complete: final invoice issued or not required, address released.",
+    public=True,
+)
+DISCONNECT_BILLED = Topic(
+    "billing.disconnect-billed.v1",
+    "billing",
+    events.DisconnectBilledV1,
+    "Billing's answer to a disconnect request: the final invoice or not_required.",
+)
+DISCONNECT_ADDRESS_RELEASED = Topic(
+    "addresses.disconnect-address-released.v1",
+    "addresses",
+    events.DisconnectAddressReleasedV1,
+    "Addresses' answer to a disconnect request: the released address or none.",
+)
+SCHEDULED_EVENT_DUE = Topic(
+    "scheduler.scheduled-event-due.v1",
+    "scheduler",
+    events.ScheduledEventDueV1,
+    "A scheduled event reached its minimum start time.",
+    public=True,
+)
+
+
+def dead_letter_topic(service: str) -> Topic:
+    return Topic(
+        f"{service}.dead-letter.v1",
+        service,
+        events.DeadLetterV1,
+        f"Messages {service}'s consumers could not process, with the reason.",
+    )
+
+
+SERVICES = ("accounts", "billing", "addresses", "scheduler")
+
+TOPICS: dict[str, Topic] = {
+    topic.name: topic
+    for topic in (
+        ACCOUNT_CREATED,
+        ACCOUNT_DISCONNECT_REQUESTED,
+        ACCOUNT_DISCONNECTED,
+        DISCONNECT_BILLED,
+        DISCONNECT_ADDRESS_RELEASED,
+        SCHEDULED_EVENT_DUE,
+        *(dead_letter_topic(service) for service in SERVICES),
+    )
+}
+
+
+def topic_for(name: str) -> Topic:
+    return TOPICS[name]

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The whole local system: PostgreSQL, Kafka, topics, migrations and the four services.
+#
+#   infra/stack.sh up       start everything in the background (harmless when already up)
+#   infra/stack.sh run      up, then follow the logs until Ctrl-C, which stops what it started
+#   infra/stack.sh down     stop the services, Kafka and PostgreSQL (data kept)
+#   infra/stack.sh clean    down, then remove all local data
+#   infra/stack.sh status   what runs
+#
+# Environment (defaults in brackets): CUTOVER_STATE_DIR [<repo>/.local/dev], POSTGRES_PORT [5432],
+# KAFKA_PORT [9092], KAFKA_CONTROLLER_PORT [9093], ACCOUNTS_PORT [8001], BILLING_PORT [8002],
+# ADDRESSES_PORT [8003], SCHEDULER_PORT [8004], CUTOVER_API_TOKEN [generated into the state dir].
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+export CUTOVER_STATE_DIR="${CUTOVER_STATE_DIR:-$REPO_ROOT/.local/dev}"
+export POSTGRES_PORT="${POSTGRES_PORT:-5432}"
+export KAFKA_PORT="${KAFKA_PORT:-9092}"
+export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
+export ACCOUNTS_PORT="${ACCOUNTS_PORT:-8001}" BILLING_PORT="${BILLING_PORT:-8002}"
+export ADDRESSES_PORT="${ADDRESSES_PORT:-8003}" SCHEDULER_PORT="${SCHEDULER_PORT:-8004}"
+export ACCOUNTS_URL="http://127.0.0.1:$ACCOUNTS_PORT"
+SERVICES=(accounts billing addresses scheduler)
+PYTHON="$REPO_ROOT/.venv/bin/python"
+RUN_DIR="$CUTOVER_STATE_DIR/run"
+LOG_DIR="$CUTOVER_STATE_DIR/log"
+TOKEN_FILE="$CUTOVER_STATE_DIR/api-token"
+
+say() { echo "stack: $*"; }
+
+port_of() { local name="${1^^}_PORT"; echo "${!name}"; }
+
+ensure_token() {
+  if [ -z "${CUTOVER_API_TOKEN:-}" ]; then
+    if [ ! -s "$TOKEN_FILE" ]; then
+      mkdir -p "$CUTOVER_STATE_DIR"
+      (umask 077 && "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$TOKEN_FILE")
+    fi
+    CUTOVER_API_TOKEN="$(cat "$TOKEN_FILE")"
+  fi
+  export CUTOVER_API_TOKEN
+}
+
+service_pid() {
+  local pid_file="$RUN_DIR/$1.pid"
+  [ -f "$pid_file" ] || return 1
+  local pid; pid="$(cat "$pid_file")"
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+start_service() {
+  local service="$1"
+  if pid="$(service_pid "$service")"; then
+    say "$service already running (pid $pid)"
+    return
+  fi
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  nohup "$PYTHON" -m "cutover_$service" serve >>"$LOG_DIR/$service.log" 2>&1 &
+  echo $! >"$RUN_DIR/$service.pid"
+}
+
+wait_ready() {
+  local service="$1" port deadline
+  port="$(port_of "$service")"
+  deadline=$((SECONDS + 60))
+  until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; do
+    if ! service_pid "$service" >/dev/null; then
+      say "$service exited; the end of its log:"; tail -n 30 "$LOG_DIR/$service.log"; exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "$service not ready after 60 s; the end of its log:"; tail -n 30 "$LOG_DIR/$service.log"
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+stop_service() {
+  local service="$1" pid
+  pid="$(service_pid "$service")" || { rm -f "$RUN_DIR/$service.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$RUN_DIR/$service.pid"
+}
+
+cmd_up() {
+  "$REPO_ROOT/infra/postgres.sh" start
+  "$REPO_ROOT/infra/postgres.sh" createdbs
+  "$REPO_ROOT/infra/kafka.sh" start
+  "$REPO_ROOT/.venv/bin/cutover-topics"
+  ensure_token
+  for service in "${SERVICES[@]}"; do
+    "$PYTHON" -m "cutover_$service" migrate
+  done
+  for service in "${SERVICES[@]}"; do start_service "$service"; done
+  for service in "${SERVICES[@]}"; do wait_ready "$service"; done
+  say "all four services are ready:"
+  for service in "${SERVICES[@]}"; do
+    printf '  %-10s http://127.0.0.1:%s  (docs: /docs)\n' "$service" "$(port_of "$service")"
+  done
+  if [ -f "$TOKEN_FILE" ] && [ "$CUTOVER_API_TOKEN" = "$(cat "$TOKEN_FILE")" ]; then
+    say "API token: in $TOKEN_FILE  (export CUTOVER_API_TOKEN=\$(cat $TOKEN_FILE))"
+  else
+    say "API token: the CUTOVER_API_TOKEN of your environment"
+  fi
+  say "logs: $LOG_DIR"
+}
+
+cmd_down() {
+  for service in "${SERVICES[@]}"; do stop_service "$service"; done
+  "$REPO_ROOT/infra/kafka.sh" stop
+  "$REPO_ROOT/infra/postgres.sh" stop
+}
+
+cmd_run() {
+  local tail_pid=""
+  trap 'echo; [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null; cmd_down; exit 0' INT TERM
+  cmd_up
+  say "following the logs; Ctrl-C stops everything"
+  local logs=()
+  for service in "${SERVICES[@]}"; do logs+=("$LOG_DIR/$service.log"); done
+  tail -n 0 -F "${logs[@]}" &
+  tail_pid=$!
+  wait "$tail_pid" || true
+}
+
+cmd_status() {
+  for service in "${SERVICES[@]}"; do
+    if pid="$(service_pid "$service")"; then say "$service running (pid $pid)"; else say "$service stopped"; fi
+  done
+  "$REPO_ROOT/infra/kafka.sh" status || true
+  "$REPO_ROOT/infra/postgres.sh" status || true
+}
+
+cmd_clean() {
+  cmd_down
+  "$REPO_ROOT/infra/kafka.sh" clean
+  "$REPO_ROOT/infra/postgres.sh" clean
+  rm -rf "$CUTOVER_STATE_DIR"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  run) cmd_run ;;
+  status) cmd_status ;;
+  clean) cmd_clean ;;
+  *) echo "usage: $0 up|run|down|status|clean" >&2; exit 2 ;;
+esac

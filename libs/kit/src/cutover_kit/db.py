@@ -1,0 +1,139 @@
+"""The database and the unit of work: one transaction per request or per consumed batch.
+
+Nothing but `UnitOfWork.commit` commits. Leaving the `async with` block without committing rolls
+back, so an exception anywhere leaves no partial write. Events are added to the outbox through the
+unit of work, in the same transaction as the state they announce.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+
+from cutover_contracts.envelope import CloudEvent, encode_event
+from cutover_contracts.topics import Topic
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from cutover_kit import context
+from cutover_kit.tables import outbox, processed_events
+
+
+def outbox_channel(service: str) -> str:
+    """The LISTEN/NOTIFY channel that wakes the relay as soon as an outbox row commits."""
+    return f"{service}_outbox"
+
+
+class Database:
+    def __init__(self, url: str, *, service: str, pool_size: int = 10) -> None:
+        self.url = url
+        self.service = service
+        self.engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._committed = False
+        self._outbox_written = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session: AsyncSession = self.database.sessionmaker()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        if self._outbox_written:
+            # Delivered by PostgreSQL only if and when the transaction commits.
+            await self.session.execute(
+                text("SELECT pg_notify(:channel, '')"),
+                {"channel": outbox_channel(self.database.service)},
+            )
+        await self.session.commit()
+        self._committed = True
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self.session.begin_nested():
+            yield
+
+    async def publish(
+        self,
+        topic: Topic,
+        data: BaseModel,
+        *,
+        account_id: int | str,
+        event_id: uuid.UUID | None = None,
+        time: datetime | None = None,
+    ) -> CloudEvent:
+        """Write a CloudEvent to the outbox; the relay publishes it once this transaction commits.
+
+        Pass a deterministic `event_id` when the event answers another one, so a redelivered
+        request produces the same answer, not a second one.
+        """
+        event = CloudEvent(
+            id=event_id or uuid.uuid4(),
+            source=f"/cutover/{self.database.service}",
+            type=topic.event_type,
+            subject=str(account_id),
+            time=time or datetime.now(UTC),
+            correlationid=context.correlation_id.get(),
+            data=data.model_dump(mode="json"),
+        )
+        await self.session.execute(
+            pg_insert(outbox)
+            .values(
+                event_id=event.id, topic=topic.name, key=str(account_id), value=encode_event(event)
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        self._outbox_written = True
+        return event
+
+    async def claim_event(self, consumer: str, event_id: uuid.UUID) -> bool:
+        """Record that `consumer` handles `event_id` in this transaction; False when it already did.
+
+        A concurrent transaction claiming the same id waits on the primary key until this one ends,
+        then sees the row: two replicas handed the same event apply it once.
+        """
+        result = await self.session.execute(
+            pg_insert(processed_events)
+            .values(consumer=consumer, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        return result.first() is not None

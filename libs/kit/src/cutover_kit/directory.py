@@ -1,0 +1,78 @@
+"""What billing, addresses and scheduler know of accounts they have not heard of yet.
+
+Each keeps a local copy of accounts fed by `accounts.account-created.v1`; an account created a moment
+ago may not have arrived yet, so a miss asks the accounts API once before saying "unknown".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from cutover_kit.errors import Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    account_id: int
+    archived: bool
+
+
+class AccountsDirectory:
+    def __init__(self, base_url: str, token: str | None, timeout: float = 2.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
+
+    async def lookup(self, account_id: int) -> AccountFacts | None:
+        """The account as the accounts service knows it now; None when it does not exist."""
+        response = await self._client.get(f"/accounts/{account_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body = response.json()
+        return AccountFacts(account_id=body["id"], archived=body.get("archived_at") is not None)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class LocalAccountCopy(Protocol):
+    """A service's own table of the accounts it has heard of."""
+
+    async def account_archived(self, account_id: int) -> bool | None:
+        """True/False when known (archived or not), None when never heard of."""
+
+    async def remember_account(self, account_id: int) -> None: ...
+
+
+class UnknownAccount(NotFound):
+    code = "account-not-found"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(f"Account {account_id} does not exist.", account_id=account_id)
+
+
+class ArchivedAccount(Conflict):
+    code = "account-archived"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(
+            f"Account {account_id} is archived: nothing can be added to it.", account_id=account_id
+        )
+
+
+async def require_active_account(
+    local: LocalAccountCopy, directory: AccountsDirectory, account_id: int
+) -> None:
+    """Refuse unknown and archived accounts; learn an account created a moment ago on the way."""
+    archived = await local.account_archived(account_id)
+    if archived is None:
+        facts = await directory.lookup(account_id)
+        if facts is None:
+            raise UnknownAccount(account_id)
+        await local.remember_account(account_id)
+        archived = facts.archived
+    if archived:
+        raise ArchivedAccount(account_id)

@@ -1,0 +1,34 @@
+"""Framework-free error bases that domain errors extend; the HTTP edge maps each base once.
+
+A domain error carries the ids it is about (`AccountNotFound(account_id)`), a stable `code` that
+becomes the problem `type`, and a sentence for an operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad-request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not-found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    code = "unprocessable"

@@ -1,0 +1,145 @@
+"""The HTTP edge every service shares: auth, request ids, problems, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.routing import Match
+
+from cutover_kit import context, metrics
+from cutover_kit.db import UnitOfWork
+from cutover_kit.directory import AccountsDirectory
+from cutover_kit.errors import DomainError
+from cutover_kit.problems import install_problem_handlers, problem_response
+from cutover_kit.runtime import ServiceRuntime
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json"}
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """Accept a configured bearer token; the token's name becomes the actor of what follows."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send 'Authorization: Bearer <token>' (the token is CUTOVER_API_TOKEN).")
+    tokens: dict[str, str] = request.app.state.runtime.tokens
+    for token, name in tokens.items():
+        if hmac.compare_digest(token.encode(), credentials.credentials.encode()):
+            context.actor.set(name)
+            return name
+    raise Unauthorized("The bearer token is not valid.")
+
+
+async def unit_of_work(request: Request) -> UnitOfWork:
+    """A fresh unit of work on the service's database; the use case opens and commits it."""
+    return request.app.state.runtime.database.unit_of_work()
+
+
+UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+
+async def accounts_directory(request: Request) -> AccountsDirectory:
+    return request.app.state.runtime.accounts
+
+
+Directory = Annotated[AccountsDirectory, Depends(accounts_directory)]
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    """Correlation id in (X-Request-ID, validated) and out, plus request metrics."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        request_id = request.headers.get("x-request-id")
+        if request_id is not None and not REQUEST_ID.fullmatch(request_id):
+            return problem_response(
+                400,
+                code="invalid-request-id",
+                detail="X-Request-ID must be 1-128 characters of letters, digits and . _ : -",
+            )
+        request_id = request_id or uuid.uuid4().hex
+        token = context.correlation_id.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            context.correlation_id.reset(token)
+        route = _route_template(request)
+        metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.http_latency.labels(request.method, route).observe(time.perf_counter() - started)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+
+def _route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] == Match.FULL:
+            return getattr(route, "path", "unmatched")
+    return "unmatched"
+
+
+def operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Alive: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Ready: the database and Kafka are reachable",
+        responses={503: {"description": "A dependency is not reachable"}},
+    )
+    async def readyz(request: Request) -> Response:
+        checks = await request.app.state.runtime.readiness()
+        if all(value == "ok" for value in checks.values()):
+            return Response(
+                content=json.dumps({"status": "ready", "checks": checks}),
+                media_type="application/json",
+            )
+        return problem_response(
+            503, code="not-ready", detail="A dependency is not reachable", checks=checks
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def build_app(
+    runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=runtime.lifespan,
+        responses={401: {"description": "Missing or invalid bearer token"}},
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(operations_router())
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_token)])
+    return app

@@ -1,0 +1,20 @@
+"""Prometheus metrics every service exposes on /metrics (the default registry, one per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+http_requests = Counter(
+    "cutover_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+http_latency = Histogram(
+    "cutover_http_request_seconds", "HTTP request duration", ["method", "route"]
+)
+events_consumed = Counter(
+    "cutover_events_consumed_total", "Events consumed, by outcome", ["topic", "outcome"]
+)
+dead_letters = Counter(
+    "cutover_dead_letters_total", "Messages sent to the dead-letter topic", ["topic"]
+)
+outbox_published = Counter("cutover_outbox_published_total", "Outbox events published to Kafka")
+outbox_backlog = Gauge("cutover_outbox_backlog", "Outbox events committed but not yet published")

@@ -1,0 +1,105 @@
+"""RFC 9457 problem details for every error a service answers, validation errors included.
+
+Domain errors are mapped here, once, by their base class (`NotFound` → 404, `Conflict` → 409, ...).
+A `type` is a stable URN per kind of problem (`urn:cutover:problem:account-not-found`) so clients
+branch on it, not on prose; the README lists them.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cutover_kit.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_type(code: str) -> str:
+    return f"urn:cutover:problem:{code}"
+
+
+def problem_response(
+    status: int,
+    *,
+    code: str,
+    detail: str,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": problem_type(code),
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    return str(value)
+
+
+async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
+    return problem_response(
+        error.status, code=error.code, detail=error.detail, **_json_safe(error.extra)
+    )
+
+
+async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    errors = [
+        {
+            "location": list(item.get("loc", ())),
+            "message": item.get("msg", ""),
+            "type": item.get("type", ""),
+        }
+        for item in error.errors()
+    ]
+    return problem_response(
+        422,
+        code="validation-error",
+        title="Your request is not valid",
+        detail="; ".join(
+            f"{'.'.join(str(part) for part in item['location'])}: {item['message']}"
+            for item in errors
+        )[:1000],
+        errors=_json_safe(errors),
+    )
+
+
+async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    code = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
+        error.status_code, f"http-{error.status_code}"
+    )
+    return problem_response(error.status_code, code=code, detail=detail, headers=error.headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        500, code="internal-error", detail="An unexpected error occurred; it has been logged."
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,113 @@
+"""One service process: its database, Kafka producer, subscribers and outbox relay, started and
+stopped together by the HTTP app's lifespan. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from cutover_contracts.topics import Topic, dead_letter_topic
+
+from cutover_kit.consumer import EventConsumer, Handler
+from cutover_kit.db import Database
+from cutover_kit.directory import AccountsDirectory
+from cutover_kit.kafka import make_broker, make_producer
+from cutover_kit.relay import OutboxRelay
+from cutover_kit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+class ServiceRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.service = settings.service
+        self.tokens = settings.tokens()
+        self.database = Database(
+            settings.database_url, service=settings.service, pool_size=settings.database_pool_size
+        )
+        self.broker = make_broker(settings.kafka, client_id=f"cutover-{settings.service}")
+        # aiokafka clients bind to the running event loop, so they are made in `start`.
+        self.producer: AIOKafkaProducer | None = None
+        self.accounts = AccountsDirectory(
+            settings.accounts_url,
+            settings.api_token.get_secret_value() if settings.api_token else None,
+        )
+        self.consumers: list[EventConsumer] = []
+        self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def consume(self, topic: Topic, handler: Handler, *, name: str) -> None:
+        """Subscribe `handler` to `topic` as an idempotent consumer named `name`."""
+        consumer = EventConsumer(
+            self.database,
+            topic=topic,
+            handler=handler,
+            name=name,
+            max_attempts=self.settings.consumer_max_attempts,
+        )
+        consumer.subscribe(self.broker)
+        self.consumers.append(consumer)
+
+    def add_task(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a long-lived loop (the relay, the scheduler's emitter) for the life of the process."""
+        self._loops[name] = run
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        self.producer = make_producer(self.settings.kafka, client_id=f"cutover-{self.service}")
+        await self.producer.start()
+        relay = OutboxRelay(
+            self.database,
+            self.producer,
+            batch_size=self.settings.relay_batch_size,
+            poll_seconds=self.settings.relay_poll_seconds,
+        )
+        self._loops["outbox-relay"] = relay.run
+        await self.broker.start()
+        self._tasks = [asyncio.create_task(run(), name=name) for name, run in self._loops.items()]
+        log.info("%s started", self.service)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        with suppress(Exception):
+            await self.broker.stop()
+        if self.producer is not None:
+            with suppress(Exception):
+                await self.producer.stop()
+        await self.accounts.close()
+        await self.database.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        async def database() -> None:
+            await self.database.ping()
+
+        async def kafka() -> None:
+            assert self.producer is not None, "not started"
+            await self.producer.partitions_for(dead_letter_topic(self.service).name)
+
+        checks: dict[str, str] = {}
+        for name, check in (("database", database), ("kafka", kafka)):
+            try:
+                await asyncio.wait_for(check(), READINESS_TIMEOUT_SECONDS)
+                checks[name] = "ok"
+            except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+                checks[name] = f"failed: {type(error).__name__}"
+        return checks

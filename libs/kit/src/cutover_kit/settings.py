@@ -1,0 +1,107 @@
+"""Configuration from the environment, the same variables in `make up`, docker-compose and production.
+
+Production is configuration only: point `KAFKA_*` at a cluster (TLS and SASL pass through) and
+`POSTGRES_*` or `<SERVICE>_DATABASE_URL` at a server.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORTS = {"accounts": 8001, "billing": 8002, "addresses": 8003, "scheduler": 8004}
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+    def client_options(self) -> dict[str, Any]:
+        """Connection options for every aiokafka client (producer, consumer, admin)."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+            if self.ssl_certfile:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            options["ssl_context"] = context
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return options
+
+
+class Settings(BaseSettings):
+    """One service's settings. Shared variables are unprefixed; per-service ones carry its name."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service: str
+    http_host: str = Field(default="127.0.0.1", alias="CUTOVER_HTTP_HOST")
+    http_port: int = 0
+    database_url: str = ""
+    postgres_host: str = Field(default="127.0.0.1", alias="POSTGRES_HOST")
+    postgres_port: int = Field(default=5432, alias="POSTGRES_PORT")
+    postgres_user: str = Field(default="postgres", alias="POSTGRES_USER")
+    postgres_password: SecretStr = Field(default=SecretStr(""), alias="POSTGRES_PASSWORD")
+    database_pool_size: int = Field(default=10, alias="CUTOVER_DB_POOL_SIZE")
+    api_token: SecretStr | None = Field(default=None, alias="CUTOVER_API_TOKEN")
+    api_tokens: str = Field(
+        default="",
+        alias="CUTOVER_API_TOKENS",
+        description="More named tokens, 'name=token,name2=token2'; the name is the actor in history",
+    )
+    log_level: str = Field(default="INFO", alias="CUTOVER_LOG_LEVEL")
+    consumer_max_attempts: int = Field(default=3, ge=1, alias="CUTOVER_CONSUMER_MAX_ATTEMPTS")
+    relay_batch_size: int = Field(default=500, ge=1, alias="CUTOVER_RELAY_BATCH_SIZE")
+    relay_poll_seconds: float = Field(default=1.0, gt=0, alias="CUTOVER_RELAY_POLL_SECONDS")
+    accounts_url: str = Field(default="http://127.0.0.1:8001", alias="ACCOUNTS_URL")
+    billing_url: str = Field(default="http://127.0.0.1:8002", alias="BILLING_URL")
+    addresses_url: str = Field(default="http://127.0.0.1:8003", alias="ADDRESSES_URL")
+    scheduler_url: str = Field(default="http://127.0.0.1:8004", alias="SCHEDULER_URL")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    def model_post_init(self, _context: Any) -> None:
+        prefix = self.service.upper()
+        if not self.http_port:
+            self.http_port = int(os.environ.get(f"{prefix}_PORT", DEFAULT_PORTS[self.service]))
+        if not self.database_url:
+            self.database_url = os.environ.get(f"{prefix}_DATABASE_URL") or self._default_url()
+
+    def _default_url(self) -> str:
+        password = self.postgres_password.get_secret_value()
+        credentials = f"{self.postgres_user}:{password}" if password else self.postgres_user
+        return (
+            f"postgresql+asyncpg://{credentials}@{self.postgres_host}:{self.postgres_port}"
+            f"/{self.service}"
+        )
+
+    def tokens(self) -> dict[str, str]:
+        """Accepted bearer tokens, token → actor name."""
+        accepted: dict[str, str] = {}
+        if self.api_token:
+            accepted[self.api_token.get_secret_value()] = "operator"
+        for pair in filter(None, (item.strip() for item in self.api_tokens.split(","))):
+            name, _, token = pair.partition("=")
+            if token:
+                accepted[token] = name
+        return accepted

@@ -1,0 +1,1 @@
+"""Cutover accounts: accounts, their statuses and types, disconnects, reactivation and archive."""

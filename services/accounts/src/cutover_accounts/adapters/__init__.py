@@ -1,0 +1,1 @@
+"""Accounts' database tables and the repository that reads and writes them."""

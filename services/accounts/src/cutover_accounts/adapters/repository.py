@@ -1,0 +1,142 @@
+"""Reads and writes of the accounts database for one unit of work. It never commits."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from cutover_kit import context
+from sqlalchemy import exists, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cutover_accounts.adapters.tables import (
+    account_history,
+    account_statuses,
+    account_types,
+    accounts,
+    disconnects,
+    settings,
+)
+from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
+
+
+class AccountsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def status(self, status_id: UUID) -> AccountStatus | None:
+        row = (
+            await self.session.execute(
+                select(account_statuses).where(account_statuses.c.id == status_id)
+            )
+        ).first()
+        return AccountStatus(row.id, row.name, row.activates_account) if row else None
+
+    async def status_named(self, name: str) -> AccountStatus:
+        row = (
+            await self.session.execute(
+                select(account_statuses).where(account_statuses.c.name == name)
+            )
+        ).one()
+        return AccountStatus(row.id, row.name, row.activates_account)
+
+    async def type_exists(self, type_id: UUID) -> bool:
+        return bool(
+            await self.session.scalar(select(exists().where(account_types.c.id == type_id)))
+        )
+
+    async def disconnect_status_id(self) -> UUID:
+        return (
+            await self.session.execute(select(settings.c.disconnect_account_status_id))
+        ).scalar_one()
+
+    async def account_id_taken(self, account_id: int) -> bool:
+        return bool(await self.session.scalar(select(exists().where(accounts.c.id == account_id))))
+
+    async def next_free_account_id(self) -> int:
+        """The next id from the sequence that no caller-chosen id has taken already."""
+        while True:
+            candidate = (
+                await self.session.execute(text("SELECT nextval('accounts_id_seq')"))
+            ).scalar_one()
+            if not await self.account_id_taken(candidate):
+                return candidate
+
+    async def add_account(self, **values: Any) -> Account:
+        row = (
+            await self.session.execute(insert(accounts).values(**values).returning(accounts))
+        ).one()
+        return Account(**row._mapping)
+
+    async def get(self, account_id: int, *, for_update: bool = False) -> Account | None:
+        query = select(accounts).where(accounts.c.id == account_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return Account(**row._mapping) if row else None
+
+    async def update_account(self, account_id: int, **values: Any) -> Account:
+        row = (
+            await self.session.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(**values, updated_at=func.now())
+                .returning(accounts)
+            )
+        ).one()
+        return Account(**row._mapping)
+
+    async def pending_disconnect_id(self, account_id: int) -> UUID | None:
+        return await self.session.scalar(
+            select(disconnects.c.id).where(
+                disconnects.c.account_id == account_id, disconnects.c.state == "pending"
+            )
+        )
+
+    async def add_disconnect(self, **values: Any) -> Disconnect:
+        row = (
+            await self.session.execute(insert(disconnects).values(**values).returning(disconnects))
+        ).one()
+        return Disconnect(**row._mapping)
+
+    async def get_disconnect(
+        self, disconnect_id: UUID, *, for_update: bool = False
+    ) -> Disconnect | None:
+        query = select(disconnects).where(disconnects.c.id == disconnect_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return Disconnect(**row._mapping) if row else None
+
+    async def update_disconnect(self, disconnect_id: UUID, **values: Any) -> Disconnect:
+        row = (
+            await self.session.execute(
+                update(disconnects)
+                .where(disconnects.c.id == disconnect_id)
+                .values(**values)
+                .returning(disconnects)
+            )
+        ).one()
+        return Disconnect(**row._mapping)
+
+    async def disconnects_of(self, account_id: int) -> list[Disconnect]:
+        rows = await self.session.execute(
+            select(disconnects)
+            .where(disconnects.c.account_id == account_id)
+            .order_by(disconnects.c.requested_at.desc())
+        )
+        return [Disconnect(**row._mapping) for row in rows]
+
+    async def record_history(
+        self, account_id: int, change: str, cause: str, **details: Any
+    ) -> None:
+        await self.session.execute(
+            insert(account_history).values(
+                account_id=account_id,
+                change=change,
+                cause=cause,
+                actor=context.actor.get(),
+                correlation_id=context.correlation_id.get(),
+                details=details,
+            )
+        )

@@ -1,0 +1,21 @@
+"""The composition root: the one place where accounts' parts are wired together."""
+
+from __future__ import annotations
+
+from cutover_kit.http import build_app
+from cutover_kit.runtime import ServiceRuntime
+from cutover_kit.settings import Settings
+from fastapi import FastAPI
+
+from cutover_accounts.entrypoints import consumers, http
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    runtime = ServiceRuntime(settings or Settings(service="accounts"))
+    consumers.register(runtime)
+    return build_app(
+        runtime,
+        title="Cutover accounts",
+        description="Accounts, their statuses and types, disconnects, reactivation and archive.",
+        routers=[http.router],
+    )

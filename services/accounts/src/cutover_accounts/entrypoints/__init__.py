@@ -1,0 +1,1 @@
+"""How the world reaches accounts: HTTP routes and Kafka consumers."""

@@ -1,0 +1,100 @@
+"""The accounts HTTP API's request and response bodies (the public contract, in OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cutover_accounts.domain.model import Account, Disconnect
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, not silently dropped: a typo is a 422, not a lost value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountCreate(Strict):
+    id: int | None = Field(default=None, gt=0, le=2**63 - 1, description="Caller-chosen id")
+    name: str = Field(min_length=1, max_length=200)
+    account_type_id: UUID
+    account_status_id: UUID | None = Field(default=None, description="Default: Active")
+    parent_account_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    account_type_id: UUID
+    account_status_id: UUID
+    parent_account_id: int | None
+    activated_at: datetime | None
+    disconnected_at: datetime | None
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls.model_validate(account, from_attributes=True)
+
+
+class DisconnectCreate(Strict):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class FinalInvoiceOut(BaseModel):
+    id: UUID
+    total: int
+    currency: str
+
+
+class DisconnectOut(BaseModel):
+    id: UUID
+    account_id: int
+    source: Literal["manual", "scheduled"]
+    scheduled_event_id: UUID | None
+    reason: str | None
+    state: Literal["pending", "completed"]
+    requested_at: datetime
+    completed_at: datetime | None
+    status_id: UUID
+    final_invoice: FinalInvoiceOut | None
+    final_invoice_state: Literal["pending", "issued", "not_required"]
+    address_state: Literal["pending", "released", "none"]
+    released_address_id: UUID | None
+
+    @classmethod
+    def of(cls, disconnect: Disconnect) -> DisconnectOut:
+        invoice = (
+            FinalInvoiceOut(
+                id=disconnect.final_invoice_id,
+                total=disconnect.final_invoice_total or 0,
+                currency=disconnect.final_invoice_currency or "",
+            )
+            if disconnect.final_invoice_id
+            else None
+        )
+        return cls(
+            id=disconnect.id,
+            account_id=disconnect.account_id,
+            source=disconnect.source,
+            scheduled_event_id=disconnect.scheduled_event_id,
+            reason=disconnect.reason,
+            state=disconnect.state,
+            requested_at=disconnect.requested_at,
+            completed_at=disconnect.completed_at,
+            status_id=disconnect.status_id,
+            final_invoice=invoice,
+            final_invoice_state=disconnect.final_invoice_state,
+            address_state=disconnect.address_state,
+            released_address_id=disconnect.released_address_id,
+        )
+
+
+class DisconnectList(BaseModel):
+    items: list[DisconnectOut]
+    next_cursor: str | None = None

@@ -1,0 +1,1 @@
+"""Accounts' use cases: each one is one unit of work, committed once at its end."""

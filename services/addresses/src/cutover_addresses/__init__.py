@@ -1,0 +1,1 @@
+"""Cutover addresses: serviceable addresses, the account each serves, and every attach and release."""

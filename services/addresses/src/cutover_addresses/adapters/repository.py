@@ -1,0 +1,141 @@
+"""Reads and writes of the addresses database for one unit of work. It never commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cutover_addresses.adapters.tables import (
+    address_accounts,
+    address_history,
+    serviceable_addresses,
+)
+from cutover_addresses.domain.model import ServiceableAddress
+
+COLUMNS = [column for column in serviceable_addresses.c if column.name != "normalised"]
+
+
+class AddressesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def remember_account(self, account_id: int) -> None:
+        await self.session.execute(
+            pg_insert(address_accounts).values(account_id=account_id).on_conflict_do_nothing()
+        )
+
+    async def account_archived(self, account_id: int) -> bool | None:
+        row = (
+            await self.session.execute(
+                select(address_accounts.c.archived_at).where(
+                    address_accounts.c.account_id == account_id
+                )
+            )
+        ).first()
+        return None if row is None else row.archived_at is not None
+
+    async def lock_account(self, account_id: int) -> None:
+        """Serialise attaches of one account, so it never ends up on two addresses."""
+        await self.session.execute(
+            select(address_accounts.c.account_id)
+            .where(address_accounts.c.account_id == account_id)
+            .with_for_update()
+        )
+
+    async def address_of(self, account_id: int) -> UUID | None:
+        return await self.session.scalar(
+            select(serviceable_addresses.c.id).where(
+                serviceable_addresses.c.account_id == account_id
+            )
+        )
+
+    async def lock(self, address_id: UUID) -> ServiceableAddress | None:
+        row = (
+            await self.session.execute(
+                select(*COLUMNS).where(serviceable_addresses.c.id == address_id).with_for_update()
+            )
+        ).first()
+        return ServiceableAddress(**row._mapping) if row else None
+
+    async def add(self, normalised: str, **values: Any) -> ServiceableAddress | None:
+        """Insert the address; None when an equal (normalised) address exists already."""
+        row = (
+            await self.session.execute(
+                pg_insert(serviceable_addresses)
+                .values(id=uuid.uuid4(), normalised=normalised, **values)
+                .on_conflict_do_nothing(index_elements=["normalised"])
+                .returning(*COLUMNS)
+            )
+        ).first()
+        return ServiceableAddress(**row._mapping) if row else None
+
+    async def id_of_normalised(self, normalised: str) -> UUID:
+        return (
+            await self.session.execute(
+                select(serviceable_addresses.c.id).where(
+                    serviceable_addresses.c.normalised == normalised
+                )
+            )
+        ).scalar_one()
+
+    async def get(self, address_id: UUID) -> ServiceableAddress | None:
+        row = (
+            await self.session.execute(
+                select(*COLUMNS).where(serviceable_addresses.c.id == address_id)
+            )
+        ).first()
+        return ServiceableAddress(**row._mapping) if row else None
+
+    async def attach(self, address_id: UUID, account_id: int) -> None:
+        await self.session.execute(
+            update(serviceable_addresses)
+            .where(serviceable_addresses.c.id == address_id)
+            .values(account_id=account_id)
+        )
+        await self._history(address_id, account_id, "attach", "manual", None)
+
+    async def release_account(
+        self, account_id: int, *, reason: str, disconnect_id: UUID | None
+    ) -> UUID | None:
+        """Free the account's address, if it has one; return the released address id."""
+        address_id = (
+            await self.session.execute(
+                update(serviceable_addresses)
+                .where(serviceable_addresses.c.account_id == account_id)
+                .values(account_id=None)
+                .returning(serviceable_addresses.c.id)
+            )
+        ).scalar_one_or_none()
+        if address_id is not None:
+            await self._history(address_id, account_id, "release", reason, disconnect_id)
+        return address_id
+
+    async def released_by(self, disconnect_id: UUID) -> UUID | None:
+        return await self.session.scalar(
+            select(address_history.c.address_id).where(
+                address_history.c.disconnect_id == disconnect_id
+            )
+        )
+
+    async def _history(
+        self,
+        address_id: UUID,
+        account_id: int,
+        action: str,
+        reason: str,
+        disconnect_id: UUID | None,
+    ) -> None:
+        await self.session.execute(
+            insert(address_history).values(
+                address_id=address_id,
+                account_id=account_id,
+                action=action,
+                reason=reason,
+                disconnect_id=disconnect_id,
+            )
+        )

@@ -1,0 +1,63 @@
+"""The addresses database."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+metadata = MetaData()
+
+# Addresses' local copy of accounts, fed by accounts' events (with an HTTP fallback on a miss).
+address_accounts = Table(
+    "address_accounts",
+    metadata,
+    Column("account_id", BigInteger, primary_key=True),
+    Column("archived_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+serviceable_addresses = Table(
+    "serviceable_addresses",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("line1", String(200), nullable=False),
+    Column("line2", String(200)),
+    Column("city", String(100), nullable=False),
+    Column("subdivision", String(100), nullable=False),
+    Column("zip", String(20), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("latitude", Double),
+    Column("longitude", Double),
+    Column("normalised", String(800), nullable=False, unique=True),
+    # One account per address, and (unique) one address per account.
+    Column("account_id", BigInteger, ForeignKey("address_accounts.account_id"), unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+address_history = Table(
+    "address_history",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "address_id", UUID(as_uuid=True), ForeignKey("serviceable_addresses.id"), nullable=False
+    ),
+    Column("account_id", BigInteger, nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("disconnect_id", UUID(as_uuid=True)),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("address_history_account", "account_id", "id"),
+    Index("address_history_address", "address_id", "id"),
+)

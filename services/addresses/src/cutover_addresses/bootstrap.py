@@ -1,0 +1,21 @@
+"""The composition root: the one place where addresses' parts are wired together."""
+
+from __future__ import annotations
+
+from cutover_kit.http import build_app
+from cutover_kit.runtime import ServiceRuntime
+from cutover_kit.settings import Settings
+from fastapi import FastAPI
+
+from cutover_addresses.entrypoints import consumers, http
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    runtime = ServiceRuntime(settings or Settings(service="addresses"))
+    consumers.register(runtime)
+    return build_app(
+        runtime,
+        title="Cutover addresses",
+        description="Serviceable addresses, the account each one serves, and their history.",
+        routers=[http.router],
+    )

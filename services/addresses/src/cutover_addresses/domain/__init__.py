@@ -1,0 +1,1 @@
+"""Serviceable-address rules, free of any framework."""

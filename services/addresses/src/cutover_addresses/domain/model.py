@@ -1,0 +1,57 @@
+"""Serviceable addresses and their normalisation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+ABBREVIATIONS = {
+    "street": "st",
+    "avenue": "ave",
+    "road": "rd",
+    "boulevard": "blvd",
+    "drive": "dr",
+    "lane": "ln",
+    "court": "ct",
+    "place": "pl",
+    "square": "sq",
+    "highway": "hwy",
+    "parkway": "pkwy",
+    "terrace": "ter",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "apartment": "apt",
+    "suite": "ste",
+    "floor": "fl",
+    "building": "bldg",
+}
+
+
+def normalise(*parts: str | None) -> str:
+    """The comparison key of an address: case, spacing, punctuation and common abbreviations
+    folded, so "12 Main Street." and "12  main st" are the same address."""
+    words: list[str] = []
+    for part in parts:
+        for word in re.sub(r"[^\w\s]", " ", (part or "").lower()).split():
+            words.append(ABBREVIATIONS.get(word, word))
+        words.append("|")
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class ServiceableAddress:
+    id: UUID
+    line1: str
+    line2: str | None
+    city: str
+    subdivision: str
+    zip: str
+    country: str
+    latitude: float | None
+    longitude: float | None
+    account_id: int | None
+    created_at: datetime

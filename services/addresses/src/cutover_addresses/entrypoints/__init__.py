@@ -1,0 +1,1 @@
+"""How the world reaches addresses: HTTP routes and Kafka consumers."""

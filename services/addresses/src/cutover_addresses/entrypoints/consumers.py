@@ -1,0 +1,28 @@
+"""Addresses' Kafka consumers: its copy of accounts, and the release of a disconnected account."""
+
+from __future__ import annotations
+
+from cutover_contracts.envelope import CloudEvent
+from cutover_contracts.events import AccountCreatedV1, AccountDisconnectRequestedV1
+from cutover_contracts.topics import ACCOUNT_CREATED, ACCOUNT_DISCONNECT_REQUESTED
+from cutover_kit.db import UnitOfWork
+from cutover_kit.runtime import ServiceRuntime
+
+from cutover_addresses.service_layer import addresses
+
+
+async def on_account_created(uow: UnitOfWork, _: CloudEvent, data: AccountCreatedV1) -> None:
+    """Keep addresses' local copy of the account."""
+    await addresses.remember_account(uow, data)
+
+
+async def on_disconnect_requested(
+    uow: UnitOfWork, _: CloudEvent, data: AccountDisconnectRequestedV1
+) -> None:
+    """Release the account's serviceable address (or answer none) and tell accounts."""
+    await addresses.release_for_disconnect(uow, data)
+
+
+def register(runtime: ServiceRuntime) -> None:
+    runtime.consume(ACCOUNT_CREATED, on_account_created, name="account-created")
+    runtime.consume(ACCOUNT_DISCONNECT_REQUESTED, on_disconnect_requested, name="address-release")

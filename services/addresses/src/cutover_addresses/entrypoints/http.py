@@ -1,0 +1,33 @@
+"""The addresses HTTP API. Routes translate HTTP to use cases and back; no rule lives here."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from cutover_kit.http import Directory, UoW
+from cutover_kit.openapi import problems
+from fastapi import APIRouter
+
+from cutover_addresses.entrypoints.schemas import AddressCreate, AddressOut, AttachAccount
+from cutover_addresses.service_layer import addresses
+
+router = APIRouter(tags=["serviceable addresses"])
+
+
+@router.post("/serviceable-addresses", status_code=201, responses=problems(409, 422))
+async def create_address(body: AddressCreate, uow: UoW) -> AddressOut:
+    return AddressOut.of(await addresses.create_address(uow, **body.model_dump()))
+
+
+@router.get("/serviceable-addresses/{address_id}", responses=problems(404))
+async def get_address(address_id: UUID, uow: UoW) -> AddressOut:
+    return AddressOut.of(await addresses.get_address(uow, address_id))
+
+
+@router.put("/serviceable-addresses/{address_id}/account", responses=problems(404, 409, 422))
+async def attach_account(
+    address_id: UUID, body: AttachAccount, uow: UoW, directory: Directory
+) -> AddressOut:
+    return AddressOut.of(
+        await addresses.attach_account(uow, directory, address_id, body.account_id)
+    )

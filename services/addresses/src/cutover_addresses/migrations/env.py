@@ -1,0 +1,4 @@
+from cutover_addresses.adapters.tables import metadata
+from cutover_kit.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,1 @@
+"""Addresses' use cases: each one is one unit of work, committed once at its end."""

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from uuid import UUID
+
+from cutover_contracts.events import (
+    AccountCreatedV1,
+    AccountDisconnectRequestedV1,
+    DisconnectAddressReleasedV1,
+)
+from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
+from cutover_kit.db import UnitOfWork
+from cutover_kit.directory import AccountsDirectory, require_active_account
+
+from cutover_addresses.adapters.repository import AddressesRepository
+from cutover_addresses.domain import errors
+from cutover_addresses.domain.model import ServiceableAddress, normalise
+
+# Answers are derived from the request's id, so answering the same request twice is one event.
+ANSWER_NAMESPACE = uuid.UUID("0b8e7f53-8d3c-4c52-a0f5-4f3f1f7d9a21")
+
+
+async def remember_account(uow: UnitOfWork, data: AccountCreatedV1) -> None:
+    await AddressesRepository(uow.session).remember_account(data.account_id)
+
+
+async def create_address(
+    uow: UnitOfWork,
+    *,
+    line1: str,
+    line2: str | None,
+    city: str,
+    subdivision: str,
+    zip: str,
+    country: str,
+    latitude: float | None,
+    longitude: float | None,
+) -> ServiceableAddress:
+    key = normalise(line1, line2, city, subdivision, zip, country)
+    async with uow:
+        repository = AddressesRepository(uow.session)
+        address = await repository.add(
+            key,
+            line1=line1,
+            line2=line2,
+            city=city,
+            subdivision=subdivision,
+            zip=zip,
+            country=country,
+            latitude=latitude,
+            longitude=longitude,
+        )
+        if address is None:
+            raise errors.DuplicateAddress(await repository.id_of_normalised(key))
+        await uow.commit()
+        return address
+
+
+async def get_address(uow: UnitOfWork, address_id: UUID) -> ServiceableAddress:
+    async with uow:
+        address = await AddressesRepository(uow.session).get(address_id)
+        if address is None:
+            raise errors.AddressNotFound(address_id)
+        return address
+
+
+async def attach_account(
+    uow: UnitOfWork, directory: AccountsDirectory, address_id: UUID, account_id: int
+) -> ServiceableAddress:
+    async with uow:
+        repository = AddressesRepository(uow.session)
+        await require_active_account(repository, directory, account_id)
+        await repository.lock_account(account_id)
+        # The address row lock settles two concurrent attaches to one address: one wins, one 409.
+        address = await repository.lock(address_id)
+        if address is None:
+            raise errors.AddressNotFound(address_id)
+        if address.account_id is not None:
+            raise errors.AddressTaken(address_id, address.account_id)
+        held = await repository.address_of(account_id)
+        if held is not None:
+            raise errors.AccountHasAddress(account_id, held)
+        await repository.attach(address_id, account_id)
+        await uow.commit()
+        return replace(address, account_id=account_id)
+
+
+async def release_for_disconnect(uow: UnitOfWork, request: AccountDisconnectRequestedV1) -> None:
+    repository = AddressesRepository(uow.session)
+    released = await repository.released_by(request.disconnect_id) or (
+        await repository.release_account(
+            request.account_id, reason="disconnect", disconnect_id=request.disconnect_id
+        )
+    )
+    await uow.publish(
+        DISCONNECT_ADDRESS_RELEASED,
+        DisconnectAddressReleasedV1(
+            disconnect_id=request.disconnect_id,
+            account_id=request.account_id,
+            address_state="released" if released else "none",
+            released_address_id=released,
+        ),
+        account_id=request.account_id,
+        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request.disconnect_id)),
+    )

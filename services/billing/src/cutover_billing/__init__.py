@@ -1,0 +1,1 @@
+"""Cutover billing: debits, invoices with gapless numbers, and one final invoice per disconnect."""

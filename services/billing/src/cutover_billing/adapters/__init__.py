@@ -1,0 +1,1 @@
+"""Billing's tables, repository and the accounts directory (local copy + HTTP fallback)."""

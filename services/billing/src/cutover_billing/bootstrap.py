@@ -1,0 +1,21 @@
+"""The composition root: the one place where billing's parts are wired together."""
+
+from __future__ import annotations
+
+from cutover_kit.http import build_app
+from cutover_kit.runtime import ServiceRuntime
+from cutover_kit.settings import Settings
+from fastapi import FastAPI
+
+from cutover_billing.entrypoints import consumers, http
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    runtime = ServiceRuntime(settings or Settings(service="billing"))
+    consumers.register(runtime)
+    return build_app(
+        runtime,
+        title="Cutover billing",
+        description="Debits, invoices with gapless numbers, and the final invoice of every disconnect.",
+        routers=[http.router],
+    )

@@ -1,0 +1,1 @@
+"""Billing's money rules, free of any framework."""

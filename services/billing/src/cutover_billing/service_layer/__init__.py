@@ -1,0 +1,1 @@
+"""Billing's use cases: each one is one unit of work, committed once at its end."""

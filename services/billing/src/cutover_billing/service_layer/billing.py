@@ -1,0 +1,127 @@
+"""Debits, regular invoices and the final invoice of a disconnect.
+
+Every invoicing of an account first locks the account's row in `billing_accounts`, so a regular
+invoice run, a final invoice and a debit posted meanwhile are applied one after the other: each
+uninvoiced debit ends on exactly one invoice, and a debit posted during a disconnect is either on
+the final invoice or still uninvoiced afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from cutover_contracts.events import (
+    AccountCreatedV1,
+    AccountDisconnectRequestedV1,
+    DisconnectBilledV1,
+    FinalInvoice,
+)
+from cutover_contracts.topics import DISCONNECT_BILLED
+from cutover_kit.db import UnitOfWork
+from cutover_kit.directory import AccountsDirectory, require_active_account
+
+from cutover_billing.adapters.repository import BillingRepository
+from cutover_billing.domain import errors
+from cutover_billing.domain.model import Debit, Invoice
+
+# Answers are derived from the request's id, so answering the same request twice is one event.
+ANSWER_NAMESPACE = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
+
+
+async def remember_account(uow: UnitOfWork, data: AccountCreatedV1) -> None:
+    await BillingRepository(uow.session).remember_account(data.account_id)
+
+
+async def _lock_active_account(
+    repository: BillingRepository, directory: AccountsDirectory, account_id: int
+) -> None:
+    await require_active_account(repository, directory, account_id)
+    await repository.lock_account(account_id)
+
+
+async def post_debit(
+    uow: UnitOfWork,
+    directory: AccountsDirectory,
+    account_id: int,
+    *,
+    amount: int,
+    currency: str,
+    description: str,
+) -> Debit:
+    async with uow:
+        repository = BillingRepository(uow.session)
+        await _lock_active_account(repository, directory, account_id)
+        pending = await repository.uninvoiced(account_id)
+        if pending and pending[0].currency != currency:
+            raise errors.CurrencyMismatch(account_id, pending[0].currency, currency)
+        debit = await repository.add_debit(account_id, amount, currency, description)
+        await uow.commit()
+        return debit
+
+
+async def invoice_now(uow: UnitOfWork, directory: AccountsDirectory, account_id: int) -> Invoice:
+    async with uow:
+        repository = BillingRepository(uow.session)
+        await _lock_active_account(repository, directory, account_id)
+        charged = await repository.uninvoiced(account_id, for_update=True)
+        if not charged:
+            raise errors.NothingToInvoice(account_id)
+        invoice = await repository.add_invoice(
+            account_id, "regular", charged, issued_at=datetime.now(UTC)
+        )
+        await uow.commit()
+        return invoice
+
+
+async def issue_final_invoice(uow: UnitOfWork, request: AccountDisconnectRequestedV1) -> None:
+    """All debits uninvoiced when the disconnect is processed go on one final invoice."""
+    repository = BillingRepository(uow.session)
+    await repository.remember_account(request.account_id)
+    await repository.lock_account(request.account_id)
+    invoice = await repository.final_invoice_of(request.disconnect_id)
+    if invoice is None:
+        charged = await repository.uninvoiced(request.account_id, for_update=True)
+        if charged:
+            invoice = await repository.add_invoice(
+                request.account_id,
+                "final",
+                charged,
+                issued_at=datetime.now(UTC),
+                disconnect_id=request.disconnect_id,
+            )
+    await uow.publish(
+        DISCONNECT_BILLED,
+        DisconnectBilledV1(
+            disconnect_id=request.disconnect_id,
+            account_id=request.account_id,
+            final_invoice_state="issued" if invoice else "not_required",
+            final_invoice=(
+                FinalInvoice(id=invoice.id, total=invoice.total, currency=invoice.currency)
+                if invoice
+                else None
+            ),
+        ),
+        account_id=request.account_id,
+        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request.disconnect_id)),
+    )
+
+
+async def get_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice | None:
+    async with uow:
+        return await BillingRepository(uow.session).invoice(invoice_id)
+
+
+async def invoices_of(uow: UnitOfWork, account_id: int) -> list[Invoice]:
+    async with uow:
+        return await BillingRepository(uow.session).invoices_of(account_id)
+
+
+async def debits_of(uow: UnitOfWork, account_id: int, invoiced: bool | None) -> list[Debit]:
+    async with uow:
+        return await BillingRepository(uow.session).debits_of(account_id, invoiced)
+
+
+async def uninvoiced_summary(uow: UnitOfWork, account_id: int) -> tuple[int, int, str | None]:
+    async with uow:
+        return await BillingRepository(uow.session).uninvoiced_summary(account_id)

@@ -1,0 +1,1 @@
+"""Cutover scheduler: scheduled events, emitted when due by the database clock, never before."""

@@ -1,0 +1,71 @@
+"""Reading Cutover's events from the real broker in tests, and waiting for conditions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer
+from cutover_contracts.envelope import CloudEvent, decode_event
+
+T = TypeVar("T")
+
+
+class EventTap:
+    """Everything published on some topics from now on (a fresh consumer group at the end)."""
+
+    def __init__(self, bootstrap: str, *topics: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=f"test-tap-{uuid.uuid4()}",
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        self.seen: list[CloudEvent] = []
+
+    async def __aenter__(self) -> EventTap:
+        await self.consumer.start()
+        # Assignment happens on the first fetch; wait for it so no event is missed after entry.
+        while not self.consumer.assignment():
+            await self.consumer.getmany(timeout_ms=100)
+        for partition in self.consumer.assignment():
+            await self.consumer.seek_to_end(partition)
+        for partition in self.consumer.assignment():
+            await self.consumer.position(partition)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.consumer.stop()
+
+    async def wait_for(
+        self, predicate: Callable[[CloudEvent], bool], within: float = 10.0
+    ) -> CloudEvent:
+        deadline = time.monotonic() + within
+        while True:
+            for event in self.seen:
+                if predicate(event):
+                    return event
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching event in {within} s; saw {len(self.seen)}")
+            batches = await self.consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+            for records in batches.values():
+                self.seen.extend(decode_event(record.value) for record in records)
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[T | None]], within: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met in {within} s (last value: {value!r})")
+        await asyncio.sleep(interval)

@@ -1,0 +1,155 @@
+"""Real Kafka and PostgreSQL for the test session, started once.
+
+Where they come from, in order:
+1. `KAFKA_BOOTSTRAP_SERVERS` and `CUTOVER_TEST_POSTGRES_URL` (postgresql://user:password@host:port)
+   when both are given: the suite uses them and starts nothing;
+2. testcontainers, when a Docker engine answers;
+3. otherwise the project's own scripts (`infra/kafka.sh`, `infra/postgres.sh`) start a private
+   broker and cluster in `.local/test` on their own ports, from a clean state, and stop them after.
+Every session gets fresh databases, migrated by Alembic like production, and fresh topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+from cutover_contracts.topics import SERVICES
+from cutover_kit.kafka import provision_topics
+from cutover_kit.migrations import upgrade
+from cutover_kit.settings import KafkaSettings
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_STATE = REPO / ".local" / "test"
+LOCAL_PORTS = {"KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093", "POSTGRES_PORT": "15432"}
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap: str
+    postgres_host: str
+    postgres_port: int
+    postgres_user: str
+    postgres_password: str
+
+    def database_url(self, service: str) -> str:
+        credentials = self.postgres_user + (
+            f":{self.postgres_password}" if self.postgres_password else ""
+        )
+        return (
+            f"postgresql+asyncpg://{credentials}@{self.postgres_host}:{self.postgres_port}"
+            f"/test_{service}"
+        )
+
+    def service_env(self) -> dict[str, str]:
+        """The environment a service process needs to use this infrastructure."""
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password,
+        }
+        for service in SERVICES:
+            env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
+        return env
+
+    def kafka_settings(self) -> KafkaSettings:
+        return KafkaSettings(bootstrap_servers=self.kafka_bootstrap)
+
+
+def _docker_engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    result = subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=False)
+    return result.returncode == 0
+
+
+@contextmanager
+def _local_infra() -> Iterator[Infra]:
+    env = {**os.environ, "CUTOVER_STATE_DIR": str(TEST_STATE), **LOCAL_PORTS}
+    kafka, postgres = REPO / "infra" / "kafka.sh", REPO / "infra" / "postgres.sh"
+    # A clean broker every session: no topic or consumer offset left from an earlier run.
+    subprocess.run([kafka, "clean"], env=env, check=True)
+    subprocess.run([postgres, "start"], env=env, check=True)
+    subprocess.run([kafka, "start"], env=env, check=True)
+    try:
+        yield Infra(
+            f"127.0.0.1:{LOCAL_PORTS['KAFKA_PORT']}",
+            "127.0.0.1",
+            int(LOCAL_PORTS["POSTGRES_PORT"]),
+            "postgres",
+            "",
+        )
+    finally:
+        if not os.environ.get("CUTOVER_TEST_KEEP_INFRA"):
+            subprocess.run([kafka, "stop"], env=env, check=False)
+            subprocess.run([postgres, "stop"], env=env, check=False)
+
+
+@contextmanager
+def _containers() -> Iterator[Infra]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:15") as postgres, KafkaContainer().with_kraft() as kafka:
+        yield Infra(
+            kafka.get_bootstrap_server(),
+            postgres.get_container_host_ip(),
+            int(postgres.get_exposed_port(5432)),
+            postgres.username,
+            postgres.password,
+        )
+
+
+@contextmanager
+def _given() -> Iterator[Infra]:
+    url = urlsplit(os.environ["CUTOVER_TEST_POSTGRES_URL"])
+    yield Infra(
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        url.hostname or "127.0.0.1",
+        url.port or 5432,
+        url.username or "postgres",
+        url.password or "",
+    )
+
+
+@contextmanager
+def test_infrastructure() -> Iterator[Infra]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("CUTOVER_TEST_POSTGRES_URL"):
+        source = _given
+    elif _docker_engine_answers():
+        source = _containers
+    else:
+        source = _local_infra
+    with source() as infra:
+        asyncio.run(_fresh_databases(infra))
+        for service in SERVICES:
+            migrations = REPO / "services" / service / "src" / f"cutover_{service}" / "migrations"
+            upgrade(migrations, infra.database_url(service))
+        asyncio.run(provision_topics(infra.kafka_settings()))
+        yield infra
+
+
+async def _fresh_databases(infra: Infra) -> None:
+    connection = await asyncpg.connect(
+        host=infra.postgres_host,
+        port=infra.postgres_port,
+        user=infra.postgres_user,
+        password=infra.postgres_password or None,
+        database="postgres",
+    )
+    try:
+        for service in SERVICES:
+            await connection.execute(f'DROP DATABASE IF EXISTS "test_{service}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "test_{service}"')
+    finally:
+        await connection.close()

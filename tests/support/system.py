@@ -1,0 +1,106 @@
+"""The four services as real processes, for end-to-end and fault tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import REPO, Infra
+
+TEST_TOKEN = "test-token-operator"
+TEST_PORTS = {"accounts": 18001, "billing": 18002, "addresses": 18003, "scheduler": 18004}
+LOG_DIR = REPO / ".local" / "test" / "log"
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{TEST_PORTS[self.name]}"
+
+    @property
+    def log_path(self) -> Path:
+        return LOG_DIR / f"{self.name}.log"
+
+    def start(self) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"cutover_{self.name}", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, (
+                f"{self.name} exited; see {self.log_path}"
+            )
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout} s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, exactly like a crash."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class System:
+    def __init__(self, infra: Infra) -> None:
+        env = {
+            **os.environ,
+            **infra.service_env(),
+            "CUTOVER_API_TOKEN": TEST_TOKEN,
+            "CUTOVER_RELAY_POLL_SECONDS": "0.5",
+            "ACCOUNTS_URL": f"http://127.0.0.1:{TEST_PORTS['accounts']}",
+            **{f"{name.upper()}_PORT": str(port) for name, port in TEST_PORTS.items()},
+        }
+        self.infra = infra
+        self.services = {name: ServiceProcess(name, env) for name in TEST_PORTS}
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
+
+    def start(self) -> None:
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            service.wait_ready()
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+
+    def client(self, name: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.services[name].url,
+            headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+            timeout=10.0,
+        )

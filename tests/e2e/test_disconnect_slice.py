@@ -4,8 +4,8 @@ serviceable address, disconnect it; billing and addresses answer; accounts compl
 from __future__ import annotations
 
 import pytest
-from cutover_contracts.topics import ACCOUNT_DISCONNECTED
 
+from cutover_contracts.topics import ACCOUNT_DISCONNECTED
 from tests.support.events import EventTap, wait_until
 from tests.support.system import System
 

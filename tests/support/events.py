@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer
+
 from cutover_contracts.envelope import CloudEvent, decode_event
 
 T = TypeVar("T")
@@ -40,6 +41,12 @@ class EventTap:
 
     async def __aexit__(self, *_: object) -> None:
         await self.consumer.stop()
+
+    async def drain(self, within: float) -> None:
+        """Read whatever else arrives in `within` seconds (to catch a late duplicate)."""
+        batches = await self.consumer.getmany(timeout_ms=int(within * 1000))
+        for records in batches.values():
+            self.seen.extend(decode_event(record.value) for record in records)
 
     async def wait_for(
         self, predicate: Callable[[CloudEvent], bool], within: float = 10.0

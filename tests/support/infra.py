@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
+
 from cutover_contracts.topics import SERVICES
 from cutover_kit.kafka import provision_topics
 from cutover_kit.migrations import upgrade
@@ -133,13 +134,12 @@ def test_infrastructure() -> Iterator[Infra]:
     with source() as infra:
         asyncio.run(_fresh_databases(infra))
         for service in SERVICES:
-            migrations = REPO / "services" / service / "src" / f"cutover_{service}" / "migrations"
-            upgrade(migrations, infra.database_url(service))
+            upgrade(migrations_of(service), infra.database_url(service))
         asyncio.run(provision_topics(infra.kafka_settings()))
         yield infra
 
 
-async def _fresh_databases(infra: Infra) -> None:
+async def _fresh_databases(infra: Infra, names: tuple[str, ...] = SERVICES) -> None:
     connection = await asyncpg.connect(
         host=infra.postgres_host,
         port=infra.postgres_port,
@@ -148,8 +148,22 @@ async def _fresh_databases(infra: Infra) -> None:
         database="postgres",
     )
     try:
-        for service in SERVICES:
-            await connection.execute(f'DROP DATABASE IF EXISTS "test_{service}" WITH (FORCE)')
-            await connection.execute(f'CREATE DATABASE "test_{service}"')
+        for name in names:
+            await connection.execute(f'DROP DATABASE IF EXISTS "test_{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "test_{name}"')
     finally:
         await connection.close()
+
+
+def migrations_of(service: str) -> Path:
+    return REPO / "services" / service / "src" / f"cutover_{service}" / "migrations"
+
+
+async def fresh_kit_database(infra: Infra, name: str) -> str:
+    """A database of its own with only the kit's tables (outbox, processed events, keys), for
+    tests of the shared machinery that must not meet the running services' relays."""
+    await _fresh_databases(infra, (name,))
+    url = infra.database_url(name)
+    # Alembic runs its own event loop; give it a thread of its own.
+    await asyncio.to_thread(upgrade, migrations_of("scheduler"), url, "0001")
+    return url

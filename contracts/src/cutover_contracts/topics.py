@@ -18,6 +18,7 @@ class Topic:
     producer: str
     data: type[EventData]
     summary: str
+    consumers: tuple[str, ...] = ()
     public: bool = False
 
     @property
@@ -31,12 +32,14 @@ ACCOUNT_CREATED = Topic(
     "accounts",
     events.AccountCreatedV1,
     "An account was created; other services keep a local copy of it.",
+    consumers=("billing", "addresses"),
 )
 ACCOUNT_DISCONNECT_REQUESTED = Topic(
     "accounts.account-disconnect-requested.v1",
     "accounts",
     events.AccountDisconnectRequestedV1,
     "The start of every disconnect, manual or scheduled.",
+    consumers=("billing", "addresses"),
     public=True,
 )
 ACCOUNT_DISCONNECTED = Topic(
@@ -51,12 +54,14 @@ DISCONNECT_BILLED = Topic(
     "billing",
     events.DisconnectBilledV1,
     "Billing's answer to a disconnect request: the final invoice or not_required.",
+    consumers=("accounts",),
 )
 DISCONNECT_ADDRESS_RELEASED = Topic(
     "addresses.disconnect-address-released.v1",
     "addresses",
     events.DisconnectAddressReleasedV1,
     "Addresses' answer to a disconnect request: the released address or none.",
+    consumers=("accounts",),
 )
 SCHEDULED_EVENT_DUE = Topic(
     "scheduler.scheduled-event-due.v1",

@@ -4,32 +4,41 @@ For each batch FastStream hands over, `EventConsumer`:
 1. decodes every record into a CloudEvent and its data model; one that does not decode goes to the
    service's dead-letter topic at once (retrying cannot fix bytes);
 2. claims the event id in `processed_events` (a redelivered event is skipped);
-3. runs the handler inside a savepoint, retrying a failing event a bounded number of times, then
-   dead-letters it with the error so one poison event never blocks its partition;
+3. runs the topic's handler inside a savepoint, retrying a failing event a bounded number of times,
+   then dead-letters it with the error, so one poison event never blocks its partition;
 4. commits the transaction (effects + claims + outgoing events + dead letters together), and only
    then lets FastStream commit the Kafka offsets.
-An infrastructure failure (database or broker down) aborts the whole batch: nothing is committed,
-the offsets are rewound, and the batch is consumed again once the failure clears.
+A transient failure (database or broker unreachable, a deadlock or serialisation conflict with
+another transaction) aborts the whole batch instead: it is rolled back, which releases every lock it
+held, the offsets are rewound, and the batch is consumed again. Such a failure says nothing about
+the event, so it is never dead-lettered.
+
+One consumer may serve several topics (one handler each), so that answers touching the same rows,
+such as billing's and addresses' answers to one disconnect, are applied one batch at a time instead
+of by two transactions that would deadlock each other. The range assignor gives one group member the
+same partition numbers of every topic, and every topic is keyed by account id, so an account's events
+on all these topics reach the same member.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from cutover_contracts.envelope import CloudEvent, EventDecodeError, decode_event
-from cutover_contracts.events import DeadLetterV1, EventData
-from cutover_contracts.topics import Topic, dead_letter_topic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from cutover_contracts.envelope import CloudEvent, EventDecodeError, decode_event
+from cutover_contracts.events import DeadLetterV1
+from cutover_contracts.topics import Topic, dead_letter_topic
 from cutover_kit import context, metrics
 from cutover_kit.db import Database, UnitOfWork
 
@@ -37,19 +46,26 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, CloudEvent, Any], Awaitable[None]]
 
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+# deadlock_detected, serialization_failure, lock_not_available
+CONFLICT_SQLSTATES = {"40P01", "40001", "55P03"}
+UNREACHABLE: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
     ConnectionError,
     OSError,
     TimeoutError,
 )
+REDELIVERY_BACKOFF_SECONDS = {"conflict": 0.05, "unreachable": 1.0}
 
 
-def is_infrastructure_error(error: BaseException) -> bool:
-    if isinstance(error, INFRASTRUCTURE_ERRORS):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+def transient_kind(error: BaseException) -> str | None:
+    """'conflict' or 'unreachable' when retrying the whole batch later can succeed, else None."""
+    if isinstance(error, DBAPIError):
+        if getattr(error.orig, "sqlstate", None) in CONFLICT_SQLSTATES:
+            return "conflict"
+        if error.connection_invalidated:
+            return "unreachable"
+    return "unreachable" if isinstance(error, UNREACHABLE) else None
 
 
 class EventConsumer:
@@ -57,18 +73,20 @@ class EventConsumer:
         self,
         database: Database,
         *,
-        topic: Topic,
-        handler: Handler,
         name: str,
+        handlers: Mapping[Topic, Handler],
         max_attempts: int = 3,
     ) -> None:
         self.database = database
-        self.topic = topic
-        self.handler = handler
         self.name = name
+        self.handlers = {topic.name: (topic, handler) for topic, handler in handlers.items()}
         self.group_id = f"{database.service}.{name}"
         self.max_attempts = max_attempts
         self.dead_letters = dead_letter_topic(database.service)
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self.handlers)
 
     def subscribe(self, broker: KafkaBroker) -> None:
         async def consume(message: KafkaMessage) -> None:
@@ -76,15 +94,16 @@ class EventConsumer:
             await self.consume_batch(records if isinstance(records, tuple) else (records,))
 
         broker.subscriber(
-            self.topic.name,
+            *self.topics,
             group_id=self.group_id,
             batch=True,
             max_records=500,
             batch_timeout_ms=50,
             auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            title=f"{self.group_id}:{self.topic.name}",
-            description=self.handler.__doc__,
+            title=self.group_id,
+            description="; ".join(handler.__doc__ or "" for _, handler in self.handlers.values()),
         )(consume)
 
     async def consume_batch(self, records: tuple[ConsumerRecord, ...]) -> None:
@@ -94,41 +113,51 @@ class EventConsumer:
                     await self._consume_one(uow, record)
                 await uow.commit()
         except Exception as error:
-            if is_infrastructure_error(error):
+            kind = transient_kind(error)
+            if kind:
                 log.warning(
-                    "batch on %s not processed (%s); will be redelivered", self.topic.name, error
+                    "%s: batch of %d rolled back (%s: %s); it will be redelivered",
+                    self.group_id,
+                    len(records),
+                    kind,
+                    error,
                 )
-                # Back off so a database outage does not turn into a tight redelivery loop.
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(REDELIVERY_BACKOFF_SECONDS[kind])
             raise
 
     async def _consume_one(self, uow: UnitOfWork, record: ConsumerRecord) -> None:
+        topic, handler = self.handlers[record.topic]
         try:
             event = decode_event(record.value)
-            data = self.topic.data.model_validate(event.data)
+            data = topic.data.model_validate(event.data)
         except (EventDecodeError, ValidationError) as error:
             await self._dead_letter(uow, record, f"undecodable: {error}", attempts=1)
             return
         if not await uow.claim_event(self.name, event.id):
-            metrics.events_consumed.labels(self.topic.name, "duplicate").inc()
+            metrics.events_consumed.labels(record.topic, "duplicate").inc()
             return
         token = context.correlation_id.set(event.correlationid)
         try:
-            await self._apply(uow, record, event, data)
+            await self._apply(uow, record, handler, event, data)
         finally:
             context.correlation_id.reset(token)
 
     async def _apply(
-        self, uow: UnitOfWork, record: ConsumerRecord, event: CloudEvent, data: EventData
+        self,
+        uow: UnitOfWork,
+        record: ConsumerRecord,
+        handler: Handler,
+        event: CloudEvent,
+        data: Any,
     ) -> None:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with uow.savepoint():
-                    await self.handler(uow, event, data)
-                metrics.events_consumed.labels(self.topic.name, "applied").inc()
+                    await handler(uow, event, data)
+                metrics.events_consumed.labels(record.topic, "applied").inc()
                 return
             except Exception as error:
-                if is_infrastructure_error(error):
+                if transient_kind(error):
                     raise
                 log.warning("event %s failed on attempt %d: %r", event.id, attempt, error)
                 if attempt == self.max_attempts:
@@ -154,7 +183,7 @@ class EventConsumer:
             account_id=key or "unknown",
         )
         metrics.dead_letters.labels(record.topic).inc()
-        metrics.events_consumed.labels(self.topic.name, "dead_lettered").inc()
+        metrics.events_consumed.labels(record.topic, "dead_lettered").inc()
         log.error(
             "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
         )

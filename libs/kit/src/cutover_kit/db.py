@@ -3,6 +3,9 @@
 Nothing but `UnitOfWork.commit` commits. Leaving the `async with` block without committing rolls
 back, so an exception anywhere leaves no partial write. Events are added to the outbox through the
 unit of work, in the same transaction as the state they announce.
+
+A unit of work may be entered again while open (an Idempotency-Key wraps a use case that opens it
+too): the inner block joins the outer transaction and only the outermost commit commits.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 
-from cutover_contracts.envelope import CloudEvent, encode_event
-from cutover_contracts.topics import Topic
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from cutover_contracts.envelope import CloudEvent, encode_event
+from cutover_contracts.topics import Topic
 from cutover_kit import context
 from cutover_kit.tables import outbox, processed_events
 
@@ -58,10 +61,13 @@ class UnitOfWork:
         self.database = database
         self._committed = False
         self._outbox_written = False
+        self._depth = 0
 
     async def __aenter__(self) -> UnitOfWork:
-        self.session: AsyncSession = self.database.sessionmaker()
-        await self.session.begin()
+        self._depth += 1
+        if self._depth == 1:
+            self.session: AsyncSession = self.database.sessionmaker()
+            await self.session.begin()
         return self
 
     async def __aexit__(
@@ -70,6 +76,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
         try:
             if not self._committed:
                 await self.session.rollback()
@@ -77,6 +86,8 @@ class UnitOfWork:
             await self.session.close()
 
     async def commit(self) -> None:
+        if self._depth > 1:
+            return  # the outermost block commits
         if self._outbox_written:
             # Delivered by PostgreSQL only if and when the transaction commits.
             await self.session.execute(

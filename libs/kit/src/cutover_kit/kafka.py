@@ -11,10 +11,10 @@ import ssl
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from cutover_contracts.topics import TOPICS
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from cutover_contracts.topics import TOPICS
 from cutover_kit.settings import KafkaSettings
 
 log = logging.getLogger(__name__)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from cutover_contracts.topics import Topic, dead_letter_topic
 
+from cutover_contracts.topics import Topic, dead_letter_topic
 from cutover_kit.consumer import EventConsumer, Handler
 from cutover_kit.db import Database
 from cutover_kit.directory import AccountsDirectory
@@ -43,13 +43,12 @@ class ServiceRuntime:
         self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
-    def consume(self, topic: Topic, handler: Handler, *, name: str) -> None:
-        """Subscribe `handler` to `topic` as an idempotent consumer named `name`."""
+    def consume(self, name: str, handlers: Mapping[Topic, Handler]) -> None:
+        """Subscribe one idempotent consumer group, `<service>.<name>`, to the handlers' topics."""
         consumer = EventConsumer(
             self.database,
-            topic=topic,
-            handler=handler,
             name=name,
+            handlers=handlers,
             max_attempts=self.settings.consumer_max_attempts,
         )
         consumer.subscribe(self.broker)

@@ -1,8 +1,7 @@
 from pathlib import Path
 
-from cutover_kit.cli import main as run_service
-
 from cutover_accounts.bootstrap import create_app
+from cutover_kit.cli import main as run_service
 
 
 def main() -> None:

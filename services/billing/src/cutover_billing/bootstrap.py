@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from cutover_kit.http import build_app
-from cutover_kit.runtime import ServiceRuntime
-from cutover_kit.settings import Settings
 from fastapi import FastAPI
 
 from cutover_billing.entrypoints import consumers, http
+from cutover_kit.http import build_app
+from cutover_kit.runtime import ServiceRuntime
+from cutover_kit.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

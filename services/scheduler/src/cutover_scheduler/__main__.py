@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from cutover_kit.cli import main as run_service
-
 from cutover_scheduler.bootstrap import create_app
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from cutover_kit.http import build_app
 from cutover_kit.runtime import ServiceRuntime
 from cutover_kit.settings import Settings
-from fastapi import FastAPI
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

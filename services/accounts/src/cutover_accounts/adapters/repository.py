@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from cutover_kit import context
 from sqlalchemy import exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from cutover_accounts.adapters.tables import (
     settings,
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
+from cutover_kit import context
 
 
 class AccountsRepository:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from cutover_accounts.service_layer import disconnects
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import DisconnectAddressReleasedV1, DisconnectBilledV1
 from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED, DISCONNECT_BILLED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.runtime import ServiceRuntime
-
-from cutover_accounts.service_layer import disconnects
 
 
 async def on_disconnect_billed(uow: UnitOfWork, _: CloudEvent, data: DisconnectBilledV1) -> None:
@@ -24,5 +23,8 @@ async def on_address_released(
 
 
 def register(runtime: ServiceRuntime) -> None:
-    runtime.consume(DISCONNECT_BILLED, on_disconnect_billed, name="disconnect-billed")
-    runtime.consume(DISCONNECT_ADDRESS_RELEASED, on_address_released, name="address-released")
+    # One consumer for both answers: they update the same disconnect rows (see cutover_kit.consumer).
+    runtime.consume(
+        "disconnect-answers",
+        {DISCONNECT_BILLED: on_disconnect_billed, DISCONNECT_ADDRESS_RELEASED: on_address_released},
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from cutover_kit.http import UoW
-from cutover_kit.openapi import problems
 from fastapi import APIRouter, Body, Path
 
 from cutover_accounts.entrypoints.schemas import (
@@ -17,6 +15,9 @@ from cutover_accounts.entrypoints.schemas import (
     DisconnectOut,
 )
 from cutover_accounts.service_layer import accounts, disconnects
+from cutover_kit.http import UoW
+from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.openapi import problems
 
 router = APIRouter()
 
@@ -30,16 +31,21 @@ AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id"
     summary="Create an account",
     responses=problems(409, 422),
 )
-async def create_account(body: AccountCreate, uow: UoW) -> AccountOut:
-    account = await accounts.create_account(
-        uow,
-        account_id=body.id,
-        name=body.name,
-        account_type_id=body.account_type_id,
-        account_status_id=body.account_status_id,
-        parent_account_id=body.parent_account_id,
+async def create_account(body: AccountCreate, uow: UoW, key: IdempotencyKey = None) -> AccountOut:
+    async def create() -> AccountOut:
+        account = await accounts.create_account(
+            uow,
+            account_id=body.id,
+            name=body.name,
+            account_type_id=body.account_type_id,
+            account_status_id=body.account_status_id,
+            parent_account_id=body.parent_account_id,
+        )
+        return AccountOut.of(account)
+
+    return await idempotent(
+        uow, key, scope="POST /accounts", request_body=body, status_code=201, action=create
     )
-    return AccountOut.of(account)
 
 
 @router.get("/accounts/{account_id}", tags=["accounts"], responses=problems(404))
@@ -62,11 +68,23 @@ async def disconnect_account(
     account_id: AccountId,
     uow: UoW,
     body: Annotated[DisconnectCreate | None, Body()] = None,
+    key: IdempotencyKey = None,
 ) -> DisconnectOut:
-    disconnect = await disconnects.request_disconnect(
-        uow, account_id, reason=body.reason if body else None
+    async def disconnect() -> DisconnectOut:
+        return DisconnectOut.of(
+            await disconnects.request_disconnect(
+                uow, account_id, reason=body.reason if body else None
+            )
+        )
+
+    return await idempotent(
+        uow,
+        key,
+        scope=f"POST /accounts/{account_id}/disconnect",
+        request_body=body,
+        status_code=202,
+        action=disconnect,
     )
-    return DisconnectOut.of(disconnect)
 
 
 @router.get("/disconnects/{disconnect_id}", tags=["disconnects"], responses=problems(404))

@@ -3,13 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from cutover_contracts.events import AccountCreatedV1
-from cutover_contracts.topics import ACCOUNT_CREATED
-from cutover_kit.db import UnitOfWork
-
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
+from cutover_contracts.events import AccountCreatedV1
+from cutover_contracts.topics import ACCOUNT_CREATED
+from cutover_kit.db import UnitOfWork
 
 
 async def create_account(

@@ -14,6 +14,9 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
+from cutover_accounts.adapters.repository import AccountsRepository
+from cutover_accounts.domain import errors
+from cutover_accounts.domain.model import Disconnect, DisconnectSource
 from cutover_contracts.events import (
     AccountDisconnectedV1,
     AccountDisconnectRequestedV1,
@@ -22,10 +25,6 @@ from cutover_contracts.events import (
 )
 from cutover_contracts.topics import ACCOUNT_DISCONNECT_REQUESTED, ACCOUNT_DISCONNECTED
 from cutover_kit.db import UnitOfWork
-
-from cutover_accounts.adapters.repository import AccountsRepository
-from cutover_accounts.domain import errors
-from cutover_accounts.domain.model import Disconnect, DisconnectSource
 
 
 async def request_disconnect(

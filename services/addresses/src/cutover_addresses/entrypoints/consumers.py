@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from cutover_addresses.service_layer import addresses
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountCreatedV1, AccountDisconnectRequestedV1
 from cutover_contracts.topics import ACCOUNT_CREATED, ACCOUNT_DISCONNECT_REQUESTED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.runtime import ServiceRuntime
-
-from cutover_addresses.service_layer import addresses
 
 
 async def on_account_created(uow: UnitOfWork, _: CloudEvent, data: AccountCreatedV1) -> None:
@@ -24,5 +23,5 @@ async def on_disconnect_requested(
 
 
 def register(runtime: ServiceRuntime) -> None:
-    runtime.consume(ACCOUNT_CREATED, on_account_created, name="account-created")
-    runtime.consume(ACCOUNT_DISCONNECT_REQUESTED, on_disconnect_requested, name="address-release")
+    runtime.consume("account-created", {ACCOUNT_CREATED: on_account_created})
+    runtime.consume("address-release", {ACCOUNT_DISCONNECT_REQUESTED: on_disconnect_requested})

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from cutover_kit.http import Directory, UoW
-from cutover_kit.openapi import problems
 from fastapi import APIRouter
 
 from cutover_addresses.entrypoints.schemas import AddressCreate, AddressOut, AttachAccount
 from cutover_addresses.service_layer import addresses
+from cutover_kit.http import Directory, UoW
+from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.openapi import problems
 
 router = APIRouter(tags=["serviceable addresses"])
 
 
 @router.post("/serviceable-addresses", status_code=201, responses=problems(409, 422))
-async def create_address(body: AddressCreate, uow: UoW) -> AddressOut:
-    return AddressOut.of(await addresses.create_address(uow, **body.model_dump()))
+async def create_address(body: AddressCreate, uow: UoW, key: IdempotencyKey = None) -> AddressOut:
+    async def create() -> AddressOut:
+        return AddressOut.of(await addresses.create_address(uow, **body.model_dump()))
+
+    return await idempotent(
+        uow,
+        key,
+        scope="POST /serviceable-addresses",
+        request_body=body,
+        status_code=201,
+        action=create,
+    )
 
 
 @router.get("/serviceable-addresses/{address_id}", responses=problems(404))

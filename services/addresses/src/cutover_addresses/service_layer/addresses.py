@@ -4,6 +4,9 @@ import uuid
 from dataclasses import replace
 from uuid import UUID
 
+from cutover_addresses.adapters.repository import AddressesRepository
+from cutover_addresses.domain import errors
+from cutover_addresses.domain.model import ServiceableAddress, normalise
 from cutover_contracts.events import (
     AccountCreatedV1,
     AccountDisconnectRequestedV1,
@@ -12,10 +15,6 @@ from cutover_contracts.events import (
 from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
-
-from cutover_addresses.adapters.repository import AddressesRepository
-from cutover_addresses.domain import errors
-from cutover_addresses.domain.model import ServiceableAddress, normalise
 
 # Answers are derived from the request's id, so answering the same request twice is one event.
 ANSWER_NAMESPACE = uuid.UUID("0b8e7f53-8d3c-4c52-a0f5-4f3f1f7d9a21")

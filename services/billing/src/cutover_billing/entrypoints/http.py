@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from cutover_kit.errors import NotFound
-from cutover_kit.http import Directory, UoW
-from cutover_kit.openapi import problems
 from fastapi import APIRouter, Path, Query
 
 from cutover_billing.entrypoints.schemas import (
@@ -19,6 +16,10 @@ from cutover_billing.entrypoints.schemas import (
     UninvoicedOut,
 )
 from cutover_billing.service_layer import billing
+from cutover_kit.errors import NotFound
+from cutover_kit.http import Directory, UoW
+from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.openapi import problems
 
 router = APIRouter()
 
@@ -61,8 +62,20 @@ async def list_debits(
     summary="Invoice every uninvoiced debit now",
     responses=problems(404, 409),
 )
-async def invoice_now(account_id: AccountId, uow: UoW, directory: Directory) -> InvoiceOut:
-    return InvoiceOut.of(await billing.invoice_now(uow, directory, account_id))
+async def invoice_now(
+    account_id: AccountId, uow: UoW, directory: Directory, key: IdempotencyKey = None
+) -> InvoiceOut:
+    async def issue() -> InvoiceOut:
+        return InvoiceOut.of(await billing.invoice_now(uow, directory, account_id))
+
+    return await idempotent(
+        uow,
+        key,
+        scope=f"POST /accounts/{account_id}/invoices",
+        request_body=None,
+        status_code=201,
+        action=issue,
+    )
 
 
 @router.get("/accounts/{account_id}/invoices", tags=["invoices"], responses=problems(422))

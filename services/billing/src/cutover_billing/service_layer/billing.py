@@ -11,6 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from cutover_billing.adapters.repository import BillingRepository
+from cutover_billing.domain import errors
+from cutover_billing.domain.model import Debit, Invoice
 from cutover_contracts.events import (
     AccountCreatedV1,
     AccountDisconnectRequestedV1,
@@ -20,10 +23,6 @@ from cutover_contracts.events import (
 from cutover_contracts.topics import DISCONNECT_BILLED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
-
-from cutover_billing.adapters.repository import BillingRepository
-from cutover_billing.domain import errors
-from cutover_billing.domain.model import Debit, Invoice
 
 # Answers are derived from the request's id, so answering the same request twice is one event.
 ANSWER_NAMESPACE = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")

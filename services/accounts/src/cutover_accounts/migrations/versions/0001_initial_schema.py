@@ -6,8 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from cutover_kit.migrations import create_kit_tables, drop_kit_tables
 from sqlalchemy.dialects import postgresql
+
+from cutover_kit.migrations import create_kit_tables, drop_kit_tables
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,17 @@
+# One image for the four services; the command picks the service: `python -m cutover_<service>`.
+FROM python:3.11-slim AS build
+COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
+WORKDIR /app
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
+COPY pyproject.toml uv.lock ./
+COPY contracts contracts
+COPY libs libs
+COPY services services
+RUN uv sync --frozen --no-dev
+
+FROM python:3.11-slim
+WORKDIR /app
+COPY --from=build /app /app
+ENV PATH="/app/.venv/bin:$PATH" CUTOVER_HTTP_HOST=0.0.0.0
+USER nobody
+CMD ["python", "-m", "cutover_accounts", "serve"]

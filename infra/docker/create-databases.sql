@@ -1,0 +1,5 @@
+-- One database per service, as infra/postgres.sh creates locally.
+CREATE DATABASE accounts;
+CREATE DATABASE billing;
+CREATE DATABASE addresses;
+CREATE DATABASE scheduler;

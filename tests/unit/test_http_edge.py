@@ -1,0 +1,106 @@
+"""The HTTP edge every service shares, without infrastructure: auth, problems, request ids.
+
+The apps are built but not started (no lifespan), so nothing here reaches a database or broker:
+every request below is answered before a use case would run.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from cutover_contracts.topics import SERVICES
+from cutover_kit.settings import Settings
+
+TOKEN = "unit-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def client_for(service: str) -> TestClient:
+    bootstrap = importlib.import_module(f"cutover_{service}.bootstrap")
+    settings = Settings(service=service, api_token=SecretStr(TOKEN))
+    return TestClient(bootstrap.create_app(settings), raise_server_exceptions=False)
+
+
+def protected_routes(client: TestClient) -> list[tuple[str, str]]:
+    spec = client.get("/openapi.json").json()
+    open_paths = {"/healthz", "/readyz", "/metrics"}
+    return [
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        if path not in open_paths
+        for method in operations
+    ]
+
+
+def assert_problem(response, status: int) -> dict:  # noqa: ANN001
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    return body
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_endpoint_but_health_and_docs_needs_a_valid_token(service: str) -> None:
+    client = client_for(service)
+    routes = protected_routes(client)
+    for method, path in routes:
+        url = path.replace("{account_id}", "1").replace(
+            "{disconnect_id}", "00000000-0000-4000-8000-000000000000"
+        )
+        url = url.replace("{invoice_id}", "00000000-0000-4000-8000-000000000000")
+        url = url.replace("{address_id}", "00000000-0000-4000-8000-000000000000")
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
+            response = client.request(method, url, headers=headers)
+            body = assert_problem(response, 401)
+            assert body["type"] == "urn:cutover:problem:unauthorized"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_health_metrics_and_docs_are_open(service: str) -> None:
+    client = client_for(service)
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/docs").status_code == 200
+
+
+def test_validation_errors_are_problems_listing_each_error() -> None:
+    client = client_for("accounts")
+    response = client.post("/accounts", headers=AUTH, json={"name": "", "account_type_id": "x"})
+    body = assert_problem(response, 422)
+    assert body["type"] == "urn:cutover:problem:validation-error"
+    locations = {tuple(error["location"]) for error in body["errors"]}
+    assert ("body", "name") in locations and ("body", "account_type_id") in locations
+
+
+@pytest.mark.parametrize("amount", [0, -5, 19.99, "1999", True, None, 10**30])
+def test_a_debit_amount_must_be_a_positive_integer_of_minor_units(amount: object) -> None:
+    client = client_for("billing")
+    response = client.post(
+        "/accounts/1/debits", headers=AUTH, json={"amount": amount, "description": "x"}
+    )
+    assert_problem(response, 422)
+
+
+def test_unknown_routes_and_methods_are_problems() -> None:
+    client = client_for("accounts")
+    assert_problem(client.get("/nowhere", headers=AUTH), 404)
+    assert_problem(client.patch("/healthz", headers=AUTH), 405)
+
+
+@pytest.mark.parametrize("request_id", ["a" * 129, "bad id", "x\u00e9".encode(), "evil\r"])
+def test_a_malformed_request_id_is_refused(request_id: str | bytes) -> None:
+    client = client_for("accounts")
+    response = client.get("/healthz", headers={"X-Request-ID": request_id})
+    assert_problem(response, 400)
+
+
+def test_a_request_id_is_echoed() -> None:
+    response = client_for("accounts").get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"

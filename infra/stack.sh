@@ -64,7 +64,7 @@ wait_ready() {
   local service="$1" port deadline
   port="$(port_of "$service")"
   deadline=$((SECONDS + 60))
-  until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; do
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
     if ! service_pid "$service" >/dev/null; then
       say "$service exited; the end of its log:"; tail -n 30 "$LOG_DIR/$service.log"; exit 1
     fi

@@ -83,6 +83,9 @@ class System:
             **{f"{name.upper()}_PORT": str(port) for name, port in TEST_PORTS.items()},
         }
         self.infra = infra
+        for old_log in LOG_DIR.glob("*.log"):
+            if old_log.stem in TEST_PORTS:
+                old_log.unlink()
         self.services = {name: ServiceProcess(name, env) for name in TEST_PORTS}
 
     def __getitem__(self, name: str) -> ServiceProcess:

@@ -6,7 +6,8 @@ leader dies its connection (and lock) goes with it and another replica takes ove
 published only after Kafka acknowledged it (idempotent producer, acks=all); a leader killed between
 the two leaves the row to be published again, and consumers dedupe on the CloudEvent id. Rows are
 read in id order and sent with an idempotent producer, which keeps order per partition, so events of
-one account (one key, one partition) arrive in the order they were committed.
+one account (one key, one partition) arrive in the order they were committed. Published rows are
+kept for a day (for operators tracing an event), then pruned by the leader.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from contextlib import suppress
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from cutover_kit import metrics
 from cutover_kit.db import Database, outbox_channel
 from cutover_kit.tables import outbox
 
 log = logging.getLogger(__name__)
+
+PUBLISHED_RETENTION = "24 hours"
+PRUNE_EVERY_SECONDS = 600.0
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -46,6 +50,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self._lock_key = zlib.crc32(f"cutover-relay:{database.service}".encode())
         self._wake = asyncio.Event()
+        self._pruned_at = 0.0
         self.is_leader = False
 
     async def run(self) -> None:
@@ -76,6 +81,7 @@ class OutboxRelay:
                 self._wake.clear()
                 published = await self.publish_batch()
                 if published < self.batch_size:
+                    await self._prune_now_and_then()
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:
@@ -113,7 +119,24 @@ class OutboxRelay:
                 .values(published_at=func.now())
             )
             await session.commit()
+            backlog = 0
+            if len(rows) == self.batch_size:
+                backlog = await session.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                )
         metrics.outbox_published.inc(len(rows))
-        if len(rows) < self.batch_size:
-            metrics.outbox_backlog.set(0)
+        metrics.outbox_backlog.set(backlog or 0)
         return len(rows)
+
+    async def _prune_now_and_then(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = now
+        async with self.database.sessionmaker() as session:
+            await session.execute(
+                delete(outbox).where(
+                    outbox.c.published_at < func.now() - text(f"interval '{PUBLISHED_RETENTION}'")
+                )
+            )
+            await session.commit()

@@ -132,6 +132,7 @@ def test_infrastructure() -> Iterator[Infra]:
     else:
         source = _local_infra
     with source() as infra:
+        asyncio.run(_drop_test_databases(infra))
         asyncio.run(_fresh_databases(infra))
         for service in SERVICES:
             upgrade(migrations_of(service), infra.database_url(service))
@@ -139,14 +140,31 @@ def test_infrastructure() -> Iterator[Infra]:
         yield infra
 
 
-async def _fresh_databases(infra: Infra, names: tuple[str, ...] = SERVICES) -> None:
-    connection = await asyncpg.connect(
+async def _connect_admin(infra: Infra) -> asyncpg.Connection:
+    return await asyncpg.connect(
         host=infra.postgres_host,
         port=infra.postgres_port,
         user=infra.postgres_user,
         password=infra.postgres_password or None,
         database="postgres",
     )
+
+
+async def _drop_test_databases(infra: Infra) -> None:
+    """Drop every database an earlier session made (they all start with `test_`)."""
+    connection = await _connect_admin(infra)
+    try:
+        names = await connection.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'"
+        )
+        for row in names:
+            await connection.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _fresh_databases(infra: Infra, names: tuple[str, ...] = SERVICES) -> None:
+    connection = await _connect_admin(infra)
     try:
         for name in names:
             await connection.execute(f'DROP DATABASE IF EXISTS "test_{name}" WITH (FORCE)')
@@ -159,11 +177,16 @@ def migrations_of(service: str) -> Path:
     return REPO / "services" / service / "src" / f"cutover_{service}" / "migrations"
 
 
+async def fresh_database(infra: Infra, name: str) -> str:
+    """An empty database of its own; returns its URL."""
+    await _fresh_databases(infra, (name,))
+    return infra.database_url(name)
+
+
 async def fresh_kit_database(infra: Infra, name: str) -> str:
     """A database of its own with only the kit's tables (outbox, processed events, keys), for
     tests of the shared machinery that must not meet the running services' relays."""
-    await _fresh_databases(infra, (name,))
-    url = infra.database_url(name)
+    url = await fresh_database(infra, name)
     # Alembic runs its own event loop; give it a thread of its own.
     await asyncio.to_thread(upgrade, migrations_of("scheduler"), url, "0001")
     return url

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_kit.errors import Conflict, NotFound
 
@@ -76,3 +79,44 @@ async def require_active_account(
         archived = facts.archived
     if archived:
         raise ArchivedAccount(account_id)
+
+
+def known_accounts_table(metadata: MetaData) -> Table:
+    """The local copy of accounts that billing, addresses and scheduler each keep, fed by accounts'
+    events. Its row is also the lock that serialises a service's changes to one account."""
+    return Table(
+        "known_accounts",
+        metadata,
+        Column("account_id", BigInteger, primary_key=True),
+        Column("archived_at", DateTime(timezone=True)),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class KnownAccounts:
+    """`LocalAccountCopy` over a service's `known_accounts` table, in one unit of work."""
+
+    def __init__(self, session: AsyncSession, table: Table) -> None:
+        self.session = session
+        self.table = table
+
+    async def account_archived(self, account_id: int) -> bool | None:
+        row = (
+            await self.session.execute(
+                select(self.table.c.archived_at).where(self.table.c.account_id == account_id)
+            )
+        ).first()
+        return None if row is None else row.archived_at is not None
+
+    async def remember_account(self, account_id: int) -> None:
+        await self.session.execute(
+            pg_insert(self.table).values(account_id=account_id).on_conflict_do_nothing()
+        )
+
+    async def lock(self, account_id: int) -> None:
+        """Hold the account's row lock until commit."""
+        await self.session.execute(
+            select(self.table.c.account_id)
+            .where(self.table.c.account_id == account_id)
+            .with_for_update()
+        )

@@ -11,11 +11,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_addresses.adapters.tables import (
-    address_accounts,
     address_history,
+    known_accounts,
     serviceable_addresses,
 )
 from cutover_addresses.domain.model import ServiceableAddress
+from cutover_kit.directory import KnownAccounts
 
 COLUMNS = [column for column in serviceable_addresses.c if column.name != "normalised"]
 
@@ -23,29 +24,7 @@ COLUMNS = [column for column in serviceable_addresses.c if column.name != "norma
 class AddressesRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def remember_account(self, account_id: int) -> None:
-        await self.session.execute(
-            pg_insert(address_accounts).values(account_id=account_id).on_conflict_do_nothing()
-        )
-
-    async def account_archived(self, account_id: int) -> bool | None:
-        row = (
-            await self.session.execute(
-                select(address_accounts.c.archived_at).where(
-                    address_accounts.c.account_id == account_id
-                )
-            )
-        ).first()
-        return None if row is None else row.archived_at is not None
-
-    async def lock_account(self, account_id: int) -> None:
-        """Serialise attaches of one account, so it never ends up on two addresses."""
-        await self.session.execute(
-            select(address_accounts.c.account_id)
-            .where(address_accounts.c.account_id == account_id)
-            .with_for_update()
-        )
+        self.accounts = KnownAccounts(session, known_accounts)
 
     async def address_of(self, account_id: int) -> UUID | None:
         return await self.session.scalar(

@@ -17,16 +17,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
+from cutover_kit.directory import known_accounts_table
+
 metadata = MetaData()
 
-# Addresses' local copy of accounts, fed by accounts' events (with an HTTP fallback on a miss).
-address_accounts = Table(
-    "address_accounts",
-    metadata,
-    Column("account_id", BigInteger, primary_key=True),
-    Column("archived_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+# Addresses' local copy of accounts; its row lock serialises attaches of one account.
+known_accounts = known_accounts_table(metadata)
 
 serviceable_addresses = Table(
     "serviceable_addresses",
@@ -42,7 +38,7 @@ serviceable_addresses = Table(
     Column("longitude", Double),
     Column("normalised", String(800), nullable=False, unique=True),
     # One account per address, and (unique) one address per account.
-    Column("account_id", BigInteger, ForeignKey("address_accounts.account_id"), unique=True),
+    Column("account_id", BigInteger, ForeignKey("known_accounts.account_id"), unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

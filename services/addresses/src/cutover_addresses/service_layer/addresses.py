@@ -21,7 +21,7 @@ ANSWER_NAMESPACE = uuid.UUID("0b8e7f53-8d3c-4c52-a0f5-4f3f1f7d9a21")
 
 
 async def remember_account(uow: UnitOfWork, data: AccountCreatedV1) -> None:
-    await AddressesRepository(uow.session).remember_account(data.account_id)
+    await AddressesRepository(uow.session).accounts.remember_account(data.account_id)
 
 
 async def create_address(
@@ -69,8 +69,9 @@ async def attach_account(
 ) -> ServiceableAddress:
     async with uow:
         repository = AddressesRepository(uow.session)
-        await require_active_account(repository, directory, account_id)
-        await repository.lock_account(account_id)
+        await require_active_account(repository.accounts, directory, account_id)
+        # Serialise attaches of one account, so it never ends up on two addresses.
+        await repository.accounts.lock(account_id)
         # The address row lock settles two concurrent attaches to one address: one wins, one 409.
         address = await repository.lock(address_id)
         if address is None:

@@ -8,46 +8,24 @@ from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_billing.adapters.tables import (
-    billing_accounts,
     debits,
     invoice_lines,
     invoice_number,
     invoices,
+    known_accounts,
 )
 from cutover_billing.domain.model import Debit, Invoice, InvoiceLine
 from cutover_billing.domain.model import invoice_lines as lines_of
+from cutover_kit.directory import KnownAccounts
 
 
 class BillingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def remember_account(self, account_id: int) -> None:
-        await self.session.execute(
-            pg_insert(billing_accounts).values(account_id=account_id).on_conflict_do_nothing()
-        )
-
-    async def lock_account(self, account_id: int) -> None:
-        """Hold the account's row lock until commit: invoicing of one account is serialised."""
-        await self.session.execute(
-            select(billing_accounts.c.account_id)
-            .where(billing_accounts.c.account_id == account_id)
-            .with_for_update()
-        )
-
-    async def account_archived(self, account_id: int) -> bool | None:
-        row = (
-            await self.session.execute(
-                select(billing_accounts.c.archived_at).where(
-                    billing_accounts.c.account_id == account_id
-                )
-            )
-        ).first()
-        return None if row is None else row.archived_at is not None
+        self.accounts = KnownAccounts(session, known_accounts)
 
     async def add_debit(
         self, account_id: int, amount: int, currency: str, description: str

@@ -18,23 +18,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
+from cutover_kit.directory import known_accounts_table
+
 metadata = MetaData()
 
-# Billing's local copy of the accounts it may bill, fed by accounts' events. Its row is also the lock
-# that serialises every invoicing of one account.
-billing_accounts = Table(
-    "billing_accounts",
-    metadata,
-    Column("account_id", BigInteger, primary_key=True),
-    Column("archived_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+# Billing's local copy of accounts; its row is the lock that serialises invoicing of one account.
+known_accounts = known_accounts_table(metadata)
 
 debits = Table(
     "debits",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("account_id", BigInteger, ForeignKey("billing_accounts.account_id"), nullable=False),
+    Column("account_id", BigInteger, ForeignKey("known_accounts.account_id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("description", String(500), nullable=False),
@@ -50,7 +45,7 @@ invoices = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("number", BigInteger, nullable=False, unique=True),
-    Column("account_id", BigInteger, ForeignKey("billing_accounts.account_id"), nullable=False),
+    Column("account_id", BigInteger, ForeignKey("known_accounts.account_id"), nullable=False),
     Column("kind", String(10), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("total", BigInteger, nullable=False),

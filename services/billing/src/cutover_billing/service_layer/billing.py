@@ -1,6 +1,6 @@
 """Debits, regular invoices and the final invoice of a disconnect.
 
-Every invoicing of an account first locks the account's row in `billing_accounts`, so a regular
+Every invoicing of an account first locks the account's row in `known_accounts`, so a regular
 invoice run, a final invoice and a debit posted meanwhile are applied one after the other: each
 uninvoiced debit ends on exactly one invoice, and a debit posted during a disconnect is either on
 the final invoice or still uninvoiced afterwards.
@@ -29,14 +29,14 @@ ANSWER_NAMESPACE = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
 
 
 async def remember_account(uow: UnitOfWork, data: AccountCreatedV1) -> None:
-    await BillingRepository(uow.session).remember_account(data.account_id)
+    await BillingRepository(uow.session).accounts.remember_account(data.account_id)
 
 
 async def _lock_active_account(
     repository: BillingRepository, directory: AccountsDirectory, account_id: int
 ) -> None:
-    await require_active_account(repository, directory, account_id)
-    await repository.lock_account(account_id)
+    await require_active_account(repository.accounts, directory, account_id)
+    await repository.accounts.lock(account_id)
 
 
 async def post_debit(
@@ -76,8 +76,8 @@ async def invoice_now(uow: UnitOfWork, directory: AccountsDirectory, account_id:
 async def issue_final_invoice(uow: UnitOfWork, request: AccountDisconnectRequestedV1) -> None:
     """All debits uninvoiced when the disconnect is processed go on one final invoice."""
     repository = BillingRepository(uow.session)
-    await repository.remember_account(request.account_id)
-    await repository.lock_account(request.account_id)
+    await repository.accounts.remember_account(request.account_id)
+    await repository.accounts.lock(request.account_id)
     invoice = await repository.final_invoice_of(request.disconnect_id)
     if invoice is None:
         charged = await repository.uninvoiced(request.account_id, for_update=True)

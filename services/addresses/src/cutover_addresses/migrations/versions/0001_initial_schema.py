@@ -18,7 +18,7 @@ depends_on = None
 def upgrade() -> None:
     create_kit_tables()
     op.create_table(
-        "address_accounts",
+        "known_accounts",
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
@@ -50,7 +50,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["account_id"],
-            ["address_accounts.account_id"],
+            ["known_accounts.account_id"],
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("account_id"),
@@ -86,5 +86,5 @@ def downgrade() -> None:
     op.drop_index("address_history_account", table_name="address_history")
     op.drop_table("address_history")
     op.drop_table("serviceable_addresses")
-    op.drop_table("address_accounts")
+    op.drop_table("known_accounts")
     drop_kit_tables()

@@ -1,4 +1,4 @@
-"""Initial schema: billing accounts, debits, invoices and lines, the invoice number counter.
+"""Initial schema: the local copy of accounts, debits, invoices and lines, the invoice number counter.
 
 Revision ID: 0001
 Revises:
@@ -18,7 +18,14 @@ depends_on = None
 def upgrade() -> None:
     create_kit_tables()
     op.create_table(
-        "billing_accounts",
+        "invoice_number",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("last_number", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("id = 1", name="invoice_number_single_row"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "known_accounts",
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
@@ -28,13 +35,6 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("account_id"),
-    )
-    op.create_table(
-        "invoice_number",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("last_number", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint("id = 1", name="invoice_number_single_row"),
-        sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "invoices",
@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('regular', 'final')", name="invoices_kind"),
         sa.ForeignKeyConstraint(
             ["account_id"],
-            ["billing_accounts.account_id"],
+            ["known_accounts.account_id"],
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("disconnect_id"),
@@ -73,7 +73,7 @@ def upgrade() -> None:
         sa.CheckConstraint("amount > 0", name="debits_positive_amount"),
         sa.ForeignKeyConstraint(
             ["account_id"],
-            ["billing_accounts.account_id"],
+            ["known_accounts.account_id"],
         ),
         sa.ForeignKeyConstraint(
             ["invoice_id"],
@@ -119,6 +119,6 @@ def downgrade() -> None:
     op.drop_table("debits")
     op.drop_index("invoices_account", table_name="invoices")
     op.drop_table("invoices")
+    op.drop_table("known_accounts")
     op.drop_table("invoice_number")
-    op.drop_table("billing_accounts")
     drop_kit_tables()

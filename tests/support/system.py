@@ -79,7 +79,10 @@ class System:
             **infra.service_env(),
             "CUTOVER_API_TOKEN": TEST_TOKEN,
             "CUTOVER_RELAY_POLL_SECONDS": "0.5",
-            "ACCOUNTS_URL": f"http://127.0.0.1:{TEST_PORTS['accounts']}",
+            **{
+                f"{name.upper()}_URL": f"http://127.0.0.1:{port}"
+                for name, port in TEST_PORTS.items()
+            },
             **{f"{name.upper()}_PORT": str(port) for name, port in TEST_PORTS.items()},
         }
         self.infra = infra

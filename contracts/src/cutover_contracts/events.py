@@ -63,6 +63,31 @@ class AccountDisconnectedV1(EventData):
     released_address_id: UUID | None = None
 
 
+class AccountReactivatedV1(EventData):
+    """A disconnected account is active again; a new activation was recorded."""
+
+    account_id: PositiveInt
+    account_status_id: UUID
+    activated_at: AwareDatetime
+
+
+class AccountArchivedV1(EventData):
+    """An account was archived: nothing may be added to it; its pending scheduled events end."""
+
+    account_id: PositiveInt
+    archived_at: AwareDatetime
+
+
+class ScheduledEventOutcomeV1(EventData):
+    """What accounts made of a due scheduled event: completed, or failed with the reason."""
+
+    scheduled_event_id: UUID
+    account_id: PositiveInt
+    outcome: Literal["completed", "failed"]
+    reason: str | None = None
+    disconnect_id: UUID | None = None
+
+
 # --- billing --------------------------------------------------------------------------------------
 
 

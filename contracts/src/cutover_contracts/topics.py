@@ -49,6 +49,27 @@ ACCOUNT_DISCONNECTED = Topic(
     "A disconnect is complete: final invoice issued or not required, address released.",
     public=True,
 )
+ACCOUNT_REACTIVATED = Topic(
+    "accounts.account-reactivated.v1",
+    "accounts",
+    events.AccountReactivatedV1,
+    "A disconnected account was reactivated.",
+    public=True,
+)
+ACCOUNT_ARCHIVED = Topic(
+    "accounts.account-archived.v1",
+    "accounts",
+    events.AccountArchivedV1,
+    "An account was archived; local copies mark it, pending scheduled events are cancelled.",
+    consumers=("billing", "addresses"),
+    public=True,
+)
+SCHEDULED_EVENT_OUTCOME = Topic(
+    "accounts.scheduled-event-outcome.v1",
+    "accounts",
+    events.ScheduledEventOutcomeV1,
+    "What accounts made of a due scheduled event: completed, or failed with the reason.",
+)
 DISCONNECT_BILLED = Topic(
     "billing.disconnect-billed.v1",
     "billing",
@@ -68,6 +89,7 @@ SCHEDULED_EVENT_DUE = Topic(
     "scheduler",
     events.ScheduledEventDueV1,
     "A scheduled event reached its minimum start time.",
+    consumers=("accounts",),
     public=True,
 )
 
@@ -89,6 +111,9 @@ TOPICS: dict[str, Topic] = {
         ACCOUNT_CREATED,
         ACCOUNT_DISCONNECT_REQUESTED,
         ACCOUNT_DISCONNECTED,
+        ACCOUNT_REACTIVATED,
+        ACCOUNT_ARCHIVED,
+        SCHEDULED_EVENT_OUTCOME,
         DISCONNECT_BILLED,
         DISCONNECT_ADDRESS_RELEASED,
         SCHEDULED_EVENT_DUE,

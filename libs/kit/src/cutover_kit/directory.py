@@ -1,12 +1,14 @@
 """What billing, addresses and scheduler know of accounts they have not heard of yet.
 
-Each keeps a local copy of accounts fed by `accounts.account-created.v1`; an account created a moment
-ago may not have arrived yet, so a miss asks the accounts API once before saying "unknown".
+Each keeps a local copy of accounts (`known_accounts`) fed by accounts' created and archived events;
+an account created a moment ago may not have arrived yet, so a miss asks the accounts API once before
+saying "unknown".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import httpx
@@ -14,6 +16,11 @@ from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, func, sele
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cutover_contracts.envelope import CloudEvent
+from cutover_contracts.events import AccountArchivedV1, AccountCreatedV1
+from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_CREATED, Topic
+from cutover_kit.consumer import Handler
+from cutover_kit.db import UnitOfWork
 from cutover_kit.errors import Conflict, NotFound
 
 
@@ -113,6 +120,13 @@ class KnownAccounts:
             pg_insert(self.table).values(account_id=account_id).on_conflict_do_nothing()
         )
 
+    async def mark_archived(self, account_id: int, archived_at: datetime) -> None:
+        await self.session.execute(
+            pg_insert(self.table)
+            .values(account_id=account_id, archived_at=archived_at)
+            .on_conflict_do_update(index_elements=["account_id"], set_={"archived_at": archived_at})
+        )
+
     async def lock(self, account_id: int) -> None:
         """Hold the account's row lock until commit."""
         await self.session.execute(
@@ -120,3 +134,17 @@ class KnownAccounts:
             .where(self.table.c.account_id == account_id)
             .with_for_update()
         )
+
+
+def local_copy_handlers(table: Table) -> dict[Topic, Handler]:
+    """The consumer handlers that keep a service's `known_accounts` in step with accounts."""
+
+    async def on_account_created(uow: UnitOfWork, _: CloudEvent, data: AccountCreatedV1) -> None:
+        """Remember the new account."""
+        await KnownAccounts(uow.session, table).remember_account(data.account_id)
+
+    async def on_account_archived(uow: UnitOfWork, _: CloudEvent, data: AccountArchivedV1) -> None:
+        """Mark the account archived: nothing more may be added to it."""
+        await KnownAccounts(uow.session, table).mark_archived(data.account_id, data.archived_at)
+
+    return {ACCOUNT_CREATED: on_account_created, ACCOUNT_ARCHIVED: on_account_archived}

@@ -58,7 +58,7 @@ UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
 
 
 async def accounts_directory(request: Request) -> AccountsDirectory:
-    return request.app.state.runtime.accounts
+    return request.app.state.runtime.resources["accounts_directory"]
 
 
 Directory = Annotated[AccountsDirectory, Depends(accounts_directory)]

@@ -7,14 +7,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 
 from cutover_contracts.topics import Topic, dead_letter_topic
 from cutover_kit.consumer import EventConsumer, Handler
 from cutover_kit.db import Database
-from cutover_kit.directory import AccountsDirectory
 from cutover_kit.kafka import make_broker, make_producer
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.settings import Settings
@@ -22,11 +21,13 @@ from cutover_kit.settings import Settings
 log = logging.getLogger(__name__)
 
 READINESS_TIMEOUT_SECONDS = 2.0
+T = TypeVar("T")
 
 
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.api_token = settings.api_token.get_secret_value() if settings.api_token else None
         self.service = settings.service
         self.tokens = settings.tokens()
         self.database = Database(
@@ -35,10 +36,7 @@ class ServiceRuntime:
         self.broker = make_broker(settings.kafka, client_id=f"cutover-{settings.service}")
         # aiokafka clients bind to the running event loop, so they are made in `start`.
         self.producer: AIOKafkaProducer | None = None
-        self.accounts = AccountsDirectory(
-            settings.accounts_url,
-            settings.api_token.get_secret_value() if settings.api_token else None,
-        )
+        self.resources: dict[str, Any] = {}
         self.consumers: list[EventConsumer] = []
         self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -53,6 +51,12 @@ class ServiceRuntime:
         )
         consumer.subscribe(self.broker)
         self.consumers.append(consumer)
+
+    def provide(self, name: str, resource: T) -> T:
+        """Keep a client (HTTP peers, the accounts directory) for routes and handlers; its
+        `close()` is awaited when the process stops."""
+        self.resources[name] = resource
+        return resource
 
     def add_task(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a long-lived loop (the relay, the scheduler's emitter) for the life of the process."""
@@ -91,7 +95,9 @@ class ServiceRuntime:
         if self.producer is not None:
             with suppress(Exception):
                 await self.producer.stop()
-        await self.accounts.close()
+        for resource in self.resources.values():
+            with suppress(Exception):
+                await resource.close()
         await self.database.dispose()
 
     async def readiness(self) -> dict[str, str]:

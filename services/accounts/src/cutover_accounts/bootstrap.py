@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from cutover_accounts.adapters.peers import Peers
 from cutover_accounts.entrypoints import consumers, http
 from cutover_kit.http import build_app
 from cutover_kit.runtime import ServiceRuntime
@@ -12,6 +13,16 @@ from cutover_kit.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings or Settings(service="accounts"))
+    settings = runtime.settings
+    runtime.provide(
+        "peers",
+        Peers(
+            billing_url=settings.billing_url,
+            addresses_url=settings.addresses_url,
+            scheduler_url=settings.scheduler_url,
+            token=runtime.api_token,
+        ),
+    )
     consumers.register(runtime)
     return build_app(
         runtime,

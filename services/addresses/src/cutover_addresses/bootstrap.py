@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cutover_addresses.entrypoints import consumers, http
+from cutover_kit.directory import AccountsDirectory
 from cutover_kit.http import build_app
 from cutover_kit.runtime import ServiceRuntime
 from cutover_kit.settings import Settings
@@ -12,6 +13,9 @@ from cutover_kit.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings or Settings(service="addresses"))
+    runtime.provide(
+        "accounts_directory", AccountsDirectory(runtime.settings.accounts_url, runtime.api_token)
+    )
     consumers.register(runtime)
     return build_app(
         runtime,

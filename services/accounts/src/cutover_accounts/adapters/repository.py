@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import exists, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_accounts.adapters.tables import (
@@ -13,11 +16,22 @@ from cutover_accounts.adapters.tables import (
     account_statuses,
     account_types,
     accounts,
+    activations,
     disconnects,
     settings,
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
+from cutover_kit.pagination import Sort, page_of, paginate
+
+ACCOUNT_SORTS = {
+    "id": accounts.c.id,
+    "name": accounts.c.name,
+    "created_at": accounts.c.created_at,
+    "updated_at": accounts.c.updated_at,
+    "activated_at": accounts.c.activated_at,
+    "disconnected_at": accounts.c.disconnected_at,
+}
 
 
 class AccountsRepository:
@@ -31,6 +45,45 @@ class AccountsRepository:
             )
         ).first()
         return AccountStatus(row.id, row.name, row.activates_account) if row else None
+
+    async def statuses(self) -> list[AccountStatus]:
+        rows = await self.session.execute(
+            select(account_statuses).order_by(account_statuses.c.name)
+        )
+        return [AccountStatus(row.id, row.name, row.activates_account) for row in rows]
+
+    async def add_status(self, name: str, activates_account: bool) -> AccountStatus | None:
+        """None when the name is taken."""
+        row = (
+            await self.session.execute(
+                pg_insert(account_statuses)
+                .values(id=uuid.uuid4(), name=name, activates_account=activates_account)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(account_statuses)
+            )
+        ).first()
+        return AccountStatus(row.id, row.name, row.activates_account) if row else None
+
+    async def types(self) -> list[dict[str, Any]]:
+        rows = await self.session.execute(select(account_types).order_by(account_types.c.name))
+        return [dict(row._mapping) for row in rows]
+
+    async def add_type(self, name: str) -> dict[str, Any] | None:
+        """None when the name is taken."""
+        row = (
+            await self.session.execute(
+                pg_insert(account_types)
+                .values(id=uuid.uuid4(), name=name)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(account_types)
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def set_disconnect_status(self, status_id: UUID) -> None:
+        await self.session.execute(
+            update(settings).values(disconnect_account_status_id=status_id, updated_at=func.now())
+        )
 
     async def status_named(self, name: str) -> AccountStatus:
         row = (
@@ -86,6 +139,47 @@ class AccountsRepository:
         ).one()
         return Account(**row._mapping)
 
+    async def list_accounts(
+        self, filters: list[Any], sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[Account], str | None]:
+        query = paginate(
+            select(accounts).where(*filters), sort, accounts.c.id, limit=limit, cursor=cursor
+        )
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return [Account(**row._mapping) for row in rows], next_cursor
+
+    async def is_ancestor_or_self(self, account_id: int, of: int) -> bool:
+        """Whether `account_id` is `of` or one of its ancestors (walking up parent links)."""
+        chain = (
+            select(accounts.c.id, accounts.c.parent_account_id)
+            .where(accounts.c.id == of)
+            .cte("chain", recursive=True)
+        )
+        chain = chain.union(
+            select(accounts.c.id, accounts.c.parent_account_id).where(
+                accounts.c.id == chain.c.parent_account_id
+            )
+        )
+        return bool(await self.session.scalar(select(exists().where(chain.c.id == account_id))))
+
+    async def record_activation(self, account_id: int, at: datetime, cause: str) -> None:
+        await self.session.execute(
+            insert(activations).values(account_id=account_id, activated_at=at, cause=cause)
+        )
+
+    async def history(
+        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        query = paginate(
+            select(account_history).where(account_history.c.account_id == account_id),
+            sort,
+            account_history.c.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return [dict(row._mapping) for row in rows], next_cursor
+
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
         return await self.session.scalar(
             select(disconnects.c.id).where(
@@ -119,13 +213,18 @@ class AccountsRepository:
         ).one()
         return Disconnect(**row._mapping)
 
-    async def disconnects_of(self, account_id: int) -> list[Disconnect]:
-        rows = await self.session.execute(
-            select(disconnects)
-            .where(disconnects.c.account_id == account_id)
-            .order_by(disconnects.c.requested_at.desc())
+    async def disconnects_of(
+        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[Disconnect], str | None]:
+        query = paginate(
+            select(disconnects).where(disconnects.c.account_id == account_id),
+            sort,
+            disconnects.c.id,
+            limit=limit,
+            cursor=cursor,
         )
-        return [Disconnect(**row._mapping) for row in rows]
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return [Disconnect(**row._mapping) for row in rows], next_cursor
 
     async def record_history(
         self, account_id: int, change: str, cause: str, **details: Any

@@ -71,6 +71,8 @@ accounts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("id > 0", name="accounts_positive_id"),
     Index("accounts_parent", "parent_account_id"),
+    Index("accounts_status", "account_status_id"),
+    Index("accounts_name", "name"),
 )
 
 disconnects = Table(
@@ -94,6 +96,7 @@ disconnects = Table(
     CheckConstraint("source IN ('manual', 'scheduled')", name="disconnects_source"),
     CheckConstraint("state IN ('pending', 'completed')", name="disconnects_state"),
     Index("disconnects_account", "account_id", "requested_at"),
+    Index("disconnects_requested_at", "requested_at"),
     # The database, not the code, guarantees one disconnect in flight per account.
     Index(
         "disconnects_one_pending_per_account",
@@ -115,4 +118,17 @@ account_history = Table(
     Column("correlation_id", String(128)),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Index("account_history_account", "account_id", "id"),
+)
+
+# Every time an account became active: created in an activating status, a lead made active, or a
+# reactivation. The Activations & Disconnections report reads it.
+activations = Table(
+    "activations",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("activated_at", DateTime(timezone=True), nullable=False),
+    Column("cause", String(20), nullable=False),
+    CheckConstraint("cause IN ('created', 'activated', 'reactivated')", name="activations_cause"),
+    Index("activations_at", "activated_at"),
 )

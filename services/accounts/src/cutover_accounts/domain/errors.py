@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from cutover_kit.errors import Conflict, NotFound, Unprocessable
+from cutover_kit.errors import Conflict, DomainError, NotFound, Unprocessable
 
 
 class AccountNotFound(NotFound):
@@ -69,3 +69,123 @@ class DisconnectNotFound(NotFound):
 
     def __init__(self, disconnect_id: UUID) -> None:
         super().__init__(f"Disconnect {disconnect_id} does not exist.", disconnect_id=disconnect_id)
+
+
+class AccountTypeNameTaken(Conflict):
+    code = "account-type-name-taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"An account type named {name!r} exists already.", name=name)
+
+
+class AccountStatusNameTaken(Conflict):
+    code = "account-status-name-taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"An account status named {name!r} exists already.", name=name)
+
+
+class ActivatingDisconnectStatus(Unprocessable):
+    code = "disconnect-status-must-not-activate"
+
+    def __init__(self, status_id: UUID) -> None:
+        super().__init__(
+            "The Disconnect Account Status must be a status that does not activate the account.",
+            account_status_id=status_id,
+        )
+
+
+class ParentArchived(Unprocessable):
+    code = "parent-account-archived"
+
+    def __init__(self, parent_id: int) -> None:
+        super().__init__(
+            f"Account {parent_id} is archived and cannot become a parent.",
+            parent_account_id=parent_id,
+        )
+
+
+class UnknownParent(Unprocessable):
+    code = "unknown-parent-account"
+
+    def __init__(self, parent_id: int) -> None:
+        super().__init__(f"Parent account {parent_id} does not exist.", parent_account_id=parent_id)
+
+
+class ParentCycle(Unprocessable):
+    code = "parent-account-cycle"
+
+    def __init__(self, account_id: int, parent_id: int) -> None:
+        super().__init__(
+            f"Account {parent_id} cannot be the parent of account {account_id}: "
+            f"{account_id} is {parent_id} itself or one of its ancestors.",
+            account_id=account_id,
+            parent_account_id=parent_id,
+        )
+
+
+class UseDisconnect(Conflict):
+    code = "use-disconnect"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(
+            f"Account {account_id} is active; moving it to a non-activating status is a disconnect "
+            f"(final invoice, address release): POST /accounts/{account_id}/disconnect.",
+            account_id=account_id,
+        )
+
+
+class UseReactivate(Conflict):
+    code = "use-reactivate"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(
+            f"Account {account_id} is disconnected; moving it to an activating status is a "
+            f"reactivation: POST /accounts/{account_id}/reactivate.",
+            account_id=account_id,
+        )
+
+
+class NotDisconnected(Conflict):
+    code = "account-not-disconnected"
+
+    def __init__(self, account_id: int, action: str) -> None:
+        super().__init__(
+            f"Account {account_id} is not disconnected; only a disconnected account can be "
+            f"{action} (rules 6 and 7).",
+            account_id=account_id,
+        )
+
+
+class ActivatingStatusRequired(Unprocessable):
+    code = "activating-status-required"
+
+    def __init__(self, status_id: UUID) -> None:
+        super().__init__(
+            "A reactivated account moves to a status that activates it.",
+            account_status_id=status_id,
+        )
+
+
+class ArchiveNeedsNonActivatingStatus(Conflict):
+    code = "archive-needs-non-activating-status"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(
+            f"Account {account_id} is in a status that activates it; only a disconnected account "
+            "in a non-activating status can be archived (rule 7).",
+            account_id=account_id,
+        )
+
+
+class AccountsAreNeverDeleted(DomainError):
+    status = 405
+    code = "accounts-are-never-deleted"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(
+            f"Accounts are never deleted, so their history stays. To stop service, disconnect the "
+            f"account (POST /accounts/{account_id}/disconnect); to hide a disconnected account "
+            f"from everyday lists, archive it (POST /accounts/{account_id}/archive).",
+            account_id=account_id,
+        )

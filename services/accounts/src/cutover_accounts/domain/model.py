@@ -40,14 +40,63 @@ class Account:
     def is_disconnected(self) -> bool:
         return self.disconnected_at is not None
 
-    def check_can_disconnect(self, pending_disconnect_id: UUID | None) -> None:
-        """Rule 2: only an account that is neither archived nor disconnected can be disconnected."""
+    def check_editable(self) -> None:
+        """Rule 7: archived accounts cannot be edited."""
         if self.is_archived:
             raise errors.AccountArchived(self.id)
+
+    def check_can_disconnect(self, pending_disconnect_id: UUID | None) -> None:
+        """Rule 2: only an account that is neither archived nor disconnected can be disconnected."""
+        self.check_editable()
         if pending_disconnect_id is not None:
             raise errors.DisconnectInProgress(self.id, pending_disconnect_id)
         if self.is_disconnected:
             raise errors.AlreadyDisconnected(self.id)
+
+    def check_status_change(
+        self, current: AccountStatus, target: AccountStatus, pending_disconnect_id: UUID | None
+    ) -> bool:
+        """Whether editing the status is allowed; returns True when it activates the account.
+
+        Editing moves an account between statuses of the same kind. Leaving an activating status is
+        a disconnect (final invoice, address release) and entering one after a disconnect is a
+        reactivation, so both have their own action; a lead (never activated, not disconnected)
+        becomes active by an edit, which records an activation.
+        """
+        self.check_editable()
+        if target.id == current.id:
+            return False
+        if pending_disconnect_id is not None:
+            raise errors.DisconnectInProgress(self.id, pending_disconnect_id)
+        if current.activates_account and not target.activates_account:
+            raise errors.UseDisconnect(self.id)
+        if target.activates_account and not current.activates_account:
+            if self.is_disconnected:
+                raise errors.UseReactivate(self.id)
+            return True
+        return False
+
+    def check_can_reactivate(
+        self, target: AccountStatus, pending_disconnect_id: UUID | None
+    ) -> None:
+        """Rule 6: a disconnected, unarchived account goes back to an activating status."""
+        self.check_editable()
+        if pending_disconnect_id is not None:
+            raise errors.DisconnectInProgress(self.id, pending_disconnect_id)
+        if not self.is_disconnected:
+            raise errors.NotDisconnected(self.id, "reactivated")
+        if not target.activates_account:
+            raise errors.ActivatingStatusRequired(target.id)
+
+    def check_can_archive(self, current: AccountStatus, pending_disconnect_id: UUID | None) -> None:
+        """Rule 7: only a disconnected account in a non-activating status is archived."""
+        self.check_editable()
+        if pending_disconnect_id is not None:
+            raise errors.DisconnectInProgress(self.id, pending_disconnect_id)
+        if not self.is_disconnected:
+            raise errors.NotDisconnected(self.id, "archived")
+        if current.activates_account:
+            raise errors.ArchiveNeedsNonActivatingStatus(self.id)
 
 
 @dataclass(frozen=True)

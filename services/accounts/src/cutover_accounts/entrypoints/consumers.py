@@ -1,11 +1,20 @@
-"""Accounts' Kafka consumers: the answers of billing and addresses to a disconnect request."""
+"""Accounts' Kafka consumers: billing's and addresses' answers to a disconnect, and due
+scheduled events."""
 
 from __future__ import annotations
 
-from cutover_accounts.service_layer import disconnects
+from cutover_accounts.service_layer import disconnects, scheduled
 from cutover_contracts.envelope import CloudEvent
-from cutover_contracts.events import DisconnectAddressReleasedV1, DisconnectBilledV1
-from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED, DISCONNECT_BILLED
+from cutover_contracts.events import (
+    DisconnectAddressReleasedV1,
+    DisconnectBilledV1,
+    ScheduledEventDueV1,
+)
+from cutover_contracts.topics import (
+    DISCONNECT_ADDRESS_RELEASED,
+    DISCONNECT_BILLED,
+    SCHEDULED_EVENT_DUE,
+)
 from cutover_kit.db import UnitOfWork
 from cutover_kit.runtime import ServiceRuntime
 
@@ -22,9 +31,15 @@ async def on_address_released(
     await disconnects.record_address_release(uow, data)
 
 
+async def on_scheduled_event_due(uow: UnitOfWork, _: CloudEvent, data: ScheduledEventDueV1) -> None:
+    """Start the scheduled disconnect or status change, or report why it was skipped."""
+    await scheduled.apply_due_event(uow, data)
+
+
 def register(runtime: ServiceRuntime) -> None:
     # One consumer for both answers: they update the same disconnect rows (see cutover_kit.consumer).
     runtime.consume(
         "disconnect-answers",
         {DISCONNECT_BILLED: on_disconnect_billed, DISCONNECT_ADDRESS_RELEASED: on_address_released},
     )
+    runtime.consume("scheduled-events", {SCHEDULED_EVENT_DUE: on_scheduled_event_due})

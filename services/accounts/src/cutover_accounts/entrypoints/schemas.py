@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,30 @@ class Strict(BaseModel):
     """Unknown fields are refused, not silently dropped: a typo is a 422, not a lost value."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class StatusCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    activates_account: bool
+
+
+class StatusOut(BaseModel):
+    id: UUID
+    name: str
+    activates_account: bool
+
+
+class TypeCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TypeOut(BaseModel):
+    id: UUID
+    name: str
+
+
+class SettingsBody(Strict):
+    disconnect_account_status_id: UUID
 
 
 class AccountCreate(Strict):
@@ -40,6 +64,29 @@ class AccountOut(BaseModel):
     @classmethod
     def of(cls, account: Account) -> AccountOut:
         return cls.model_validate(account, from_attributes=True)
+
+
+class AccountPatch(Strict):
+    """Only the fields given change; `parent_account_id: null` removes the parent."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    account_type_id: UUID | None = None
+    account_status_id: UUID | None = None
+    parent_account_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
+
+
+class ReactivateBody(Strict):
+    account_status_id: UUID | None = Field(default=None, description="Default: Active")
+
+
+class HistoryEntry(BaseModel):
+    id: int
+    at: datetime
+    change: str
+    actor: str
+    cause: str
+    correlation_id: str | None
+    details: dict[str, Any]
 
 
 class DisconnectCreate(Strict):
@@ -95,6 +142,51 @@ class DisconnectOut(BaseModel):
         )
 
 
-class DisconnectList(BaseModel):
-    items: list[DisconnectOut]
-    next_cursor: str | None = None
+class UninvoicedSummary(BaseModel):
+    count: int
+    total: int
+    currency: str
+
+
+class PreviewOut(BaseModel):
+    """What an operator confirms before disconnecting. A part is null and named in `unavailable`
+    when the service that knows it did not answer."""
+
+    account: AccountOut
+    can_disconnect: bool
+    refusal: str | None = Field(description="Why the account cannot be disconnected now")
+    disconnect_status: StatusOut
+    uninvoiced_debits: UninvoicedSummary | None
+    serviceable_address: dict[str, Any] | None = Field(description="The address to be released")
+    children_staying_active: list[AccountOut]
+    pending_scheduled_events: list[dict[str, Any]] | None
+    unavailable: dict[str, str]
+    warnings: list[str]
+
+
+class ActivationRow(BaseModel):
+    account_id: int
+    account_name: str
+    account_type_id: UUID
+    account_status_id: UUID
+    activated_at: datetime
+
+
+class DisconnectionRow(BaseModel):
+    account_id: int
+    account_name: str
+    account_type_id: UUID
+    account_status_id: UUID
+    disconnected_at: datetime
+    source: Literal["manual", "scheduled"]
+    reason: str | None
+    final_invoice_total: int | None
+
+
+class ActivationsDisconnections(BaseModel):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    activations: list[ActivationRow]
+    disconnections: list[DisconnectionRow]
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

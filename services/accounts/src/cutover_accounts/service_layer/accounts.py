@@ -1,14 +1,63 @@
+"""Creating, listing, reading and editing accounts, and their history."""
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from cutover_accounts.adapters.repository import AccountsRepository
+from sqlalchemy import or_
+
+from cutover_accounts.adapters.repository import ACCOUNT_SORTS, AccountsRepository
+from cutover_accounts.adapters.tables import account_history
+from cutover_accounts.adapters.tables import accounts as accounts_table
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
 from cutover_contracts.events import AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_CREATED
 from cutover_kit.db import UnitOfWork
+from cutover_kit.pagination import parse_sort
+
+UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    account_status_id: UUID | None = None
+    account_type_id: UUID | None = None
+    parent_account_id: int | None = None
+    q: str | None = None
+    include_archived: bool = False
+
+    def conditions(self) -> list[Any]:
+        table = accounts_table.c
+        conditions: list[Any] = []
+        if not self.include_archived:
+            conditions.append(table.archived_at.is_(None))
+        if self.account_status_id:
+            conditions.append(table.account_status_id == self.account_status_id)
+        if self.account_type_id:
+            conditions.append(table.account_type_id == self.account_type_id)
+        if self.parent_account_id:
+            conditions.append(table.parent_account_id == self.parent_account_id)
+        if self.q:
+            pattern = (
+                "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            matches = [table.name.ilike(pattern)]
+            if self.q.isdigit() and len(self.q) < 19:
+                matches.append(table.id == int(self.q))
+            conditions.append(or_(*matches))
+        return conditions
+
+
+async def _check_parent(repository: AccountsRepository, parent_id: int) -> None:
+    parent = await repository.get(parent_id)
+    if parent is None:
+        raise errors.UnknownParent(parent_id)
+    if parent.is_archived:
+        raise errors.ParentArchived(parent_id)
 
 
 async def create_account(
@@ -31,8 +80,8 @@ async def create_account(
         )
         if status is None:
             raise errors.UnknownAccountStatus(account_status_id)  # type: ignore[arg-type]
-        if parent_account_id is not None and await repository.get(parent_account_id) is None:
-            raise errors.AccountNotFound(parent_account_id)
+        if parent_account_id is not None:
+            await _check_parent(repository, parent_account_id)
         if account_id is None:
             account_id = await repository.next_free_account_id()
         elif await repository.account_id_taken(account_id):
@@ -51,6 +100,8 @@ async def create_account(
         await repository.record_history(
             account.id, "created", "account created", account_status_id=str(status.id)
         )
+        if status.activates_account:
+            await repository.record_activation(account.id, now, "created")
         await uow.publish(
             ACCOUNT_CREATED,
             AccountCreatedV1(
@@ -73,3 +124,123 @@ async def get_account(uow: UnitOfWork, account_id: int) -> Account:
         if account is None:
             raise errors.AccountNotFound(account_id)
         return account
+
+
+async def list_accounts(
+    uow: UnitOfWork, filters: AccountFilter, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[Account], str | None]:
+    order = parse_sort(sort, ACCOUNT_SORTS)
+    async with uow:
+        return await AccountsRepository(uow.session).list_accounts(
+            filters.conditions(), order, limit=limit, cursor=cursor
+        )
+
+
+async def children(
+    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[Account], str | None]:
+    async with uow:
+        if await AccountsRepository(uow.session).get(account_id) is None:
+            raise errors.AccountNotFound(account_id)
+    return await list_accounts(
+        uow,
+        AccountFilter(parent_account_id=account_id, include_archived=True),
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def edit_account(
+    uow: UnitOfWork,
+    account_id: int,
+    *,
+    name: str = UNSET,
+    account_type_id: UUID = UNSET,
+    account_status_id: UUID = UNSET,
+    parent_account_id: int | None = UNSET,
+    cause: str = "edited",
+) -> Account:
+    """PATCH: change what is given, under the rules; the same rules apply to a scheduled change."""
+    async with uow:
+        account = await apply_edit(
+            uow,
+            account_id,
+            name=name,
+            account_type_id=account_type_id,
+            account_status_id=account_status_id,
+            parent_account_id=parent_account_id,
+            cause=cause,
+        )
+        await uow.commit()
+        return account
+
+
+async def apply_edit(
+    uow: UnitOfWork,
+    account_id: int,
+    *,
+    name: str = UNSET,
+    account_type_id: UUID = UNSET,
+    account_status_id: UUID = UNSET,
+    parent_account_id: int | None = UNSET,
+    cause: str,
+) -> Account:
+    """The edit inside an open unit of work."""
+    repository = AccountsRepository(uow.session)
+    account = await repository.get(account_id, for_update=True)
+    if account is None:
+        raise errors.AccountNotFound(account_id)
+    account.check_editable()
+    changes: dict[str, Any] = {}
+    if name is not UNSET and name != account.name:
+        changes["name"] = name
+    if account_type_id is not UNSET and account_type_id != account.account_type_id:
+        if not await repository.type_exists(account_type_id):
+            raise errors.UnknownAccountType(account_type_id)
+        changes["account_type_id"] = account_type_id
+    if parent_account_id is not UNSET and parent_account_id != account.parent_account_id:
+        if parent_account_id is not None:
+            await _check_parent(repository, parent_account_id)
+            if await repository.is_ancestor_or_self(account_id, of=parent_account_id):
+                raise errors.ParentCycle(account_id, parent_account_id)
+        changes["parent_account_id"] = parent_account_id
+    activates = False
+    if account_status_id is not UNSET and account_status_id != account.account_status_id:
+        target = await repository.status(account_status_id)
+        if target is None:
+            raise errors.UnknownAccountStatus(account_status_id)
+        current = await repository.status(account.account_status_id)
+        assert current is not None  # foreign key
+        activates = account.check_status_change(
+            current, target, await repository.pending_disconnect_id(account_id)
+        )
+        changes["account_status_id"] = account_status_id
+    if not changes:
+        return account
+    now = datetime.now(UTC)
+    if activates:
+        changes["activated_at"] = now
+        await repository.record_activation(account_id, now, "activated")
+    account = await repository.update_account(account_id, **changes)
+    await repository.record_history(
+        account_id,
+        "activated" if activates else "edited",
+        cause,
+        **{key: str(value) if value is not None else None for key, value in changes.items()},
+    )
+    return account
+
+
+HISTORY_SORTS = {"at": account_history.c.at, "id": account_history.c.id}
+
+
+async def history(
+    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    order = parse_sort(sort, HISTORY_SORTS)
+    async with uow:
+        repository = AccountsRepository(uow.session)
+        if await repository.get(account_id) is None:
+            raise errors.AccountNotFound(account_id)
+        return await repository.history(account_id, order, limit=limit, cursor=cursor)

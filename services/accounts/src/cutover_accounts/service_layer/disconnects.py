@@ -6,6 +6,9 @@
    `record_address_release` store the answer on the disconnect, under a row lock so the two answers,
    consumed concurrently, are applied one after the other.
 3. Whichever answer arrives second completes the disconnect and writes `AccountDisconnected`.
+A scheduled disconnect (a due `disconnect_account` event from the scheduler) is the same flow with
+`source: scheduled`; its outcome goes back to the scheduler when it completes, or at once when the
+account cannot be disconnected (already disconnected, archived, unknown), with the reason.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from cutover_accounts.adapters.repository import AccountsRepository
+from cutover_accounts.adapters.tables import disconnects
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
 from cutover_contracts.events import (
@@ -22,9 +26,20 @@ from cutover_contracts.events import (
     AccountDisconnectRequestedV1,
     DisconnectAddressReleasedV1,
     DisconnectBilledV1,
+    ScheduledEventOutcomeV1,
 )
-from cutover_contracts.topics import ACCOUNT_DISCONNECT_REQUESTED, ACCOUNT_DISCONNECTED
+from cutover_contracts.topics import (
+    ACCOUNT_DISCONNECT_REQUESTED,
+    ACCOUNT_DISCONNECTED,
+    SCHEDULED_EVENT_OUTCOME,
+)
 from cutover_kit.db import UnitOfWork
+from cutover_kit.pagination import parse_sort
+
+DISCONNECT_SORTS = {
+    "requested_at": disconnects.c.requested_at,
+    "completed_at": disconnects.c.completed_at,
+}
 
 
 async def request_disconnect(
@@ -95,6 +110,28 @@ async def start_disconnect(
         account_id=account_id,
     )
     return disconnect
+
+
+async def report_outcome(
+    uow: UnitOfWork,
+    scheduled_event_id: UUID,
+    account_id: int,
+    *,
+    reason: str | None = None,
+    disconnect_id: UUID | None = None,
+) -> None:
+    """Tell the scheduler what became of its event: completed, or failed with `reason`."""
+    await uow.publish(
+        SCHEDULED_EVENT_OUTCOME,
+        ScheduledEventOutcomeV1(
+            scheduled_event_id=scheduled_event_id,
+            account_id=account_id,
+            outcome="failed" if reason else "completed",
+            reason=reason,
+            disconnect_id=disconnect_id,
+        ),
+        account_id=account_id,
+    )
 
 
 async def record_final_invoice(uow: UnitOfWork, answer: DisconnectBilledV1) -> None:
@@ -170,6 +207,13 @@ async def _complete_if_done(
         ),
         account_id=disconnect.account_id,
     )
+    if disconnect.scheduled_event_id is not None:
+        await report_outcome(
+            uow,
+            disconnect.scheduled_event_id,
+            disconnect.account_id,
+            disconnect_id=disconnect.id,
+        )
 
 
 async def get_disconnect(uow: UnitOfWork, disconnect_id: UUID) -> Disconnect:
@@ -180,9 +224,12 @@ async def get_disconnect(uow: UnitOfWork, disconnect_id: UUID) -> Disconnect:
         return disconnect
 
 
-async def disconnects_of(uow: UnitOfWork, account_id: int) -> list[Disconnect]:
+async def disconnects_of(
+    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[Disconnect], str | None]:
+    order = parse_sort(sort, DISCONNECT_SORTS)
     async with uow:
         repository = AccountsRepository(uow.session)
         if await repository.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
-        return await repository.disconnects_of(account_id)
+        return await repository.disconnects_of(account_id, order, limit=limit, cursor=cursor)

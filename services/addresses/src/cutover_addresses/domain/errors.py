@@ -42,3 +42,10 @@ class AccountHasAddress(Conflict):
             account_id=account_id,
             address_id=address_id,
         )
+
+
+class AccountHasNoAddress(NotFound):
+    code = "account-has-no-serviceable-address"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(f"Account {account_id} has no serviceable address.", account_id=account_id)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from cutover_addresses.entrypoints.schemas import AddressCreate, AddressOut, AttachAccount
 from cutover_addresses.service_layer import addresses
@@ -42,3 +43,10 @@ async def attach_account(
     return AddressOut.of(
         await addresses.attach_account(uow, directory, address_id, body.account_id)
     )
+
+
+@router.get("/accounts/{account_id}/serviceable-address", responses=problems(404, 422))
+async def address_of_account(
+    account_id: Annotated[int, Path(gt=0, le=2**63 - 1)], uow: UoW
+) -> AddressOut:
+    return AddressOut.of(await addresses.address_of_account(uow, account_id))

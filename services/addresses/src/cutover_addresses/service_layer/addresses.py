@@ -7,21 +7,13 @@ from uuid import UUID
 from cutover_addresses.adapters.repository import AddressesRepository
 from cutover_addresses.domain import errors
 from cutover_addresses.domain.model import ServiceableAddress, normalise
-from cutover_contracts.events import (
-    AccountCreatedV1,
-    AccountDisconnectRequestedV1,
-    DisconnectAddressReleasedV1,
-)
+from cutover_contracts.events import AccountDisconnectRequestedV1, DisconnectAddressReleasedV1
 from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
 
 # Answers are derived from the request's id, so answering the same request twice is one event.
 ANSWER_NAMESPACE = uuid.UUID("0b8e7f53-8d3c-4c52-a0f5-4f3f1f7d9a21")
-
-
-async def remember_account(uow: UnitOfWork, data: AccountCreatedV1) -> None:
-    await AddressesRepository(uow.session).accounts.remember_account(data.account_id)
 
 
 async def create_address(
@@ -61,6 +53,16 @@ async def get_address(uow: UnitOfWork, address_id: UUID) -> ServiceableAddress:
         address = await AddressesRepository(uow.session).get(address_id)
         if address is None:
             raise errors.AddressNotFound(address_id)
+        return address
+
+
+async def address_of_account(uow: UnitOfWork, account_id: int) -> ServiceableAddress:
+    async with uow:
+        repository = AddressesRepository(uow.session)
+        address_id = await repository.address_of(account_id)
+        address = await repository.get(address_id) if address_id else None
+        if address is None:
+            raise errors.AccountHasNoAddress(account_id)
         return address
 
 

@@ -15,7 +15,6 @@ from cutover_billing.adapters.repository import BillingRepository
 from cutover_billing.domain import errors
 from cutover_billing.domain.model import Debit, Invoice
 from cutover_contracts.events import (
-    AccountCreatedV1,
     AccountDisconnectRequestedV1,
     DisconnectBilledV1,
     FinalInvoice,
@@ -26,10 +25,6 @@ from cutover_kit.directory import AccountsDirectory, require_active_account
 
 # Answers are derived from the request's id, so answering the same request twice is one event.
 ANSWER_NAMESPACE = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
-
-
-async def remember_account(uow: UnitOfWork, data: AccountCreatedV1) -> None:
-    await BillingRepository(uow.session).accounts.remember_account(data.account_id)
 
 
 async def _lock_active_account(

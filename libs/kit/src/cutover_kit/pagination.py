@@ -1,0 +1,134 @@
+"""Cursor pagination and sorting for every list endpoint: `{"items": [...], "next_cursor": ...}`.
+
+Pages are keyset pages over (sort column, id): stable while rows are added, and as fast on page 1000
+as on page 1. The cursor is opaque to clients (base64 of the last row's sort value and id) and says
+which sort it belongs to, so a cursor replayed with another `sort` is refused instead of misread.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Column, Select, and_, or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from cutover_kit.errors import Unprocessable
+
+T = TypeVar("T")
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page")
+]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class InvalidCursor(Unprocessable):
+    code = "invalid-cursor"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The cursor cannot be used: {reason}. Start again without one.")
+
+
+class InvalidSort(Unprocessable):
+    code = "invalid-sort"
+
+    def __init__(self, sort: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"Cannot sort by {sort!r}; use one of {', '.join(allowed)} (prefix '-' to reverse).",
+            allowed=allowed,
+        )
+
+
+@dataclass(frozen=True)
+class Sort:
+    field: str
+    column: ColumnElement[Any]
+    descending: bool
+
+    @property
+    def spec(self) -> str:
+        return f"-{self.field}" if self.descending else self.field
+
+
+def parse_sort(sort: str, allowed: dict[str, ColumnElement[Any]]) -> Sort:
+    field = sort.removeprefix("-")
+    if field not in allowed:
+        raise InvalidSort(sort, sorted(allowed))
+    return Sort(field, allowed[field], sort.startswith("-"))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return {"u": str(value)}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and "t" in value:
+        return datetime.fromisoformat(value["t"])
+    if isinstance(value, dict) and "u" in value:
+        return uuid.UUID(value["u"])
+    return value
+
+
+def paginate(
+    query: Select[Any], sort: Sort, id_column: Column[Any], *, limit: int, cursor: str | None
+) -> Select[Any]:
+    """Order `query` by the sort then the id, start after the cursor, fetch one row more than
+    `limit` (to know whether a next page exists)."""
+    order = (sort.column.desc(), id_column.desc()) if sort.descending else (sort.column, id_column)
+    query = query.order_by(*order).limit(limit + 1)
+    if cursor is None:
+        return query
+    try:
+        document = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        spec, last_value, last_id = document["s"], _decode(document["v"]), _decode(document["i"])
+    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        raise InvalidCursor("it is not a cursor this API issued") from error
+    if spec != sort.spec:
+        raise InvalidCursor(f"it belongs to sort={spec}, not sort={sort.spec}")
+    if last_value is None:
+        # NULLs sort last ascending and first descending in PostgreSQL.
+        after = (
+            and_(sort.column.is_(None), id_column < last_id)
+            if sort.descending
+            else and_(sort.column.is_(None), id_column > last_id)
+        )
+        if sort.descending:
+            after = or_(after, sort.column.is_not(None))
+    elif sort.descending:
+        after = or_(sort.column < last_value, and_(sort.column == last_value, id_column < last_id))
+    else:
+        after = or_(
+            sort.column > last_value,
+            and_(sort.column == last_value, id_column > last_id),
+            sort.column.is_(None),
+        )
+    return query.where(after)
+
+
+def page_of(
+    rows: list[Any], sort: Sort, *, limit: int, id_key: str = "id"
+) -> tuple[list[Any], str | None]:
+    """Split the `limit + 1` rows `paginate` fetched into the page and the next cursor."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]._mapping
+    document = {"s": sort.spec, "v": _encode(last[sort.field]), "i": _encode(last[id_key])}
+    return rows, base64.urlsafe_b64encode(json.dumps(document).encode()).decode()

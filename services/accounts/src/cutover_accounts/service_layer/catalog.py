@@ -1,0 +1,58 @@
+"""Account statuses, account types and the settings: the lists operators extend."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from cutover_accounts.adapters.repository import AccountsRepository
+from cutover_accounts.domain import errors
+from cutover_accounts.domain.model import AccountStatus
+from cutover_kit.db import UnitOfWork
+
+
+async def statuses(uow: UnitOfWork) -> list[AccountStatus]:
+    async with uow:
+        return await AccountsRepository(uow.session).statuses()
+
+
+async def add_status(uow: UnitOfWork, name: str, activates_account: bool) -> AccountStatus:
+    async with uow:
+        status = await AccountsRepository(uow.session).add_status(name, activates_account)
+        if status is None:
+            raise errors.AccountStatusNameTaken(name)
+        await uow.commit()
+        return status
+
+
+async def types(uow: UnitOfWork) -> list[dict[str, Any]]:
+    async with uow:
+        return await AccountsRepository(uow.session).types()
+
+
+async def add_type(uow: UnitOfWork, name: str) -> dict[str, Any]:
+    async with uow:
+        account_type = await AccountsRepository(uow.session).add_type(name)
+        if account_type is None:
+            raise errors.AccountTypeNameTaken(name)
+        await uow.commit()
+        return account_type
+
+
+async def disconnect_status_id(uow: UnitOfWork) -> UUID:
+    async with uow:
+        return await AccountsRepository(uow.session).disconnect_status_id()
+
+
+async def set_disconnect_status(uow: UnitOfWork, status_id: UUID) -> UUID:
+    """The Disconnect Account Status: any status that does not activate the account."""
+    async with uow:
+        repository = AccountsRepository(uow.session)
+        status = await repository.status(status_id)
+        if status is None:
+            raise errors.UnknownAccountStatus(status_id)
+        if status.activates_account:
+            raise errors.ActivatingDisconnectStatus(status_id)
+        await repository.set_disconnect_status(status_id)
+        await uow.commit()
+        return status_id

@@ -1,0 +1,85 @@
+"""The confirmation details an operator reads before disconnecting (rule 3)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from cutover_accounts.adapters.peers import Peers, PeerUnavailable
+from cutover_accounts.adapters.repository import ACCOUNT_SORTS, AccountsRepository
+from cutover_accounts.domain import errors
+from cutover_accounts.domain.model import Account, AccountStatus
+from cutover_accounts.service_layer.accounts import AccountFilter
+from cutover_kit.db import UnitOfWork
+from cutover_kit.errors import DomainError
+from cutover_kit.pagination import parse_sort
+
+CHILDREN_SHOWN = 500
+
+
+@dataclass
+class Preview:
+    account: Account
+    disconnect_status: AccountStatus
+    can_disconnect: bool
+    refusal: str | None
+    children_staying_active: list[Account]
+    uninvoiced: dict[str, Any] | None = None
+    serviceable_address: dict[str, Any] | None = None
+    pending_scheduled_events: list[dict[str, Any]] | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+async def disconnect_preview(uow: UnitOfWork, peers: Peers, account_id: int) -> Preview:
+    async with uow:
+        repository = AccountsRepository(uow.session)
+        account = await repository.get(account_id)
+        if account is None:
+            raise errors.AccountNotFound(account_id)
+        status = await repository.status(await repository.disconnect_status_id())
+        assert status is not None  # foreign key
+        refusal = None
+        try:
+            account.check_can_disconnect(await repository.pending_disconnect_id(account_id))
+        except DomainError as error:
+            refusal = error.detail
+        children, _ = await repository.list_accounts(
+            AccountFilter(parent_account_id=account_id).conditions(),
+            parse_sort("id", ACCOUNT_SORTS),
+            limit=CHILDREN_SHOWN,
+            cursor=None,
+        )
+    preview = Preview(
+        account=account,
+        disconnect_status=status,
+        can_disconnect=refusal is None,
+        refusal=refusal,
+        children_staying_active=children,
+    )
+    uninvoiced, address, scheduled = await asyncio.gather(
+        peers.uninvoiced(account_id),
+        peers.serviceable_address(account_id),
+        peers.pending_scheduled_events(account_id),
+        return_exceptions=True,
+    )
+    for peer, answer, attribute in (
+        ("billing", uninvoiced, "uninvoiced"),
+        ("addresses", address, "serviceable_address"),
+        ("scheduler", scheduled, "pending_scheduled_events"),
+    ):
+        if isinstance(answer, PeerUnavailable):
+            preview.unavailable[peer] = str(answer)
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            setattr(preview, attribute, answer)
+    if children:
+        preview.warnings.append(
+            f"{len(children)} child account(s) stay active: disconnecting a parent applies to the "
+            "parent only."
+        )
+    for peer in preview.unavailable:
+        preview.warnings.append(f"{peer} did not answer: its part of this preview is missing.")
+    return preview

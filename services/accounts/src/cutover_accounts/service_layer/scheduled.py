@@ -1,0 +1,61 @@
+"""Due scheduled events from the scheduler, applied with the same rules as the manual actions."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from cutover_accounts.adapters.repository import AccountsRepository
+from cutover_accounts.service_layer.accounts import apply_edit
+from cutover_accounts.service_layer.disconnects import report_outcome, start_disconnect
+from cutover_contracts.events import ScheduledEventDueV1
+from cutover_kit.db import UnitOfWork
+from cutover_kit.errors import DomainError
+
+
+class DisconnectPayload(BaseModel):
+    reason: str | None = None
+
+
+class ChangeStatusPayload(BaseModel):
+    account_status_id: UUID
+
+
+async def apply_due_event(uow: UnitOfWork, due: ScheduledEventDueV1) -> None:
+    """Start what the event asks for, or record why not (skipped) and report it as failed."""
+    cause = f"scheduled event {due.scheduled_event_id}"
+    try:
+        async with uow.savepoint():
+            if due.event_type == "disconnect_account":
+                payload = DisconnectPayload.model_validate(due.payload)
+                await start_disconnect(
+                    uow,
+                    due.account_id,
+                    reason=payload.reason,
+                    source="scheduled",
+                    scheduled_event_id=due.scheduled_event_id,
+                )
+                return  # the outcome is reported when the disconnect completes
+            if due.event_type == "change_account_status":
+                change = ChangeStatusPayload.model_validate(due.payload)
+                await apply_edit(
+                    uow, due.account_id, account_status_id=change.account_status_id, cause=cause
+                )
+                await report_outcome(uow, due.scheduled_event_id, due.account_id)
+                return
+            reason = f"unknown event type {due.event_type!r}"
+    except (DomainError, ValidationError) as refusal:
+        reason = (
+            refusal.detail if isinstance(refusal, DomainError) else f"invalid payload: {refusal}"
+        )
+    repository = AccountsRepository(uow.session)
+    if await repository.get(due.account_id) is not None:
+        await repository.record_history(
+            due.account_id,
+            "scheduled_event_skipped",
+            f"{cause} skipped: {reason}",
+            scheduled_event_id=str(due.scheduled_event_id),
+            event_type=due.event_type,
+        )
+    await report_outcome(uow, due.scheduled_event_id, due.account_id, reason=reason)

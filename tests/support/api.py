@@ -1,0 +1,77 @@
+"""Small steps the end-to-end tests take through the public HTTP APIs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.support.events import wait_until
+
+RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
+COMMERCIAL = "00000000-0000-4000-8000-000000000102"
+LEAD = "00000000-0000-4000-8000-000000000001"
+ACTIVE = "00000000-0000-4000-8000-000000000002"
+INACTIVE = "00000000-0000-4000-8000-000000000003"
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    return response.json()
+
+
+def problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    if code:
+        assert body["type"] == f"urn:cutover:problem:{code}", body
+    return body
+
+
+async def new_account(accounts: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"name": f"acct-{uuid.uuid4().hex[:8]}", "account_type_id": RESIDENTIAL, **fields}
+    return ok(await accounts.post("/accounts", json=body), 201)
+
+
+async def new_address(addresses: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {
+        "line1": f"{uuid.uuid4().hex[:10]} Main Street",
+        "city": "Springfield",
+        "subdivision": "IL",
+        "zip": "62701",
+        "country": "US",
+        **fields,
+    }
+    return ok(await addresses.post("/serviceable-addresses", json=body), 201)
+
+
+async def attach(addresses: httpx.AsyncClient, address_id: str, account_id: int) -> dict[str, Any]:
+    return ok(
+        await addresses.put(
+            f"/serviceable-addresses/{address_id}/account", json={"account_id": account_id}
+        )
+    )
+
+
+async def debit(billing: httpx.AsyncClient, account_id: int, amount: int) -> dict[str, Any]:
+    return ok(
+        await billing.post(
+            f"/accounts/{account_id}/debits", json={"amount": amount, "description": "service"}
+        ),
+        201,
+    )
+
+
+async def completed_disconnect(accounts: httpx.AsyncClient, disconnect_id: str) -> dict[str, Any]:
+    async def completed() -> dict[str, Any] | None:
+        body = ok(await accounts.get(f"/disconnects/{disconnect_id}"))
+        return body if body["state"] == "completed" else None
+
+    return await wait_until(completed, within=20)
+
+
+async def disconnect(accounts: httpx.AsyncClient, account_id: int, **body: Any) -> dict[str, Any]:
+    started = ok(await accounts.post(f"/accounts/{account_id}/disconnect", json=body), 202)
+    return await completed_disconnect(accounts, started["id"])

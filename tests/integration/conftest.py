@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -8,7 +9,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cutover_contracts.topics import Topic
 from cutover_kit.db import Database
-from tests.support.infra import Infra, fresh_kit_database
+from cutover_kit.migrations import upgrade
+from tests.support.infra import Infra, fresh_database, fresh_kit_database, migrations_of
 
 pytestmark = pytest.mark.infra
 
@@ -18,6 +20,16 @@ async def kit_database(infra: Infra) -> AsyncIterator[Database]:
     name = f"kit_{uuid.uuid4().hex[:8]}"
     url = await fresh_kit_database(infra, name)
     database = Database(url, service=name)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def billing_database(infra: Infra) -> AsyncIterator[Database]:
+    """A billing database of its own (migrated like production), with no service running on it."""
+    url = await fresh_database(infra, f"billing_{uuid.uuid4().hex[:8]}")
+    await asyncio.to_thread(upgrade, migrations_of("billing"), url)
+    database = Database(url, service="billing")
     yield database
     await database.dispose()
 

@@ -13,10 +13,10 @@ from cutover_kit.runtime import ServiceRuntime
 
 
 async def on_disconnect_requested(
-    uow: UnitOfWork, _: CloudEvent, data: AccountDisconnectRequestedV1
+    uow: UnitOfWork, event: CloudEvent, data: AccountDisconnectRequestedV1
 ) -> None:
     """Release the account's serviceable address (or answer none) and tell accounts."""
-    await addresses.release_for_disconnect(uow, data)
+    await addresses.release_for_disconnect(uow, event.id, data)
 
 
 def register(runtime: ServiceRuntime) -> None:

@@ -12,7 +12,7 @@ from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
 
-# Answers are derived from the request's id, so answering the same request twice is one event.
+# An answer's id is derived from the request event's id (see billing's final invoice).
 ANSWER_NAMESPACE = uuid.UUID("0b8e7f53-8d3c-4c52-a0f5-4f3f1f7d9a21")
 
 
@@ -88,7 +88,10 @@ async def attach_account(
         return replace(address, account_id=account_id)
 
 
-async def release_for_disconnect(uow: UnitOfWork, request: AccountDisconnectRequestedV1) -> None:
+async def release_for_disconnect(
+    uow: UnitOfWork, request_id: UUID, request: AccountDisconnectRequestedV1
+) -> None:
+    """Release the account's address; a disconnect seen again is answered with the same address."""
     repository = AddressesRepository(uow.session)
     released = await repository.released_by(request.disconnect_id) or (
         await repository.release_account(
@@ -104,5 +107,5 @@ async def release_for_disconnect(uow: UnitOfWork, request: AccountDisconnectRequ
             released_address_id=released,
         ),
         account_id=request.account_id,
-        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request.disconnect_id)),
+        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request_id)),
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Literal
+from collections import defaultdict
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
@@ -20,6 +20,7 @@ from cutover_billing.adapters.tables import (
 from cutover_billing.domain.model import Debit, Invoice, InvoiceLine
 from cutover_billing.domain.model import invoice_lines as lines_of
 from cutover_kit.directory import KnownAccounts
+from cutover_kit.pagination import Sort, page_of, paginate
 
 
 class BillingRepository:
@@ -55,14 +56,17 @@ class BillingRepository:
             query = query.with_for_update()
         return [Debit(**row._mapping) for row in await self.session.execute(query)]
 
-    async def debits_of(self, account_id: int, invoiced: bool | None) -> list[Debit]:
+    async def debits_of(
+        self, account_id: int, invoiced: bool | None, sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[Debit], str | None]:
         query = select(debits).where(debits.c.account_id == account_id)
         if invoiced is not None:
             query = query.where(
                 debits.c.invoice_id.is_not(None) if invoiced else debits.c.invoice_id.is_(None)
             )
-        rows = await self.session.execute(query.order_by(debits.c.created_at, debits.c.id))
-        return [Debit(**row._mapping) for row in rows]
+        query = paginate(query, sort, debits.c.id, limit=limit, cursor=cursor)
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return [Debit(**row._mapping) for row in rows], next_cursor
 
     async def add_invoice(
         self,
@@ -70,18 +74,19 @@ class BillingRepository:
         kind: Literal["regular", "final"],
         charged: list[Debit],
         *,
-        issued_at: datetime,
         disconnect_id: UUID | None = None,
     ) -> Invoice:
         """Issue an invoice over `charged` (uninvoiced debits locked by this transaction)."""
         lines, total = lines_of(charged)
-        number = (
+        # The number and the issue time are taken together under the counter's row lock, so
+        # numbers follow issue times (clock_timestamp(): the time now, not the transaction's start).
+        number, issued_at = (
             await self.session.execute(
                 update(invoice_number)
                 .values(last_number=invoice_number.c.last_number + 1)
-                .returning(invoice_number.c.last_number)
+                .returning(invoice_number.c.last_number, func.clock_timestamp())
             )
-        ).scalar_one()
+        ).one()
         invoice = Invoice(
             id=uuid.uuid4(),
             number=number,
@@ -126,33 +131,47 @@ class BillingRepository:
         return invoice
 
     async def invoice(self, invoice_id: UUID) -> Invoice | None:
-        return await self._invoice_where(invoices.c.id == invoice_id)
+        rows = await self._with_lines(
+            list(await self.session.execute(select(invoices).where(invoices.c.id == invoice_id)))
+        )
+        return rows[0] if rows else None
 
     async def final_invoice_of(self, disconnect_id: UUID) -> Invoice | None:
-        return await self._invoice_where(invoices.c.disconnect_id == disconnect_id)
-
-    async def invoices_of(self, account_id: int) -> list[Invoice]:
-        ids = await self.session.scalars(
-            select(invoices.c.id)
-            .where(invoices.c.account_id == account_id)
-            .order_by(invoices.c.number)
+        rows = await self._with_lines(
+            list(
+                await self.session.execute(
+                    select(invoices).where(invoices.c.disconnect_id == disconnect_id)
+                )
+            )
         )
-        return [invoice for invoice_id in ids if (invoice := await self.invoice(invoice_id))]
+        return rows[0] if rows else None
 
-    async def _invoice_where(self, condition) -> Invoice | None:  # noqa: ANN001
-        row = (await self.session.execute(select(invoices).where(condition))).first()
-        if row is None:
-            return None
+    async def invoices_of(
+        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[Invoice], str | None]:
+        query = paginate(
+            select(invoices).where(invoices.c.account_id == account_id),
+            sort,
+            invoices.c.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return await self._with_lines(rows), next_cursor
+
+    async def _with_lines(self, invoice_rows: list[Any]) -> list[Invoice]:
+        """The invoices with their lines, read in one query for all of them."""
+        if not invoice_rows:
+            return []
         line_rows = await self.session.execute(
             select(invoice_lines)
-            .where(invoice_lines.c.invoice_id == row.id)
-            .order_by(invoice_lines.c.position)
+            .where(invoice_lines.c.invoice_id.in_([row.id for row in invoice_rows]))
+            .order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)
         )
-        lines = tuple(
-            InvoiceLine(line.debit_id, line.description, line.amount) for line in line_rows
-        )
-        values = dict(row._mapping)
-        return Invoice(**values, lines=lines)
+        lines: dict[UUID, list[InvoiceLine]] = defaultdict(list)
+        for line in line_rows:
+            lines[line.invoice_id].append(InvoiceLine(line.debit_id, line.description, line.amount))
+        return [Invoice(**row._mapping, lines=tuple(lines[row.id])) for row in invoice_rows]
 
     async def uninvoiced_summary(self, account_id: int) -> tuple[int, int, str | None]:
         row = (

@@ -9,9 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from cutover_billing.entrypoints.schemas import (
     DebitCreate,
-    DebitList,
     DebitOut,
-    InvoiceList,
     InvoiceOut,
     UninvoicedOut,
 )
@@ -20,6 +18,7 @@ from cutover_kit.errors import NotFound
 from cutover_kit.http import Directory, UoW
 from cutover_kit.idempotency import IdempotencyKey, idempotent
 from cutover_kit.openapi import problems
+from cutover_kit.pagination import Cursor, Limit, Page
 
 router = APIRouter()
 
@@ -49,10 +48,19 @@ async def post_debit(
 
 @router.get("/accounts/{account_id}/debits", tags=["debits"], responses=problems(422))
 async def list_debits(
-    account_id: AccountId, uow: UoW, invoiced: Annotated[bool | None, Query()] = None
-) -> DebitList:
-    items = await billing.debits_of(uow, account_id, invoiced)
-    return DebitList(items=[DebitOut.of(item) for item in items])
+    account_id: AccountId,
+    uow: UoW,
+    invoiced: Annotated[bool | None, Query(description="Only invoiced, or only uninvoiced")] = None,
+    sort: Annotated[
+        str, Query(max_length=50, description="created_at or amount; '-' reverses")
+    ] = "created_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DebitOut]:
+    items, next_cursor = await billing.debits_of(
+        uow, account_id, invoiced, sort=sort, limit=limit, cursor=cursor
+    )
+    return Page(items=[DebitOut.of(item) for item in items], next_cursor=next_cursor)
 
 
 @router.post(
@@ -79,9 +87,19 @@ async def invoice_now(
 
 
 @router.get("/accounts/{account_id}/invoices", tags=["invoices"], responses=problems(422))
-async def list_invoices(account_id: AccountId, uow: UoW) -> InvoiceList:
-    items = await billing.invoices_of(uow, account_id)
-    return InvoiceList(items=[InvoiceOut.of(item) for item in items])
+async def list_invoices(
+    account_id: AccountId,
+    uow: UoW,
+    sort: Annotated[
+        str, Query(max_length=50, description="number, issued_at or total; '-' reverses")
+    ] = "number",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[InvoiceOut]:
+    items, next_cursor = await billing.invoices_of(
+        uow, account_id, sort=sort, limit=limit, cursor=cursor
+    )
+    return Page(items=[InvoiceOut.of(item) for item in items], next_cursor=next_cursor)
 
 
 @router.get("/invoices/{invoice_id}", tags=["invoices"], responses=problems(404))

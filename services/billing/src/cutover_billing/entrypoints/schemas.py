@@ -33,11 +33,6 @@ class DebitOut(BaseModel):
         return cls.model_validate(debit, from_attributes=True)
 
 
-class DebitList(BaseModel):
-    items: list[DebitOut]
-    next_cursor: str | None = None
-
-
 class LineOut(BaseModel):
     debit_id: UUID
     description: str
@@ -58,11 +53,6 @@ class InvoiceOut(BaseModel):
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceOut:
         return cls.model_validate(invoice, from_attributes=True)
-
-
-class InvoiceList(BaseModel):
-    items: list[InvoiceOut]
-    next_cursor: str | None = None
 
 
 class UninvoicedOut(BaseModel):

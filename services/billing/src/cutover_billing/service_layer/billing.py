@@ -9,9 +9,9 @@ the final invoice or still uninvoiced afterwards.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from cutover_billing.adapters.repository import BillingRepository
+from cutover_billing.adapters.tables import debits, invoices
 from cutover_billing.domain import errors
 from cutover_billing.domain.model import Debit, Invoice
 from cutover_contracts.events import (
@@ -22,8 +22,11 @@ from cutover_contracts.events import (
 from cutover_contracts.topics import DISCONNECT_BILLED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
+from cutover_kit.pagination import parse_sort
 
-# Answers are derived from the request's id, so answering the same request twice is one event.
+# An answer's id is derived from the request event's id: the same request answered twice (a consumer
+# that died before committing its offsets) is one event, and a replayed request gets its own answer,
+# naming the same final invoice.
 ANSWER_NAMESPACE = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
 
 
@@ -61,15 +64,16 @@ async def invoice_now(uow: UnitOfWork, directory: AccountsDirectory, account_id:
         charged = await repository.uninvoiced(account_id, for_update=True)
         if not charged:
             raise errors.NothingToInvoice(account_id)
-        invoice = await repository.add_invoice(
-            account_id, "regular", charged, issued_at=datetime.now(UTC)
-        )
+        invoice = await repository.add_invoice(account_id, "regular", charged)
         await uow.commit()
         return invoice
 
 
-async def issue_final_invoice(uow: UnitOfWork, request: AccountDisconnectRequestedV1) -> None:
-    """All debits uninvoiced when the disconnect is processed go on one final invoice."""
+async def issue_final_invoice(
+    uow: UnitOfWork, request_id: uuid.UUID, request: AccountDisconnectRequestedV1
+) -> None:
+    """All debits uninvoiced when the disconnect is processed go on one final invoice; a disconnect
+    seen again is answered with the invoice it already has."""
     repository = BillingRepository(uow.session)
     await repository.accounts.remember_account(request.account_id)
     await repository.accounts.lock(request.account_id)
@@ -81,7 +85,6 @@ async def issue_final_invoice(uow: UnitOfWork, request: AccountDisconnectRequest
                 request.account_id,
                 "final",
                 charged,
-                issued_at=datetime.now(UTC),
                 disconnect_id=request.disconnect_id,
             )
     await uow.publish(
@@ -97,7 +100,7 @@ async def issue_final_invoice(uow: UnitOfWork, request: AccountDisconnectRequest
             ),
         ),
         account_id=request.account_id,
-        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request.disconnect_id)),
+        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request_id)),
     )
 
 
@@ -106,14 +109,38 @@ async def get_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice | None:
         return await BillingRepository(uow.session).invoice(invoice_id)
 
 
-async def invoices_of(uow: UnitOfWork, account_id: int) -> list[Invoice]:
-    async with uow:
-        return await BillingRepository(uow.session).invoices_of(account_id)
+INVOICE_SORTS = {
+    "number": invoices.c.number,
+    "issued_at": invoices.c.issued_at,
+    "total": invoices.c.total,
+}
+DEBIT_SORTS = {"created_at": debits.c.created_at, "amount": debits.c.amount}
 
 
-async def debits_of(uow: UnitOfWork, account_id: int, invoiced: bool | None) -> list[Debit]:
+async def invoices_of(
+    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[Invoice], str | None]:
+    order = parse_sort(sort, INVOICE_SORTS)
     async with uow:
-        return await BillingRepository(uow.session).debits_of(account_id, invoiced)
+        return await BillingRepository(uow.session).invoices_of(
+            account_id, order, limit=limit, cursor=cursor
+        )
+
+
+async def debits_of(
+    uow: UnitOfWork,
+    account_id: int,
+    invoiced: bool | None,
+    *,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Debit], str | None]:
+    order = parse_sort(sort, DEBIT_SORTS)
+    async with uow:
+        return await BillingRepository(uow.session).debits_of(
+            account_id, invoiced, order, limit=limit, cursor=cursor
+        )
 
 
 async def uninvoiced_summary(uow: UnitOfWork, account_id: int) -> tuple[int, int, str | None]:

@@ -1,0 +1,33 @@
+"""Kafka records built by hand, to hand a consumer exactly the deliveries a test needs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import ConsumerRecord
+from pydantic import BaseModel
+
+from cutover_contracts.envelope import CloudEvent, encode_event
+from cutover_contracts.topics import Topic
+
+
+def record(
+    topic: Topic,
+    data: BaseModel,
+    *,
+    account_id: int,
+    event_id: uuid.UUID | None = None,
+    offset: int = 0,
+) -> ConsumerRecord:
+    event = CloudEvent(
+        id=event_id or uuid.uuid4(),
+        source=f"/cutover/{topic.producer}",
+        type=topic.event_type,
+        subject=str(account_id),
+        time=datetime.now(UTC),
+        data=data.model_dump(mode="json"),
+    )
+    value = encode_event(event)
+    key = str(account_id).encode()
+    return ConsumerRecord(topic.name, 0, offset, 0, 0, key, value, None, len(key), len(value), [])

@@ -24,14 +24,25 @@ async def kit_database(infra: Infra) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-@pytest.fixture
-async def billing_database(infra: Infra) -> AsyncIterator[Database]:
-    """A billing database of its own (migrated like production), with no service running on it."""
-    url = await fresh_database(infra, f"billing_{uuid.uuid4().hex[:8]}")
-    await asyncio.to_thread(upgrade, migrations_of("billing"), url)
-    database = Database(url, service="billing")
+async def service_database(infra: Infra, service: str) -> AsyncIterator[Database]:
+    """A service's database of its own (migrated like production), with no service running on it."""
+    url = await fresh_database(infra, f"{service}_{uuid.uuid4().hex[:8]}")
+    await asyncio.to_thread(upgrade, migrations_of(service), url)
+    database = Database(url, service=service)
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+async def billing_database(infra: Infra) -> AsyncIterator[Database]:
+    async for database in service_database(infra, "billing"):
+        yield database
+
+
+@pytest.fixture
+async def addresses_database(infra: Infra) -> AsyncIterator[Database]:
+    async for database in service_database(infra, "addresses"):
+        yield database
 
 
 async def create_topic(infra: Infra, topic: Topic, partitions: int = 3) -> None:

@@ -132,3 +132,9 @@ def page_of(
     last = rows[-1]._mapping
     document = {"s": sort.spec, "v": _encode(last[sort.field]), "i": _encode(last[id_key])}
     return rows, base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with LIKE's own wildcards escaped."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

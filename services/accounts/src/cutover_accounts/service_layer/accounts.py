@@ -17,7 +17,7 @@ from cutover_accounts.domain.model import Account
 from cutover_contracts.events import AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_CREATED
 from cutover_kit.db import UnitOfWork
-from cutover_kit.pagination import parse_sort
+from cutover_kit.pagination import contains_pattern, parse_sort
 
 UNSET: Any = object()
 
@@ -42,10 +42,7 @@ class AccountFilter:
         if self.parent_account_id:
             conditions.append(table.parent_account_id == self.parent_account_id)
         if self.q:
-            pattern = (
-                "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
-            matches = [table.name.ilike(pattern)]
+            matches = [table.name.ilike(contains_pattern(self.q))]
             if self.q.isdigit() and len(self.q) < 19:
                 matches.append(table.id == int(self.q))
             conditions.append(or_(*matches))

@@ -17,6 +17,7 @@ from cutover_addresses.adapters.tables import (
 )
 from cutover_addresses.domain.model import ServiceableAddress
 from cutover_kit.directory import KnownAccounts
+from cutover_kit.pagination import Sort, contains_pattern, page_of, paginate
 
 COLUMNS = [column for column in serviceable_addresses.c if column.name != "normalised"]
 
@@ -93,6 +94,40 @@ class AddressesRepository:
         if address_id is not None:
             await self._history(address_id, account_id, "release", reason, disconnect_id)
         return address_id
+
+    async def list_addresses(
+        self, available: bool | None, q: str | None, sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[ServiceableAddress], str | None]:
+        query = select(*COLUMNS)
+        if available is not None:
+            account = serviceable_addresses.c.account_id
+            query = query.where(account.is_(None) if available else account.is_not(None))
+        if q:
+            query = query.where(serviceable_addresses.c.normalised.like(contains_pattern(q)))
+        query = paginate(query, sort, serviceable_addresses.c.id, limit=limit, cursor=cursor)
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return [ServiceableAddress(**row._mapping) for row in rows], next_cursor
+
+    async def release(self, address_id: UUID, account_id: int) -> None:
+        await self.session.execute(
+            update(serviceable_addresses)
+            .where(serviceable_addresses.c.id == address_id)
+            .values(account_id=None)
+        )
+        await self._history(address_id, account_id, "release", "manual", None)
+
+    async def history_of_account(
+        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        query = paginate(
+            select(address_history).where(address_history.c.account_id == account_id),
+            sort,
+            address_history.c.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return [dict(row._mapping) for row in rows], next_cursor
 
     async def released_by(self, disconnect_id: UUID) -> UUID | None:
         return await self.session.scalar(

@@ -49,3 +49,13 @@ class AccountHasNoAddress(NotFound):
 
     def __init__(self, account_id: int) -> None:
         super().__init__(f"Account {account_id} has no serviceable address.", account_id=account_id)
+
+
+class AddressFree(Conflict):
+    code = "serviceable-address-free"
+
+    def __init__(self, address_id: UUID) -> None:
+        super().__init__(
+            f"Serviceable address {address_id} serves no account: there is nothing to release.",
+            address_id=address_id,
+        )

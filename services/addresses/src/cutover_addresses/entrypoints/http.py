@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
-from cutover_addresses.entrypoints.schemas import AddressCreate, AddressOut, AttachAccount
+from cutover_addresses.entrypoints.schemas import (
+    AddressCreate,
+    AddressOut,
+    AttachAccount,
+    HistoryEntry,
+)
 from cutover_addresses.service_layer import addresses
 from cutover_kit.http import Directory, UoW
 from cutover_kit.idempotency import IdempotencyKey, idempotent
 from cutover_kit.openapi import problems
+from cutover_kit.pagination import Cursor, Limit, Page
 
 router = APIRouter(tags=["serviceable addresses"])
+
+AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id")]
 
 
 @router.post("/serviceable-addresses", status_code=201, responses=problems(409, 422))
@@ -31,6 +39,23 @@ async def create_address(body: AddressCreate, uow: UoW, key: IdempotencyKey = No
     )
 
 
+@router.get("/serviceable-addresses", responses=problems(422))
+async def list_addresses(
+    uow: UoW,
+    available: Annotated[bool | None, Query(description="Only free, or only taken")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description="Text search")] = None,
+    sort: Annotated[
+        str, Query(max_length=50, description="created_at, city or zip; '-' reverses")
+    ] = "created_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[AddressOut]:
+    items, next_cursor = await addresses.list_addresses(
+        uow, available=available, q=q, sort=sort, limit=limit, cursor=cursor
+    )
+    return Page(items=[AddressOut.of(item) for item in items], next_cursor=next_cursor)
+
+
 @router.get("/serviceable-addresses/{address_id}", responses=problems(404))
 async def get_address(address_id: UUID, uow: UoW) -> AddressOut:
     return AddressOut.of(await addresses.get_address(uow, address_id))
@@ -46,7 +71,28 @@ async def attach_account(
 
 
 @router.get("/accounts/{account_id}/serviceable-address", responses=problems(404, 422))
-async def address_of_account(
-    account_id: Annotated[int, Path(gt=0, le=2**63 - 1)], uow: UoW
-) -> AddressOut:
+async def address_of_account(account_id: AccountId, uow: UoW) -> AddressOut:
     return AddressOut.of(await addresses.address_of_account(uow, account_id))
+
+
+@router.delete(
+    "/serviceable-addresses/{address_id}/account",
+    summary="Release the address by hand",
+    responses=problems(404, 409, 422),
+)
+async def release_address(address_id: UUID, uow: UoW) -> AddressOut:
+    return AddressOut.of(await addresses.release_by_hand(uow, address_id))
+
+
+@router.get("/accounts/{account_id}/address-history", responses=problems(422))
+async def address_history(
+    account_id: AccountId,
+    uow: UoW,
+    sort: Annotated[str, Query(max_length=50, description="id or at; '-' reverses")] = "id",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[HistoryEntry]:
+    items, next_cursor = await addresses.address_history(
+        uow, account_id, sort=sort, limit=limit, cursor=cursor
+    )
+    return Page(items=[HistoryEntry(**item) for item in items], next_cursor=next_cursor)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from cutover_addresses.domain.model import ServiceableAddress
+from cutover_addresses.domain.model import COUNTRIES, ServiceableAddress
 
 
 class AddressCreate(BaseModel):
@@ -18,9 +19,16 @@ class AddressCreate(BaseModel):
     city: str = Field(min_length=1, max_length=100)
     subdivision: str = Field(min_length=1, max_length=100)
     zip: str = Field(min_length=1, max_length=20)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    country: str = Field(description="ISO 3166-1 alpha-2, e.g. US")
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+
+    @field_validator("country")
+    @classmethod
+    def known_country(cls, value: str) -> str:
+        if value.upper() not in COUNTRIES:
+            raise ValueError("not an ISO 3166-1 alpha-2 country code")
+        return value.upper()
 
 
 class AddressOut(BaseModel):
@@ -39,6 +47,16 @@ class AddressOut(BaseModel):
     @classmethod
     def of(cls, address: ServiceableAddress) -> AddressOut:
         return cls.model_validate(address, from_attributes=True)
+
+
+class HistoryEntry(BaseModel):
+    id: int
+    address_id: UUID
+    account_id: int
+    action: Literal["attach", "release"]
+    reason: Literal["manual", "disconnect"]
+    disconnect_id: UUID | None
+    at: datetime
 
 
 class AttachAccount(BaseModel):

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from cutover_addresses.adapters.repository import AddressesRepository
+from cutover_addresses.adapters.tables import address_history, serviceable_addresses
 from cutover_addresses.domain import errors
-from cutover_addresses.domain.model import ServiceableAddress, normalise
+from cutover_addresses.domain.model import ServiceableAddress, normalise, search_key
 from cutover_contracts.events import AccountDisconnectRequestedV1, DisconnectAddressReleasedV1
 from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
+from cutover_kit.pagination import parse_sort
 
 # An answer's id is derived from the request event's id (see billing's final invoice).
 ANSWER_NAMESPACE = uuid.UUID("0b8e7f53-8d3c-4c52-a0f5-4f3f1f7d9a21")
@@ -86,6 +89,53 @@ async def attach_account(
         await repository.attach(address_id, account_id)
         await uow.commit()
         return replace(address, account_id=account_id)
+
+
+ADDRESS_SORTS = {
+    "created_at": serviceable_addresses.c.created_at,
+    "city": serviceable_addresses.c.city,
+    "zip": serviceable_addresses.c.zip,
+}
+HISTORY_SORTS = {"at": address_history.c.at, "id": address_history.c.id}
+
+
+async def list_addresses(
+    uow: UnitOfWork,
+    *,
+    available: bool | None,
+    q: str | None,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[ServiceableAddress], str | None]:
+    order = parse_sort(sort, ADDRESS_SORTS)
+    async with uow:
+        return await AddressesRepository(uow.session).list_addresses(
+            available, search_key(q) if q else None, order, limit=limit, cursor=cursor
+        )
+
+
+async def release_by_hand(uow: UnitOfWork, address_id: UUID) -> ServiceableAddress:
+    async with uow:
+        repository = AddressesRepository(uow.session)
+        address = await repository.lock(address_id)
+        if address is None:
+            raise errors.AddressNotFound(address_id)
+        if address.account_id is None:
+            raise errors.AddressFree(address_id)
+        await repository.release(address_id, address.account_id)
+        await uow.commit()
+        return replace(address, account_id=None)
+
+
+async def address_history(
+    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    order = parse_sort(sort, HISTORY_SORTS)
+    async with uow:
+        return await AddressesRepository(uow.session).history_of_account(
+            account_id, order, limit=limit, cursor=cursor
+        )
 
 
 async def release_for_disconnect(

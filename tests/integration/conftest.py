@@ -45,6 +45,12 @@ async def addresses_database(infra: Infra) -> AsyncIterator[Database]:
         yield database
 
 
+@pytest.fixture
+async def scheduler_database(infra: Infra) -> AsyncIterator[Database]:
+    async for database in service_database(infra, "scheduler"):
+        yield database
+
+
 async def create_topic(infra: Infra, topic: Topic, partitions: int = 3) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
     await admin.start()

@@ -32,7 +32,7 @@ ACCOUNT_CREATED = Topic(
     "accounts",
     events.AccountCreatedV1,
     "An account was created; other services keep a local copy of it.",
-    consumers=("billing", "addresses"),
+    consumers=("billing", "addresses", "scheduler"),
 )
 ACCOUNT_DISCONNECT_REQUESTED = Topic(
     "accounts.account-disconnect-requested.v1",
@@ -61,7 +61,7 @@ ACCOUNT_ARCHIVED = Topic(
     "accounts",
     events.AccountArchivedV1,
     "An account was archived; local copies mark it, pending scheduled events are cancelled.",
-    consumers=("billing", "addresses"),
+    consumers=("billing", "addresses", "scheduler"),
     public=True,
 )
 SCHEDULED_EVENT_OUTCOME = Topic(
@@ -69,6 +69,7 @@ SCHEDULED_EVENT_OUTCOME = Topic(
     "accounts",
     events.ScheduledEventOutcomeV1,
     "What accounts made of a due scheduled event: completed, or failed with the reason.",
+    consumers=("scheduler",),
 )
 DISCONNECT_BILLED = Topic(
     "billing.disconnect-billed.v1",

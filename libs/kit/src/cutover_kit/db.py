@@ -60,7 +60,7 @@ class UnitOfWork:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._committed = False
-        self._outbox_written = False
+        self._channels: set[str] = set()
         self._depth = 0
 
     async def __aenter__(self) -> UnitOfWork:
@@ -88,14 +88,15 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._depth > 1:
             return  # the outermost block commits
-        if self._outbox_written:
+        for channel in sorted(self._channels):
             # Delivered by PostgreSQL only if and when the transaction commits.
-            await self.session.execute(
-                text("SELECT pg_notify(:channel, '')"),
-                {"channel": outbox_channel(self.database.service)},
-            )
+            await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
         await self.session.commit()
         self._committed = True
+
+    def notify_on_commit(self, channel: str) -> None:
+        """Wake the listeners of `channel` (the relay, the scheduler) once this work commits."""
+        self._channels.add(channel)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -132,7 +133,7 @@ class UnitOfWork:
             )
             .on_conflict_do_nothing(index_elements=["event_id"])
         )
-        self._outbox_written = True
+        self.notify_on_commit(outbox_channel(self.database.service))
         return event
 
     async def claim_event(self, consumer: str, event_id: uuid.UUID) -> bool:

@@ -1,0 +1,173 @@
+"""The emitter: publishes due scheduled events to Kafka, never before their `run_at`.
+
+Due means `run_at <= now()` by the database clock. Each batch is one transaction on the emitter's
+own connection: claim up to `batch_size` due events (`FOR UPDATE SKIP LOCKED`, so replicas take
+disjoint batches), send them all with the idempotent producer, wait for Kafka's acknowledgements,
+mark them emitted, commit. The row locks are the claim: a cancel or change of a claimed event waits
+for the batch and then finds it emitted. A replica that dies mid-batch loses its connection, so its
+locks go at once and another replica emits the batch; one that hangs is cut off by PostgreSQL after
+the lease (`idle_in_transaction_session_timeout`), with the same effect. The CloudEvent id is the
+scheduled event's id, so a re-emission after such a failure is recognisable and consumers dedupe it.
+
+Between batches the emitter sleeps until the earliest pending `run_at` (at most `max_sleep`), and is
+woken at once by a NOTIFY when an event is created or moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextlib import suppress
+from datetime import datetime
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge, Histogram
+
+from cutover_contracts.topics import SCHEDULED_EVENT_DUE
+
+log = logging.getLogger(__name__)
+
+WAKEUP_CHANNEL = "scheduler_wakeup"
+HEADERS = [("content-type", b"application/cloudevents+json")]
+
+emitted_total = Counter("cutover_scheduler_emitted_total", "Scheduled events emitted to Kafka")
+lateness = Histogram(
+    "cutover_scheduler_lateness_seconds",
+    "Emission time minus run_at, by the database clock",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+due_backlog = Gauge("cutover_scheduler_due_backlog", "Pending events whose run_at has passed")
+
+CLAIM = """
+SELECT id, event_type, account_id, run_at, payload, correlation_id,
+       clock_timestamp() AS emitted_at
+FROM scheduled_events
+WHERE state = 'pending' AND run_at <= now()
+ORDER BY run_at
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+MARK = """
+UPDATE scheduled_events AS event
+SET state = 'emitted', emitted_at = claimed.emitted_at, updated_at = now()
+FROM unnest($1::uuid[], $2::timestamptz[]) AS claimed(id, emitted_at)
+WHERE event.id = claimed.id
+"""
+NEXT = """
+SELECT EXTRACT(EPOCH FROM min(run_at) - clock_timestamp())::float8 AS delay,
+       count(*) FILTER (WHERE run_at <= now()) AS due
+FROM scheduled_events WHERE state = 'pending'
+"""
+# While another replica holds every due row, look again this soon.
+BUSY_PAUSE_SECONDS = 0.005
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def due_event(row: asyncpg.Record) -> bytes:
+    """The CloudEvent, written directly: this is the scheduler's hot path (no model per event)."""
+    event_id = str(row["id"])
+    emitted_at = _iso(row["emitted_at"])
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "/cutover/scheduler",
+            "type": SCHEDULED_EVENT_DUE.event_type,
+            "subject": str(row["account_id"]),
+            "time": emitted_at,
+            "datacontenttype": "application/json",
+            **({"correlationid": row["correlation_id"]} if row["correlation_id"] else {}),
+            "data": {
+                "scheduled_event_id": event_id,
+                "event_type": row["event_type"],
+                "account_id": row["account_id"],
+                "run_at": _iso(row["run_at"]),
+                "emitted_at": emitted_at,
+                "payload": json.loads(row["payload"]),
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class Emitter:
+    def __init__(
+        self,
+        dsn: str,
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 5000,
+        lease_seconds: float = 10.0,
+        max_sleep: float = 1.0,
+        topic: str = SCHEDULED_EVENT_DUE.name,
+    ) -> None:
+        self.dsn = dsn
+        self.topic = topic
+        self.producer = producer
+        self.batch_size = batch_size
+        self.lease_ms = int(lease_seconds * 1000)
+        self.max_sleep = max_sleep
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Run until cancelled; start over after a database or broker failure."""
+        while True:
+            try:
+                await self._serve()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("emitter interrupted; starting over")
+                await asyncio.sleep(1.0)
+
+    async def _serve(self) -> None:
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            await connection.add_listener(WAKEUP_CHANNEL, lambda *_: self._wake.set())
+            while True:
+                self._wake.clear()
+                if await self.emit_batch(connection) == self.batch_size:
+                    continue
+                delay, due = await connection.fetchrow(NEXT)
+                due_backlog.set(due)
+                if delay is None or delay > 0:
+                    timeout = self.max_sleep if delay is None else min(delay, self.max_sleep)
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout)
+                else:
+                    await asyncio.sleep(BUSY_PAUSE_SECONDS)
+        finally:
+            with suppress(Exception):
+                await asyncio.shield(connection.close(timeout=2))
+
+    async def emit_batch(self, connection: asyncpg.Connection) -> int:
+        """Claim, publish and mark one batch of due events; return how many."""
+        async with connection.transaction():
+            await connection.execute(
+                f"SET LOCAL idle_in_transaction_session_timeout = {self.lease_ms}"
+            )
+            rows = await connection.fetch(CLAIM, self.batch_size)
+            if not rows:
+                return 0
+            deliveries = [
+                await self.producer.send(
+                    self.topic,
+                    value=due_event(row),
+                    key=str(row["account_id"]).encode(),
+                    headers=HEADERS,
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await connection.execute(
+                MARK, [row["id"] for row in rows], [row["emitted_at"] for row in rows]
+            )
+        emitted_total.inc(len(rows))
+        for row in rows:
+            lateness.observe((row["emitted_at"] - row["run_at"]).total_seconds())
+        return len(rows)

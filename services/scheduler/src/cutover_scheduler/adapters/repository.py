@@ -1,0 +1,77 @@
+"""Reads and writes of scheduled events for one unit of work (the API's side). It never commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cutover_kit.directory import KnownAccounts
+from cutover_kit.pagination import Sort, page_of, paginate
+from cutover_scheduler.adapters.tables import known_accounts, scheduled_events
+from cutover_scheduler.domain.model import ScheduledEvent
+
+
+class SchedulerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.accounts = KnownAccounts(session, known_accounts)
+
+    async def database_now(self) -> datetime:
+        return (await self.session.execute(select(func.clock_timestamp()))).scalar_one()
+
+    async def add(self, **values: Any) -> ScheduledEvent:
+        row = (
+            await self.session.execute(
+                insert(scheduled_events)
+                .values(id=uuid.uuid4(), **values)
+                .returning(scheduled_events)
+            )
+        ).one()
+        return ScheduledEvent(**row._mapping)
+
+    async def get(self, event_id: UUID, *, for_update: bool = False) -> ScheduledEvent | None:
+        query = select(scheduled_events).where(scheduled_events.c.id == event_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return ScheduledEvent(**row._mapping) if row else None
+
+    async def update(self, event_id: UUID, **values: Any) -> ScheduledEvent:
+        row = (
+            await self.session.execute(
+                update(scheduled_events)
+                .where(scheduled_events.c.id == event_id)
+                .values(**values, updated_at=func.now())
+                .returning(scheduled_events)
+            )
+        ).one()
+        return ScheduledEvent(**row._mapping)
+
+    async def list_events(
+        self, conditions: list[Any], sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[ScheduledEvent], str | None]:
+        query = paginate(
+            select(scheduled_events).where(*conditions),
+            sort,
+            scheduled_events.c.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        return [ScheduledEvent(**row._mapping) for row in rows], next_cursor
+
+    async def cancel_pending_of(self, account_id: int, outcome: str) -> int:
+        result = await self.session.execute(
+            update(scheduled_events)
+            .where(
+                scheduled_events.c.account_id == account_id,
+                scheduled_events.c.state == "pending",
+            )
+            .values(state="cancelled", outcome=outcome, updated_at=func.now())
+        )
+        return result.rowcount

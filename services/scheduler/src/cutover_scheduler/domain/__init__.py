@@ -1,0 +1,1 @@
+"""Scheduled-event rules, free of any framework."""

@@ -1,0 +1,1 @@
+"""How the world reaches the scheduler: HTTP routes and Kafka consumers."""

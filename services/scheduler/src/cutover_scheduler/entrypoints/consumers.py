@@ -1,0 +1,29 @@
+"""The scheduler's Kafka consumers: its copy of accounts, archived accounts' pending events, and the
+outcome accounts reports for each due event."""
+
+from __future__ import annotations
+
+from cutover_contracts.envelope import CloudEvent
+from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
+from cutover_contracts.topics import ACCOUNT_ARCHIVED, SCHEDULED_EVENT_OUTCOME
+from cutover_kit.db import UnitOfWork
+from cutover_kit.directory import local_copy_handlers
+from cutover_kit.runtime import ServiceRuntime
+from cutover_scheduler.adapters.tables import known_accounts
+from cutover_scheduler.service_layer import scheduled_events
+
+
+async def on_outcome(uow: UnitOfWork, _: CloudEvent, data: ScheduledEventOutcomeV1) -> None:
+    """Move the event to completed or failed, with the reason."""
+    await scheduled_events.record_outcome(uow, data)
+
+
+async def on_account_archived(uow: UnitOfWork, _: CloudEvent, data: AccountArchivedV1) -> None:
+    """Cancel the archived account's pending events."""
+    await scheduled_events.cancel_for_archived_account(uow, data)
+
+
+def register(runtime: ServiceRuntime) -> None:
+    runtime.consume("accounts-copy", local_copy_handlers(known_accounts))
+    runtime.consume("archived-accounts", {ACCOUNT_ARCHIVED: on_account_archived})
+    runtime.consume("outcomes", {SCHEDULED_EVENT_OUTCOME: on_outcome})

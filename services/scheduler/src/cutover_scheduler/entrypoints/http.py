@@ -1,0 +1,105 @@
+"""The scheduler HTTP API. Routes translate HTTP to use cases and back; no rule lives here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from cutover_kit.errors import Unprocessable
+from cutover_kit.http import Directory, UoW
+from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.openapi import problems
+from cutover_kit.pagination import Cursor, Limit, Page
+from cutover_scheduler.entrypoints.schemas import (
+    ScheduledEventCreate,
+    ScheduledEventOut,
+    ScheduledEventPatch,
+)
+from cutover_scheduler.service_layer import scheduled_events
+
+router = APIRouter(tags=["scheduled events"])
+
+
+@router.post(
+    "/scheduled-events",
+    status_code=201,
+    summary="Schedule an event (never started before its run_at)",
+    responses=problems(404, 409, 422),
+)
+async def schedule(
+    body: ScheduledEventCreate, uow: UoW, directory: Directory, key: IdempotencyKey = None
+) -> ScheduledEventOut:
+    async def create() -> ScheduledEventOut:
+        event = await scheduled_events.schedule(
+            uow,
+            directory,
+            event_type=body.event_type,
+            account_id=body.account_id,
+            run_at=body.run_at,
+            payload=body.payload,
+        )
+        return ScheduledEventOut.of(event)
+
+    return await idempotent(
+        uow, key, scope="POST /scheduled-events", request_body=body, status_code=201, action=create
+    )
+
+
+@router.get("/scheduled-events", responses=problems(422))
+async def list_events(
+    uow: UoW,
+    account_id: Annotated[int | None, Query(gt=0, le=2**63 - 1)] = None,
+    state: Literal["pending", "emitted", "completed", "failed", "cancelled"] | None = None,
+    event_type: Annotated[str | None, Query(max_length=50)] = None,
+    sort: Annotated[
+        str, Query(max_length=50, description="run_at or created_at; '-' reverses")
+    ] = "run_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ScheduledEventOut]:
+    items, next_cursor = await scheduled_events.list_events(
+        uow,
+        scheduled_events.EventFilter(account_id, state, event_type),
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[ScheduledEventOut.of(item) for item in items], next_cursor=next_cursor)
+
+
+@router.get("/scheduled-events/{event_id}", responses=problems(404, 422))
+async def get_event(event_id: UUID, uow: UoW) -> ScheduledEventOut:
+    return ScheduledEventOut.of(await scheduled_events.get(uow, event_id))
+
+
+@router.patch(
+    "/scheduled-events/{event_id}",
+    summary="Change a pending event's run_at or payload",
+    responses=problems(404, 409, 422),
+)
+async def change_event(event_id: UUID, body: ScheduledEventPatch, uow: UoW) -> ScheduledEventOut:
+    given = body.model_dump(exclude_unset=True)
+    if any(value is None for value in given.values()):
+        raise Unprocessable("run_at and payload cannot be null.")
+    return ScheduledEventOut.of(await scheduled_events.change(uow, event_id, **given))
+
+
+@router.post(
+    "/scheduled-events/{event_id}/cancel",
+    summary="Cancel a pending event: it never fires",
+    responses=problems(404, 409, 422),
+)
+async def cancel_event(event_id: UUID, uow: UoW, key: IdempotencyKey = None) -> ScheduledEventOut:
+    async def act() -> ScheduledEventOut:
+        return ScheduledEventOut.of(await scheduled_events.cancel(uow, event_id))
+
+    return await idempotent(
+        uow,
+        key,
+        scope=f"POST /scheduled-events/{event_id}/cancel",
+        request_body=None,
+        status_code=200,
+        action=act,
+    )

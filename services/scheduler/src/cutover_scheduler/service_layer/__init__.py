@@ -1,0 +1,1 @@
+"""The scheduler's use cases: each one is one unit of work, committed once at its end."""

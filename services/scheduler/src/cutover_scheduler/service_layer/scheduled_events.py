@@ -1,0 +1,154 @@
+"""Creating, reviewing, changing and cancelling scheduled events, and recording their outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
+from cutover_kit import context
+from cutover_kit.db import UnitOfWork
+from cutover_kit.directory import AccountsDirectory, require_active_account
+from cutover_kit.pagination import parse_sort
+from cutover_scheduler.adapters.emitter import WAKEUP_CHANNEL
+from cutover_scheduler.adapters.repository import SchedulerRepository
+from cutover_scheduler.adapters.tables import scheduled_events
+from cutover_scheduler.domain import errors
+from cutover_scheduler.domain.model import ScheduledEvent, valid_payload
+
+SORTS = {"run_at": scheduled_events.c.run_at, "created_at": scheduled_events.c.created_at}
+UNSET: Any = object()
+
+
+async def _check_future(repository: SchedulerRepository, run_at: datetime) -> None:
+    """The future by the database clock, the clock the emitter uses."""
+    if run_at <= await repository.database_now():
+        raise errors.RunAtNotInFuture(run_at)
+
+
+async def schedule(
+    uow: UnitOfWork,
+    directory: AccountsDirectory,
+    *,
+    event_type: str,
+    account_id: int,
+    run_at: datetime,
+    payload: dict[str, Any],
+) -> ScheduledEvent:
+    payload = valid_payload(event_type, payload)
+    async with uow:
+        repository = SchedulerRepository(uow.session)
+        await _check_future(repository, run_at)
+        await require_active_account(repository.accounts, directory, account_id)
+        event = await repository.add(
+            event_type=event_type,
+            account_id=account_id,
+            run_at=run_at,
+            payload=payload,
+            correlation_id=context.correlation_id.get(),
+        )
+        uow.notify_on_commit(WAKEUP_CHANNEL)
+        await uow.commit()
+        return event
+
+
+async def get(uow: UnitOfWork, event_id: UUID) -> ScheduledEvent:
+    async with uow:
+        event = await SchedulerRepository(uow.session).get(event_id)
+        if event is None:
+            raise errors.ScheduledEventNotFound(event_id)
+        return event
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    account_id: int | None = None
+    state: str | None = None
+    event_type: str | None = None
+
+    def conditions(self) -> list[Any]:
+        table = scheduled_events.c
+        return [
+            column == value
+            for column, value in (
+                (table.account_id, self.account_id),
+                (table.state, self.state),
+                (table.event_type, self.event_type),
+            )
+            if value is not None
+        ]
+
+
+async def list_events(
+    uow: UnitOfWork, filters: EventFilter, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[ScheduledEvent], str | None]:
+    order = parse_sort(sort, SORTS)
+    async with uow:
+        return await SchedulerRepository(uow.session).list_events(
+            filters.conditions(), order, limit=limit, cursor=cursor
+        )
+
+
+async def change(
+    uow: UnitOfWork, event_id: UUID, *, run_at: datetime = UNSET, payload: dict[str, Any] = UNSET
+) -> ScheduledEvent:
+    async with uow:
+        repository = SchedulerRepository(uow.session)
+        # The row lock waits for an emitter batch holding the event, then sees it emitted.
+        event = await repository.get(event_id, for_update=True)
+        if event is None:
+            raise errors.ScheduledEventNotFound(event_id)
+        event.check_pending()
+        changes: dict[str, Any] = {}
+        if run_at is not UNSET:
+            await _check_future(repository, run_at)
+            changes["run_at"] = run_at
+        if payload is not UNSET:
+            changes["payload"] = valid_payload(event.event_type, payload)
+        if changes:
+            event = await repository.update(event_id, **changes)
+            uow.notify_on_commit(WAKEUP_CHANNEL)
+        await uow.commit()
+        return event
+
+
+async def cancel(uow: UnitOfWork, event_id: UUID) -> ScheduledEvent:
+    async with uow:
+        repository = SchedulerRepository(uow.session)
+        event = await repository.get(event_id, for_update=True)
+        if event is None:
+            raise errors.ScheduledEventNotFound(event_id)
+        event.check_pending()
+        event = await repository.update(
+            event_id, state="cancelled", outcome=f"cancelled by {context.actor.get()}"
+        )
+        await uow.commit()
+        return event
+
+
+async def record_outcome(uow: UnitOfWork, outcome: ScheduledEventOutcomeV1) -> None:
+    """emitted → completed or failed, as accounts reports it."""
+    repository = SchedulerRepository(uow.session)
+    event = await repository.get(outcome.scheduled_event_id, for_update=True)
+    if event is None or event.state not in ("emitted", "pending"):
+        return
+    summary = (
+        f"completed (disconnect {outcome.disconnect_id})"
+        if outcome.outcome == "completed" and outcome.disconnect_id
+        else outcome.outcome
+    )
+    await repository.update(
+        event.id,
+        state=outcome.outcome,
+        outcome=outcome.reason or summary,
+        disconnect_id=outcome.disconnect_id,
+    )
+
+
+async def cancel_for_archived_account(uow: UnitOfWork, archived: AccountArchivedV1) -> None:
+    """Rule 7: an archived account's pending scheduled events are cancelled."""
+    await SchedulerRepository(uow.session).cancel_pending_of(
+        archived.account_id, "cancelled: the account was archived"
+    )

@@ -1,0 +1,233 @@
+"""The scheduler's emitter against real PostgreSQL and Kafka: never early, exactly once with two
+replicas, nothing lost when a replica dies or hangs mid-batch, moved and cancelled events obeyed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, insert, select, text
+
+from cutover_contracts.events import ScheduledEventDueV1
+from cutover_contracts.topics import Topic
+from cutover_kit.db import Database
+from cutover_kit.kafka import make_producer
+from cutover_kit.relay import asyncpg_dsn
+from cutover_scheduler.adapters.emitter import Emitter
+from cutover_scheduler.adapters.tables import scheduled_events
+from cutover_scheduler.service_layer import scheduled_events as use_cases
+from tests.integration.conftest import create_topic
+from tests.support.events import EventTap
+from tests.support.infra import Infra
+
+pytestmark = pytest.mark.infra
+
+
+async def database_now(database: Database):  # noqa: ANN201
+    async with database.unit_of_work() as uow:
+        return await uow.session.scalar(select(func.clock_timestamp()))
+
+
+async def insert_events(
+    database: Database, run_at, count: int, account_id: int = 1
+) -> list[uuid.UUID]:  # noqa: ANN001
+    ids = [uuid.uuid4() for _ in range(count)]
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(
+            insert(scheduled_events),
+            [
+                {
+                    "id": event_id,
+                    "event_type": "disconnect_account",
+                    "account_id": account_id + n % 50,
+                    "run_at": run_at,
+                    "payload": {},
+                }
+                for n, event_id in enumerate(ids)
+            ],
+        )
+        await uow.session.execute(text("NOTIFY scheduler_wakeup"))
+        await uow.commit()
+    return ids
+
+
+@asynccontextmanager
+async def emitters(
+    infra: Infra, database: Database, topic: Topic, count: int, **options
+) -> AsyncIterator[None]:  # noqa: ANN003
+    producers = [make_producer(infra.kafka_settings(), f"emitter-{n}") for n in range(count)]
+    for producer in producers:
+        await producer.start()
+    tasks = [
+        asyncio.create_task(
+            Emitter(asyncpg_dsn(database.url), producer, topic=topic.name, **options).run()
+        )
+        for producer in producers
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        for producer in producers:
+            await producer.stop()
+
+
+async def due_topic(infra: Infra) -> Topic:
+    topic = Topic(f"test.due-{uuid.uuid4().hex[:8]}.v1", "scheduler", ScheduledEventDueV1, "test")
+    await create_topic(infra, topic, partitions=6)
+    return topic
+
+
+async def test_thousands_due_in_one_second_with_two_replicas_none_early_none_twice_none_lost(
+    infra: Infra, scheduler_database: Database
+) -> None:
+    topic = await due_topic(infra)
+    now = await database_now(scheduler_database)
+    due_ids = await insert_events(scheduler_database, now + timedelta(seconds=2), 3000)
+    control = await insert_events(scheduler_database, now + timedelta(hours=1), 100)
+    async with (
+        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        emitters(infra, scheduler_database, topic, 2, batch_size=500),
+    ):
+        await tap.wait_for(lambda _: len(tap.seen) >= 3000, within=60)
+        await tap.drain(within=1.0)
+
+    ids = [event.id for event in tap.seen]
+    assert len(ids) == len(set(ids)), "an event was emitted twice"
+    assert set(ids) == set(due_ids), "an event was lost, or a control event fired"
+    for event in tap.seen:
+        assert event.data["emitted_at"] >= event.data["run_at"], "emitted before run_at"
+    async with scheduler_database.unit_of_work() as uow:
+        states = dict(
+            (
+                await uow.session.execute(
+                    select(scheduled_events.c.state, func.count()).group_by(
+                        scheduled_events.c.state
+                    )
+                )
+            ).all()
+        )
+        early = await uow.session.scalar(
+            select(func.count()).where(scheduled_events.c.emitted_at < scheduled_events.c.run_at)
+        )
+    assert states == {"emitted": 3000, "pending": len(control)}
+    assert early == 0
+
+
+HANGING_REPLICA = """
+import asyncio, sys
+from cutover_scheduler.adapters.emitter import Emitter
+
+class HangingProducer:
+    async def send(self, *args, **kwargs):
+        print("claimed", flush=True)
+        await asyncio.Event().wait()   # the broker never answers
+
+async def main():
+    import asyncpg
+    connection = await asyncpg.connect(sys.argv[1])
+    emitter = Emitter(sys.argv[1], HangingProducer(), batch_size=500, lease_seconds=float(sys.argv[2]))
+    await emitter.emit_batch(connection)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("failure", ["killed", "hung"])
+async def test_a_replica_that_dies_or_hangs_after_claiming_a_batch_loses_nothing(
+    infra: Infra, scheduler_database: Database, failure: str
+) -> None:
+    topic = await due_topic(infra)
+    now = await database_now(scheduler_database)
+    due_ids = await insert_events(scheduler_database, now, 300)
+    replica = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HANGING_REPLICA,
+        asyncpg_dsn(scheduler_database.url),
+        "1.0",
+        stdout=asyncio.subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    assert replica.stdout is not None
+    assert (await asyncio.wait_for(replica.stdout.readline(), 20)).strip() == b"claimed"
+    if failure == "killed":
+        replica.send_signal(signal.SIGKILL)
+    async with (
+        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        emitters(infra, scheduler_database, topic, 1, batch_size=500),
+    ):
+        # Killed: the locks go with the connection. Hung: the 1 s lease ends its transaction.
+        await tap.wait_for(lambda _: len(tap.seen) >= 300, within=30)
+    with suppress(ProcessLookupError):
+        replica.kill()
+    await replica.wait()
+    assert {event.id for event in tap.seen} == set(due_ids)
+
+
+async def test_moved_events_fire_at_their_new_time_and_cancelled_ones_never(
+    infra: Infra, scheduler_database: Database
+) -> None:
+    topic = await due_topic(infra)
+    now = await database_now(scheduler_database)
+    [earlier] = await insert_events(scheduler_database, now + timedelta(seconds=60), 1)
+    [later] = await insert_events(scheduler_database, now + timedelta(seconds=20), 1)
+    [cancelled] = await insert_events(scheduler_database, now + timedelta(seconds=20), 1)
+    async with (
+        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        emitters(infra, scheduler_database, topic, 1, batch_size=500, max_sleep=5.0),
+    ):
+        start = await database_now(scheduler_database)
+        await use_cases.change(
+            scheduler_database.unit_of_work(), earlier, run_at=start + timedelta(seconds=0.6)
+        )
+        await use_cases.change(
+            scheduler_database.unit_of_work(), later, run_at=start + timedelta(seconds=1.5)
+        )
+        # due at 1 s, before the later one fires, then cancelled: it must never fire
+        await use_cases.change(
+            scheduler_database.unit_of_work(), cancelled, run_at=start + timedelta(seconds=1.0)
+        )
+        await use_cases.cancel(scheduler_database.unit_of_work(), cancelled)
+
+        fired_early = await tap.wait_for(lambda e: e.id == earlier, within=10)
+        fired_late = await tap.wait_for(lambda e: e.id == later, within=10)
+        await tap.drain(within=0.5)
+
+    assert fired_early.data["emitted_at"] >= (start + timedelta(seconds=0.6)).isoformat()
+    assert fired_late.data["emitted_at"] >= (start + timedelta(seconds=1.5)).isoformat()
+    assert cancelled not in {event.id for event in tap.seen}
+    event = await use_cases.get(scheduler_database.unit_of_work(), cancelled)
+    assert event.state == "cancelled"
+    assert (
+        json.loads(json.dumps(fired_late.data))["run_at"]
+        == (start + timedelta(seconds=1.5)).isoformat()
+    )
+
+
+async def test_an_idle_scheduler_wakes_for_a_new_event_before_its_next_poll(
+    infra: Infra, scheduler_database: Database
+) -> None:
+    topic = await due_topic(infra)
+    async with (
+        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        emitters(infra, scheduler_database, topic, 1, max_sleep=30.0),
+    ):
+        await asyncio.sleep(0.2)  # let the emitter fall asleep with nothing to do
+        now = await database_now(scheduler_database)
+        [event_id] = await insert_events(scheduler_database, now + timedelta(seconds=0.3), 1)
+        # Without the NOTIFY it would sleep 30 s; it fires after its run_at instead.
+        fired = await tap.wait_for(lambda e: e.id == event_id, within=10)
+    assert fired.data["emitted_at"] >= fired.data["run_at"]

@@ -1,0 +1,189 @@
+"""Scheduled events through the running system, from the API to a completed scheduled disconnect."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support.api import (
+    ACTIVE,
+    INACTIVE,
+    attach,
+    debit,
+    disconnect,
+    new_account,
+    new_address,
+    ok,
+    problem,
+)
+from tests.support.events import wait_until
+from tests.support.system import System
+
+pytestmark = pytest.mark.e2e
+
+
+def at(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+async def test_events_are_created_reviewed_changed_and_cancelled_under_the_rules(
+    system: System,
+) -> None:
+    async with system.client("accounts") as accounts, system.client("scheduler") as scheduler:
+        account = await new_account(accounts)  # created a moment ago: accepted at once
+        body = {
+            "event_type": "disconnect_account",
+            "account_id": account["id"],
+            "run_at": at(3600),
+            "payload": {"reason": "end of contract"},
+        }
+        event = ok(await scheduler.post("/scheduled-events", json=body), 201)
+        assert event["state"] == "pending" and event["payload"] == {"reason": "end of contract"}
+
+        listed = ok(await scheduler.get("/scheduled-events", params={"account_id": account["id"]}))
+        assert [e["id"] for e in listed["items"]] == [event["id"]]
+        moved = ok(
+            await scheduler.patch(f"/scheduled-events/{event['id']}", json={"run_at": at(7200)})
+        )
+        assert moved["run_at"] > event["run_at"]
+        problem(
+            await scheduler.patch(f"/scheduled-events/{event['id']}", json={"run_at": at(-5)}),
+            422,
+            "run-at-not-in-future",
+        )
+        cancelled = ok(await scheduler.post(f"/scheduled-events/{event['id']}/cancel"))
+        assert cancelled["state"] == "cancelled"
+        problem(
+            await scheduler.post(f"/scheduled-events/{event['id']}/cancel"),
+            409,
+            "scheduled-event-not-pending",
+        )
+        problem(
+            await scheduler.patch(f"/scheduled-events/{event['id']}", json={"run_at": at(60)}), 409
+        )
+
+        for bad, code in [
+            ({**body, "run_at": "2030-01-01T10:00:00"}, "validation-error"),  # naive
+            ({**body, "run_at": at(-1)}, "run-at-not-in-future"),
+            ({**body, "event_type": "reboot_router"}, "unknown-event-type"),
+            ({**body, "event_type": "change_account_status", "payload": {}}, "invalid-payload"),
+            ({**body, "payload": {"colour": "red"}}, "invalid-payload"),
+        ]:
+            problem(await scheduler.post("/scheduled-events", json=bad), 422, code)
+        problem(
+            await scheduler.post("/scheduled-events", json={**body, "account_id": 999_999_999_999}),
+            404,
+            "account-not-found",
+        )
+        problem(await scheduler.get(f"/scheduled-events/{uuid.uuid4()}"), 404)
+
+
+async def test_a_scheduled_disconnect_goes_all_the_way(system: System) -> None:
+    async with (
+        system.client("accounts") as accounts,
+        system.client("billing") as billing,
+        system.client("addresses") as addresses,
+        system.client("scheduler") as scheduler,
+    ):
+        account = await new_account(accounts)
+        await debit(billing, account["id"], 2500)
+        address = await new_address(addresses)
+        await attach(addresses, address["id"], account["id"])
+        event = ok(
+            await scheduler.post(
+                "/scheduled-events",
+                json={
+                    "event_type": "disconnect_account",
+                    "account_id": account["id"],
+                    "run_at": at(1.0),
+                    "payload": {"reason": "scheduled move"},
+                },
+            ),
+            201,
+        )
+        preview = ok(await accounts.get(f"/accounts/{account['id']}/disconnect-preview"))
+        assert [e["id"] for e in preview["pending_scheduled_events"]] == [event["id"]]
+
+        async def settled() -> dict | None:
+            body = ok(await scheduler.get(f"/scheduled-events/{event['id']}"))
+            return body if body["state"] in ("completed", "failed") else None
+
+        done = await wait_until(settled, within=30)
+        assert done["state"] == "completed", done
+        assert done["emitted_at"] >= done["run_at"]
+        [disconnected] = ok(await accounts.get(f"/accounts/{account['id']}/disconnects"))["items"]
+        assert disconnected["id"] == done["disconnect_id"]
+        assert disconnected["source"] == "scheduled"
+        assert disconnected["scheduled_event_id"] == event["id"]
+        assert disconnected["reason"] == "scheduled move"
+        assert disconnected["state"] == "completed"
+        assert disconnected["final_invoice"]["total"] == 2500
+        assert disconnected["released_address_id"] == address["id"]
+        shown = ok(await accounts.get(f"/accounts/{account['id']}"))
+        assert shown["account_status_id"] == INACTIVE
+
+
+async def test_a_scheduled_event_that_cannot_apply_fails_with_the_reason(system: System) -> None:
+    async with system.client("accounts") as accounts, system.client("scheduler") as scheduler:
+        account = await new_account(accounts)
+        event = ok(
+            await scheduler.post(
+                "/scheduled-events",
+                json={
+                    "event_type": "change_account_status",
+                    "account_id": account["id"],
+                    "run_at": at(1.0),
+                    "payload": {"account_status_id": INACTIVE},
+                },
+            ),
+            201,
+        )
+
+        async def settled() -> dict | None:
+            body = ok(await scheduler.get(f"/scheduled-events/{event['id']}"))
+            return body if body["state"] in ("completed", "failed") else None
+
+        done = await wait_until(settled, within=30)
+        assert done["state"] == "failed"
+        assert "disconnect" in done["outcome"]  # leaving Active is a disconnect, not an edit
+        assert ok(await accounts.get(f"/accounts/{account['id']}"))["account_status_id"] == ACTIVE
+
+
+async def test_archiving_an_account_cancels_its_pending_events(system: System) -> None:
+    async with system.client("accounts") as accounts, system.client("scheduler") as scheduler:
+        account = await new_account(accounts)
+        await disconnect(accounts, account["id"])
+        event = ok(
+            await scheduler.post(
+                "/scheduled-events",
+                json={
+                    "event_type": "change_account_status",
+                    "account_id": account["id"],
+                    "run_at": at(3600),
+                    "payload": {"account_status_id": ACTIVE},
+                },
+            ),
+            201,
+        )
+        ok(await accounts.post(f"/accounts/{account['id']}/archive"))
+
+        async def cancelled() -> dict | None:
+            body = ok(await scheduler.get(f"/scheduled-events/{event['id']}"))
+            return body if body["state"] == "cancelled" else None
+
+        assert "archived" in (await wait_until(cancelled))["outcome"]
+
+        async def refused() -> bool:
+            response = await scheduler.post(
+                "/scheduled-events",
+                json={
+                    "event_type": "disconnect_account",
+                    "account_id": account["id"],
+                    "run_at": at(60),
+                },
+            )
+            return response.status_code == 409
+
+        await wait_until(refused)

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test test-unit topics lint asyncapi
+.PHONY: help install run up down clean status test lint asyncapi bench-scheduler
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -41,3 +41,6 @@ lint: install
 
 asyncapi: install
 	@$(UV) run --frozen python -m cutover_contracts.asyncapi contracts/asyncapi
+
+bench-scheduler: install
+	@$(UV) run --frozen python -m bench.scheduler

@@ -1,0 +1,24 @@
+"""One scheduler emitter replica as its own process: `python -m bench.replica DSN TOPIC BATCH`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from cutover_kit.kafka import make_producer
+from cutover_kit.settings import KafkaSettings
+from cutover_scheduler.adapters.emitter import Emitter
+
+
+async def main(dsn: str, topic: str, batch_size: int) -> None:
+    producer = make_producer(KafkaSettings(), client_id="bench-emitter")
+    await producer.start()
+    print("ready", flush=True)
+    try:
+        await Emitter(dsn, producer, batch_size=batch_size, topic=topic).run()
+    finally:
+        await producer.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

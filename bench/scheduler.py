@@ -1,0 +1,247 @@
+"""`make bench-scheduler`: Cutover's scheduler under a burst and under a steady load.
+
+Burst: N events (default 100,000) all due at one instant, plus control events due an hour later,
+with one and then two emitter replicas (separate processes). Steady: a constant rate of events
+coming due (default 2,000/s for 60 s). A Kafka consumer measures every emission: lateness is the
+record's timestamp (set when the emitter sends it, in whole milliseconds) minus `run_at`; an event
+is early when its `emitted_at` (the database clock, to the microsecond) is before its `run_at`;
+duplicate, missing and control-fired events are counted. Kafka, PostgreSQL, the replicas and the measuring consumer all
+share this machine. Results go to bench/results/scheduler.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from cutover_kit.migrations import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+STATE = REPO / ".local" / "bench"
+PORTS = {"KAFKA_PORT": "29092", "KAFKA_CONTROLLER_PORT": "29093", "POSTGRES_PORT": "25432"}
+BOOTSTRAP = f"127.0.0.1:{PORTS['KAFKA_PORT']}"
+ADMIN_DSN = f"postgresql://postgres@127.0.0.1:{PORTS['POSTGRES_PORT']}/postgres"
+DSN = f"postgresql://postgres@127.0.0.1:{PORTS['POSTGRES_PORT']}/bench_scheduler"
+BURST = int(os.environ.get("BENCH_BURST_EVENTS", "100000"))
+STEADY_RATE = int(os.environ.get("BENCH_STEADY_RATE", "2000"))
+STEADY_SECONDS = int(os.environ.get("BENCH_STEADY_SECONDS", "60"))
+CONTROL = 1000
+BATCH = int(os.environ.get("CUTOVER_SCHEDULER_BATCH_SIZE", "5000"))
+LEAD_SECONDS = 5.0
+
+
+def infra(command: str) -> None:
+    env = {**os.environ, "CUTOVER_STATE_DIR": str(STATE), **PORTS, "KAFKA_JIT_OPTS": ""}
+    for script in (
+        ("postgres.sh", "kafka.sh") if command == "start" else ("kafka.sh", "postgres.sh")
+    ):
+        subprocess.run(
+            [REPO / "infra" / script, command], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+
+
+async def fresh_database() -> None:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute("DROP DATABASE IF EXISTS bench_scheduler WITH (FORCE)")
+    await admin.execute("CREATE DATABASE bench_scheduler")
+    await admin.close()
+    migrations = REPO / "services" / "scheduler" / "src" / "cutover_scheduler" / "migrations"
+    await asyncio.to_thread(
+        upgrade, migrations, DSN.replace("postgresql://", "postgresql+asyncpg://")
+    )
+
+
+async def fresh_topic() -> str:
+    name = f"bench.scheduled-event-due-{uuid.uuid4().hex[:6]}.v1"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    await admin.create_topics([NewTopic(name, num_partitions=6, replication_factor=1)])
+    await admin.close()
+    return name
+
+
+async def schedule(connection: asyncpg.Connection, run_ats: list[datetime]) -> set[uuid.UUID]:
+    rows = [
+        (uuid.uuid4(), "disconnect_account", 1 + n % 10_000, run_at, "{}")
+        for n, run_at in enumerate(run_ats)
+    ]
+    await connection.copy_records_to_table(
+        "scheduled_events",
+        records=rows,
+        columns=["id", "event_type", "account_id", "run_at", "payload"],
+    )
+    return {row[0] for row in rows}
+
+
+async def measure(
+    topic: str, expected: set[uuid.UUID], control: set[uuid.UUID], deadline: float
+) -> dict:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="earliest",
+        group_id=f"bench-{uuid.uuid4()}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    lateness_ms: list[float] = []
+    seen: set[str] = set()
+    duplicates = early = control_fired = 0
+    first = last = None
+    try:
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    event = json.loads(record.value)
+                    event_id = event["id"]
+                    if event_id in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(event_id)
+                    if uuid.UUID(event_id) in control:
+                        control_fired += 1
+                    run_at = datetime.fromisoformat(event["data"]["run_at"])
+                    # Early is judged by the database clock, to the microsecond: the guarantee.
+                    early += datetime.fromisoformat(event["data"]["emitted_at"]) < run_at
+                    # Lateness is when the record was sent (its timestamp, whole milliseconds).
+                    lateness_ms.append(record.timestamp - run_at.timestamp() * 1000)
+                    first = record.timestamp if first is None else min(first, record.timestamp)
+                    last = record.timestamp if last is None else max(last, record.timestamp)
+            if len(seen) >= len(expected):
+                break
+    finally:
+        await consumer.stop()
+    ordered = sorted(lateness_ms)
+    missing = len(expected - {uuid.UUID(i) for i in seen})
+    return {
+        "events": len(expected),
+        "emitted": len(seen),
+        "missing": missing,
+        "duplicates": duplicates,
+        "early": early,
+        "control_fired": control_fired,
+        "lateness_ms": {
+            "p50": round(statistics.median(ordered), 1) if ordered else None,
+            "p99": round(ordered[int(len(ordered) * 0.99) - 1], 1) if ordered else None,
+            "max": round(ordered[-1], 1) if ordered else None,
+        },
+        "first_ms": first,
+        "last_ms": last,
+    }
+
+
+async def run(kind: str, replicas: int) -> dict:
+    await fresh_database()
+    topic = await fresh_topic()
+    connection = await asyncpg.connect(DSN)
+    now = await connection.fetchval("SELECT clock_timestamp()")
+    start = now + timedelta(seconds=LEAD_SECONDS)
+    if kind == "burst":
+        run_ats = [start] * BURST
+        duration = 0.0
+    else:
+        total = STEADY_RATE * STEADY_SECONDS
+        run_ats = [start + timedelta(seconds=n / STEADY_RATE) for n in range(total)]
+        duration = float(STEADY_SECONDS)
+    expected = await schedule(connection, run_ats)
+    control = await schedule(connection, [now + timedelta(hours=1)] * CONTROL)
+    await connection.close()
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.replica",
+            DSN,
+            topic,
+            str(BATCH),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO,
+            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP},
+        )
+        for _ in range(replicas)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        await asyncio.wait_for(process.stdout.readline(), 30)
+    try:
+        result = await measure(
+            topic, expected, control, time.monotonic() + LEAD_SECONDS + duration + 120
+        )
+        await asyncio.sleep(1.0)  # a control event firing late would still be counted below
+    finally:
+        for process in processes:
+            process.terminate()
+            await process.wait()
+    start_ms = start.timestamp() * 1000
+    drain_s = (result.pop("last_ms") - start_ms) / 1000 if result["emitted"] else None
+    result.pop("first_ms")
+    result.update(
+        kind=kind, replicas=replicas, drain_seconds=round(drain_s, 3) if drain_s else None
+    )
+    if kind == "burst" and drain_s:
+        result["events_per_second"] = round(len(expected) / drain_s)
+    else:
+        result["rate_per_second"] = STEADY_RATE
+        result["seconds"] = STEADY_SECONDS
+    return result
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        "| load | replicas | events | drain s | events/s | lateness p50 / p99 / max ms | early | dup | missing | control fired |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        load = (
+            "burst"
+            if r["kind"] == "burst"
+            else f"steady {r['rate_per_second']}/s × {r['seconds']} s"
+        )
+        late = r["lateness_ms"]
+        lines.append(
+            f"| {load} | {r['replicas']} | {r['events']} | {r['drain_seconds']} | "
+            f"{r.get('events_per_second', '—')} | {late['p50']} / {late['p99']} / {late['max']} | "
+            f"{r['early']} | {r['duplicates']} | {r['missing']} | {r['control_fired']} |"
+        )
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
+    infra("start")
+    try:
+        results = []
+        for kind, replicas in (("burst", 1), ("burst", 2), ("steady", 1)):
+            print(f"{kind} with {replicas} replica(s) ...", flush=True)
+            results.append(await run(kind, replicas))
+            print(json.dumps(results[-1]), flush=True)
+    finally:
+        infra("stop")
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "batch_size": BATCH,
+        "results": results,
+    }
+    out = REPO / "bench" / "results" / "scheduler.json"
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print(table(results))
+    print(f"written to {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

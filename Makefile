@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test lint asyncapi bench-scheduler
+.PHONY: help install run up down clean status test lint asyncapi bench bench-scheduler bench-disconnects
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -44,3 +44,8 @@ asyncapi: install
 
 bench-scheduler: install
 	@$(UV) run --frozen python -m bench.scheduler
+
+bench-disconnects: install
+	@$(UV) run --frozen python -m bench.disconnects
+
+bench: bench-disconnects bench-scheduler

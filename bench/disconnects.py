@@ -1,0 +1,329 @@
+"""`make bench-disconnects`: the disconnect workflow under load, through the HTTP API.
+
+Starts Kafka and PostgreSQL in `.local/bench`, the four services as processes, and seeds M accounts
+(default 20,000), each with three debits and a serviceable address, straight into the services'
+databases (seeding through the API would take longer than the benchmark; the rows are the ones the
+services write). Then:
+- throughput: disconnect the first M − rate × seconds accounts as fast as the API accepts them
+  (bounded concurrency, default 64) and count completions on `accounts.account-disconnected.v1`;
+- latency: disconnect the rest at a fixed offered rate (default 200/s for 60 s) and measure, per
+  disconnect, the HTTP response time and the end-to-end time from sending the request to the
+  `account-disconnected` event (its record timestamp).
+Results go to bench/results/disconnects.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from cutover_contracts.topics import ACCOUNT_DISCONNECTED, SERVICES
+from cutover_kit.kafka import provision_topics
+from cutover_kit.migrations import upgrade
+from cutover_kit.settings import KafkaSettings
+
+REPO = Path(__file__).resolve().parents[1]
+STATE = REPO / ".local" / "bench"
+INFRA = {"KAFKA_PORT": "29092", "KAFKA_CONTROLLER_PORT": "29093", "POSTGRES_PORT": "25432"}
+BOOTSTRAP = f"127.0.0.1:{INFRA['KAFKA_PORT']}"
+PG = f"127.0.0.1:{INFRA['POSTGRES_PORT']}"
+PORTS = {"accounts": 28001, "billing": 28002, "addresses": 28003, "scheduler": 28004}
+TOKEN = "bench-token"
+ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "20000"))
+RATE = int(os.environ.get("BENCH_RATE", "200"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
+RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
+ACTIVE = "00000000-0000-4000-8000-000000000002"
+
+
+def infra(command: str) -> None:
+    env = {**os.environ, "CUTOVER_STATE_DIR": str(STATE), **INFRA, "KAFKA_JIT_OPTS": ""}
+    for script in (
+        ("postgres.sh", "kafka.sh") if command == "start" else ("kafka.sh", "postgres.sh")
+    ):
+        subprocess.run(
+            [REPO / "infra" / script, command], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+
+
+def url(service: str) -> str:
+    return f"postgresql://postgres@{PG}/bench_{service}"
+
+
+async def fresh_databases() -> None:
+    admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres")
+    for service in SERVICES:
+        await admin.execute(f"DROP DATABASE IF EXISTS bench_{service} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE bench_{service}")
+    await admin.close()
+    for service in SERVICES:
+        migrations = REPO / "services" / service / "src" / f"cutover_{service}" / "migrations"
+        await asyncio.to_thread(
+            upgrade, migrations, url(service).replace("postgresql://", "postgresql+asyncpg://")
+        )
+    await provision_topics(KafkaSettings(bootstrap_servers=BOOTSTRAP))
+
+
+async def seed(count: int) -> None:
+    now = datetime.now(UTC)
+    ids = range(1, count + 1)
+    accounts = await asyncpg.connect(url("accounts"))
+    await accounts.copy_records_to_table(
+        "accounts",
+        records=[
+            (i, f"Bench {i}", uuid.UUID(RESIDENTIAL), uuid.UUID(ACTIVE), now, now, now) for i in ids
+        ],
+        columns=[
+            "id",
+            "name",
+            "account_type_id",
+            "account_status_id",
+            "activated_at",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    await accounts.execute(f"SELECT setval('accounts_id_seq', {count})")
+    await accounts.close()
+    billing = await asyncpg.connect(url("billing"))
+    await billing.copy_records_to_table(
+        "known_accounts", records=[(i,) for i in ids], columns=["account_id"]
+    )
+    await billing.copy_records_to_table(
+        "debits",
+        records=[(uuid.uuid4(), i, 1000 + n, "USD", "Fibre 1G") for i in ids for n in range(3)],
+        columns=["id", "account_id", "amount", "currency", "description"],
+    )
+    await billing.close()
+    addresses = await asyncpg.connect(url("addresses"))
+    await addresses.copy_records_to_table(
+        "known_accounts", records=[(i,) for i in ids], columns=["account_id"]
+    )
+    await addresses.copy_records_to_table(
+        "serviceable_addresses",
+        records=[
+            (
+                uuid.uuid4(),
+                f"{i} Bench St",
+                "Springfield",
+                "IL",
+                "62701",
+                "US",
+                f"{i} bench st | springfield | il | 62701 | us |",
+                i,
+            )
+            for i in ids
+        ],
+        columns=[
+            "id",
+            "line1",
+            "city",
+            "subdivision",
+            "zip",
+            "country",
+            "normalised",
+            "account_id",
+        ],
+    )
+    await addresses.close()
+
+
+def start_services() -> list[subprocess.Popen]:
+    env = {
+        **os.environ,
+        "CUTOVER_API_TOKEN": TOKEN,
+        "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+        "CUTOVER_LOG_LEVEL": "WARNING",
+        **{
+            f"{s.upper()}_DATABASE_URL": url(s).replace("postgresql://", "postgresql+asyncpg://")
+            for s in SERVICES
+        },
+        **{f"{s.upper()}_PORT": str(p) for s, p in PORTS.items()},
+        **{f"{s.upper()}_URL": f"http://127.0.0.1:{p}" for s, p in PORTS.items()},
+    }
+    log_dir = STATE / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", f"cutover_{s}", "serve"],
+            env=env,
+            stdout=(log_dir / f"{s}.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        for s in SERVICES
+    ]
+    for service, port in PORTS.items():
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service} not ready")
+            time.sleep(0.2)
+    return processes
+
+
+class Completions:
+    """Every `account-disconnected` event from now on: account id → record timestamp (ms)."""
+
+    def __init__(self) -> None:
+        self.at: dict[int, int] = {}
+        self.consumer = AIOKafkaConsumer(
+            ACCOUNT_DISCONNECTED.name,
+            bootstrap_servers=BOOTSTRAP,
+            auto_offset_reset="latest",
+            group_id=f"bench-{uuid.uuid4()}",
+            enable_auto_commit=False,
+        )
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        while not self.consumer.assignment():
+            await self.consumer.getmany(timeout_ms=100)
+        for partition in self.consumer.assignment():
+            await self.consumer.seek_to_end(partition)
+            await self.consumer.position(partition)
+        self.task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        while True:
+            for records in (await self.consumer.getmany(timeout_ms=200, max_records=5000)).values():
+                for record in records:
+                    self.at[int(record.key)] = record.timestamp
+
+    async def wait(self, ids: list[int], within: float) -> None:
+        deadline = time.monotonic() + within
+        while any(i not in self.at for i in ids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await self.consumer.stop()
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": None, "p99": None, "max": None}
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+async def throughput(client: httpx.AsyncClient, done: Completions, ids: list[int]) -> dict:
+    queue = iter(ids)
+    refused = 0
+
+    async def worker() -> None:
+        nonlocal refused
+        for account_id in queue:
+            response = await client.post(f"/accounts/{account_id}/disconnect")
+            refused += response.status_code != 202
+
+    started = time.time()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    accepted_s = time.time() - started
+    await done.wait(ids, within=300)
+    completed = [done.at[i] for i in ids if i in done.at]
+    elapsed = (max(completed) / 1000 - started) if completed else None
+    return {
+        "disconnects": len(ids),
+        "concurrency": CONCURRENCY,
+        "refused": refused,
+        "completed": len(completed),
+        "accepted_per_second": round(len(ids) / accepted_s),
+        "completed_per_second": round(len(completed) / elapsed) if elapsed else None,
+        "seconds": round(elapsed, 2) if elapsed else None,
+    }
+
+
+async def latency(client: httpx.AsyncClient, done: Completions, ids: list[int]) -> dict:
+    sent: dict[int, float] = {}
+    http_ms: list[float] = []
+
+    async def one(account_id: int, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        sent[account_id] = time.time()
+        began = time.perf_counter()
+        await client.post(f"/accounts/{account_id}/disconnect")
+        http_ms.append((time.perf_counter() - began) * 1000)
+
+    t0 = time.monotonic() + 0.5
+    await asyncio.gather(*(one(i, t0 + n / RATE) for n, i in enumerate(ids)))
+    await done.wait(ids, within=120)
+    e2e = [done.at[i] - sent[i] * 1000 for i in ids if i in done.at]
+    return {
+        "offered_per_second": RATE,
+        "seconds": SECONDS,
+        "disconnects": len(ids),
+        "completed": len(e2e),
+        "end_to_end_ms": percentiles(e2e),
+        "http_ms": percentiles(http_ms),
+    }
+
+
+async def main() -> None:
+    print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
+    infra("start")
+    processes: list[subprocess.Popen] = []
+    try:
+        await fresh_databases()
+        print(f"seeding {ACCOUNTS} accounts ...", flush=True)
+        await seed(ACCOUNTS)
+        processes = start_services()
+        done = Completions()
+        await done.start()
+        latency_count = RATE * SECONDS
+        ids = list(range(1, ACCOUNTS + 1))
+        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{PORTS['accounts']}",
+            limits=limits,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=30,
+        ) as client:
+            print(f"throughput: {len(ids) - latency_count} disconnects ...", flush=True)
+            first = await throughput(client, done, ids[: len(ids) - latency_count])
+            print(json.dumps(first), flush=True)
+            print(f"latency: {RATE}/s for {SECONDS} s ...", flush=True)
+            second = await latency(client, done, ids[len(ids) - latency_count :])
+            print(json.dumps(second), flush=True)
+        await done.stop()
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+        infra("stop")
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "accounts": ACCOUNTS,
+        "throughput": first,
+        "latency": second,
+    }
+    out = REPO / "bench" / "results" / os.environ.get("BENCH_RESULT", "disconnects.json")
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"written to {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -9,11 +9,11 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.routing import Match
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cutover_kit import context, metrics
 from cutover_kit.db import UnitOfWork
@@ -23,6 +23,8 @@ from cutover_kit.problems import install_problem_handlers, problem_response
 from cutover_kit.runtime import ServiceRuntime
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = f"Request bodies are limited to {MAX_BODY_BYTES} bytes."
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json"}
 
 
@@ -64,36 +66,66 @@ async def accounts_directory(request: Request) -> AccountsDirectory:
 Directory = Annotated[AccountsDirectory, Depends(accounts_directory)]
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
-    """Correlation id in (X-Request-ID, validated) and out, plus request metrics."""
+class RequestContextMiddleware:
+    """Correlation id in (X-Request-ID, validated) and out, a bound on the body, request metrics.
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        request_id = request.headers.get("x-request-id")
+    A plain ASGI middleware (not `BaseHTTPMiddleware`): it wraps `receive` and `send` without
+    buffering or a task per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = headers.get("x-request-id")
         if request_id is not None and not REQUEST_ID.fullmatch(request_id):
-            return problem_response(
+            refusal = problem_response(
                 400,
                 code="invalid-request-id",
                 detail="X-Request-ID must be 1-128 characters of letters, digits and . _ : -",
             )
+            await refusal(scope, receive, send)
+            return
+        length = headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            await problem_response(413, code="body-too-large", detail=TOO_LARGE)(
+                scope, receive, send
+            )
+            return
         request_id = request_id or uuid.uuid4().hex
+        received = 0
+        status = 500
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                # An HTTPException, so FastAPI's body parsing passes it on as it is.
+                raise HTTPException(413, detail=TOO_LARGE)
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
         token = context.correlation_id.set(request_id)
         started = time.perf_counter()
         try:
-            response = await call_next(request)
+            await self.app(scope, bounded_receive, send_with_id)
         finally:
             context.correlation_id.reset(token)
-        route = _route_template(request)
-        metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.http_latency.labels(request.method, route).observe(time.perf_counter() - started)
-        response.headers["X-Request-ID"] = request_id
-        return response
-
-
-def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        if route.matches(request.scope)[0] == Match.FULL:
-            return getattr(route, "path", "unmatched")
-    return "unmatched"
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            metrics.http_requests.labels(method, route, str(status)).inc()
+            metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
 
 
 def operations_router() -> APIRouter:

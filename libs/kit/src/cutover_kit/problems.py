@@ -85,9 +85,13 @@ async def _validation_error(_: Request, error: RequestValidationError) -> JSONRe
 
 async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
-    code = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
-        error.status_code, f"http-{error.status_code}"
-    )
+    code = {
+        400: "malformed-request",
+        401: "unauthorized",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "body-too-large",
+    }.get(error.status_code, f"http-{error.status_code}")
     return problem_response(error.status_code, code=code, detail=detail, headers=error.headers)
 
 

@@ -33,6 +33,26 @@ TEST_STATE = REPO / ".local" / "test"
 LOCAL_PORTS = {"KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093", "POSTGRES_PORT": "15432"}
 
 
+class LocalControl:
+    """Stop and start the broker and the cluster the suite started itself (for fault tests)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def _run(self, script: str, command: str) -> None:
+        subprocess.run([REPO / "infra" / script, command], env=self.env, check=True)
+
+    def stop_kafka(self) -> None:
+        self._run("kafka.sh", "stop")
+
+    def start_kafka(self) -> None:
+        self._run("kafka.sh", "start")
+
+    def restart_postgres(self) -> None:
+        self._run("postgres.sh", "stop")
+        self._run("postgres.sh", "start")
+
+
 @dataclass(frozen=True)
 class Infra:
     kafka_bootstrap: str
@@ -40,6 +60,7 @@ class Infra:
     postgres_port: int
     postgres_user: str
     postgres_password: str
+    control: LocalControl | None = None
 
     def database_url(self, service: str) -> str:
         credentials = self.postgres_user + (
@@ -89,6 +110,7 @@ def _local_infra() -> Iterator[Infra]:
             int(LOCAL_PORTS["POSTGRES_PORT"]),
             "postgres",
             "",
+            LocalControl(env),
         )
     finally:
         if not os.environ.get("CUTOVER_TEST_KEEP_INFRA"):

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 
-from cutover_contracts.topics import Topic, dead_letter_topic
+from cutover_contracts.topics import Topic
 from cutover_kit.consumer import EventConsumer, Handler
 from cutover_kit.db import Database
 from cutover_kit.kafka import make_broker, make_producer
@@ -106,7 +106,8 @@ class ServiceRuntime:
 
         async def kafka() -> None:
             assert self.producer is not None, "not started"
-            await self.producer.partitions_for(dead_letter_topic(self.service).name)
+            # A fresh metadata request: cached metadata would say "ready" with the broker down.
+            await self.producer.client.fetch_all_metadata()
 
         checks: dict[str, str] = {}
         for name, check in (("database", database), ("kafka", kafka)):

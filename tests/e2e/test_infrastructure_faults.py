@@ -1,0 +1,88 @@
+"""Kafka stopped for 10 s and PostgreSQL restarted while the system runs: HTTP keeps answering (writes
+land in the outboxes), services report not ready, then everything catches up by itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.support.api import completed_disconnect, debit, new_account, ok
+from tests.support.events import wait_until
+from tests.support.system import System
+
+pytestmark = pytest.mark.e2e
+
+
+def local_control(system: System):  # noqa: ANN201
+    if system.infra.control is None:
+        pytest.skip("needs the broker and cluster the suite started itself")
+    return system.infra.control
+
+
+async def all_ready(system: System) -> bool:
+    async with httpx.AsyncClient(timeout=3) as client:
+        for service in system.services.values():
+            try:
+                if (await client.get(f"{service.url}/readyz")).status_code != 200:
+                    return False
+            except httpx.HTTPError:
+                return False
+    return True
+
+
+async def test_a_kafka_outage_loses_and_doubles_nothing(system: System) -> None:
+    control = local_control(system)
+    async with system.client("accounts") as accounts, system.client("billing") as billing:
+        control.stop_kafka()
+        try:
+            # While the broker is down, the APIs keep taking writes
+            started = []
+            for _ in range(5):
+                account = await new_account(accounts)
+                await debit(billing, account["id"], 700)
+                response = await accounts.post(f"/accounts/{account['id']}/disconnect")
+                assert response.status_code == 202, response.text
+                started.append((account["id"], response.json()["id"]))
+            ready = (await accounts.get("/readyz")).status_code
+            await asyncio.sleep(10)
+        finally:
+            control.start_kafka()
+        assert ready == 503  # not ready without Kafka, but answering
+
+        # Then everything catches up: each disconnect completes with exactly one final invoice
+        for account_id, disconnect_id in started:
+            done = await completed_disconnect(accounts, disconnect_id)
+            assert done["final_invoice"]["total"] == 700
+            invoices = ok(await billing.get(f"/accounts/{account_id}/invoices"))["items"]
+            assert [i["kind"] for i in invoices] == ["final"]
+    await wait_until(lambda: all_ready(system), within=60)
+
+
+async def test_a_postgresql_restart_makes_services_unready_then_they_recover(
+    system: System,
+) -> None:
+    control = local_control(system)
+    control.restart_postgres()
+    await wait_until(lambda: all_ready(system), within=60)
+    async with system.client("accounts") as accounts:
+        # The first requests after the restart may meet a dropped connection; they must not 500
+        account = None
+        for _ in range(20):
+            response = await accounts.post(
+                "/accounts",
+                json={
+                    "name": "after restart",
+                    "account_type_id": "00000000-0000-4000-8000-000000000101",
+                },
+            )
+            assert response.status_code < 500 or response.status_code == 503, response.text
+            if response.status_code == 201:
+                account = response.json()
+                break
+            await asyncio.sleep(0.5)
+        assert account is not None
+        started = ok(await accounts.post(f"/accounts/{account['id']}/disconnect"), 202)
+        done = await completed_disconnect(accounts, started["id"])
+        assert done["state"] == "completed"

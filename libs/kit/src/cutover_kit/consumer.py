@@ -3,9 +3,12 @@
 For each batch FastStream hands over, `EventConsumer`:
 1. decodes every record into a CloudEvent and its data model; one that does not decode goes to the
    service's dead-letter topic at once (retrying cannot fix bytes);
-2. claims the event id in `processed_events` (a redelivered event is skipped);
-3. runs the topic's handler inside a savepoint, retrying a failing event a bounded number of times,
-   then dead-letters it with the error, so one poison event never blocks its partition;
+2. claims the batch's event ids in `processed_events` in one statement (a redelivered event is
+   skipped);
+3. runs each event's handler; when one raises, the batch is rolled back and done again with each
+   handler in a savepoint, retrying a failing event a bounded number of times and then
+   dead-lettering it with the error, so one poison event never blocks its partition (savepoints
+   cost two round trips an event, so only a batch that needs them pays for them);
 4. commits the transaction (effects + claims + outgoing events + dead letters together), and only
    then lets FastStream commit the Kafka offsets.
 A transient failure (database or broker unreachable, a deadlock or serialisation conflict with
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +72,19 @@ def transient_kind(error: BaseException) -> str | None:
     return "unreachable" if isinstance(error, UNREACHABLE) else None
 
 
+class HandlerFailed(Exception):
+    """A handler raised on the fast path; the batch is done again the careful way."""
+
+
+@dataclass
+class Delivery:
+    record: ConsumerRecord
+    handler: Handler
+    event: CloudEvent | None = None
+    data: Any = None
+    error: str | None = None
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -107,11 +124,14 @@ class EventConsumer:
         )(consume)
 
     async def consume_batch(self, records: tuple[ConsumerRecord, ...]) -> None:
+        deliveries = [self._decode(record) for record in records]
         try:
-            async with self.database.unit_of_work() as uow:
-                for record in records:
-                    await self._consume_one(uow, record)
-                await uow.commit()
+            try:
+                await self._apply_batch(deliveries, careful=False)
+            except HandlerFailed:
+                # Some event's handler failed: do the batch again, each event in a savepoint
+                # with retries, so only that event is dead-lettered.
+                await self._apply_batch(deliveries, careful=True)
         except Exception as error:
             kind = transient_kind(error)
             if kind:
@@ -125,43 +145,66 @@ class EventConsumer:
                 await asyncio.sleep(REDELIVERY_BACKOFF_SECONDS[kind])
             raise
 
-    async def _consume_one(self, uow: UnitOfWork, record: ConsumerRecord) -> None:
+    def _decode(self, record: ConsumerRecord) -> Delivery:
         topic, handler = self.handlers[record.topic]
         try:
             event = decode_event(record.value)
-            data = topic.data.model_validate(event.data)
+            return Delivery(record, handler, event, topic.data.model_validate(event.data))
         except (EventDecodeError, ValidationError) as error:
-            await self._dead_letter(uow, record, f"undecodable: {error}", attempts=1)
-            return
-        if not await uow.claim_event(self.name, event.id):
-            metrics.events_consumed.labels(record.topic, "duplicate").inc()
-            return
-        token = context.correlation_id.set(event.correlationid)
-        try:
-            await self._apply(uow, record, handler, event, data)
-        finally:
-            context.correlation_id.reset(token)
+            return Delivery(record, handler, error=f"undecodable: {error}")
 
-    async def _apply(
-        self,
-        uow: UnitOfWork,
-        record: ConsumerRecord,
-        handler: Handler,
-        event: CloudEvent,
-        data: Any,
-    ) -> None:
+    async def _apply_batch(self, deliveries: list[Delivery], *, careful: bool) -> None:
+        """One transaction for the batch. The fast path runs the handlers straight; the careful
+        path isolates each one in a savepoint (two more round trips an event)."""
+        outcomes: list[tuple[str, str]] = []
+        async with self.database.unit_of_work() as uow:
+            fresh = await uow.claim_events(
+                self.name, [d.event.id for d in deliveries if d.event is not None]
+            )
+            for delivery in deliveries:
+                record, event = delivery.record, delivery.event
+                if event is None:
+                    await self._dead_letter(uow, record, delivery.error or "", attempts=1)
+                    outcomes.append((record.topic, "dead_lettered"))
+                    continue
+                if event.id not in fresh:
+                    outcomes.append((record.topic, "duplicate"))
+                    continue
+                fresh.discard(event.id)  # the same event twice in one batch is applied once
+                token = context.correlation_id.set(event.correlationid)
+                try:
+                    if careful:
+                        outcomes.append((record.topic, await self._apply(uow, delivery)))
+                    else:
+                        try:
+                            await delivery.handler(uow, event, delivery.data)
+                        except Exception as error:
+                            if transient_kind(error):
+                                raise
+                            raise HandlerFailed from error
+                        outcomes.append((record.topic, "applied"))
+                finally:
+                    context.correlation_id.reset(token)
+            await uow.commit()
+        for topic, outcome in outcomes:
+            metrics.events_consumed.labels(topic, outcome).inc()
+            if outcome == "dead_lettered":
+                metrics.dead_letters.labels(topic).inc()
+
+    async def _apply(self, uow: UnitOfWork, delivery: Delivery) -> str:
+        assert delivery.event is not None
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with uow.savepoint():
-                    await handler(uow, event, data)
-                metrics.events_consumed.labels(record.topic, "applied").inc()
-                return
+                    await delivery.handler(uow, delivery.event, delivery.data)
+                return "applied"
             except Exception as error:
                 if transient_kind(error):
                     raise
-                log.warning("event %s failed on attempt %d: %r", event.id, attempt, error)
+                log.warning("event %s failed on attempt %d: %r", delivery.event.id, attempt, error)
                 if attempt == self.max_attempts:
-                    await self._dead_letter(uow, record, repr(error), attempts=attempt)
+                    await self._dead_letter(uow, delivery.record, repr(error), attempts=attempt)
+        return "dead_lettered"
 
     async def _dead_letter(
         self, uow: UnitOfWork, record: ConsumerRecord, error: str, *, attempts: int
@@ -182,8 +225,6 @@ class EventConsumer:
             ),
             account_id=key or "unknown",
         )
-        metrics.dead_letters.labels(record.topic).inc()
-        metrics.events_consumed.labels(record.topic, "dead_lettered").inc()
         log.error(
             "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
         )

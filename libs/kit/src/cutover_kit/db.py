@@ -136,16 +136,19 @@ class UnitOfWork:
         self.notify_on_commit(outbox_channel(self.database.service))
         return event
 
-    async def claim_event(self, consumer: str, event_id: uuid.UUID) -> bool:
-        """Record that `consumer` handles `event_id` in this transaction; False when it already did.
+    async def claim_events(self, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Record that `consumer` handles these events in this transaction; return the ones it had
+        not handled before.
 
-        A concurrent transaction claiming the same id waits on the primary key until this one ends,
-        then sees the row: two replicas handed the same event apply it once.
+        A concurrent transaction claiming one of the same ids waits on the primary key until this
+        one ends, then sees the row: two replicas handed the same event apply it once.
         """
+        if not event_ids:
+            return set()
         result = await self.session.execute(
             pg_insert(processed_events)
-            .values(consumer=consumer, event_id=event_id)
+            .values([{"consumer": consumer, "event_id": event_id} for event_id in set(event_ids)])
             .on_conflict_do_nothing()
             .returning(processed_events.c.event_id)
         )
-        return result.first() is not None
+        return {row.event_id for row in result}

@@ -4,13 +4,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test lint asyncapi bench bench-scheduler bench-disconnects
+.PHONY: help install run up down clean status test test-faults lint asyncapi bench bench-scheduler bench-disconnects
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
 	@echo "make up       the same in the background;  make down  stops it (data kept)"
 	@echo "make clean    down, and remove all local data"
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
+	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
 
 install:
@@ -35,6 +36,9 @@ status:
 
 test: install
 	@$(UV) run --frozen pytest
+
+test-faults: install
+	@$(UV) run --frozen pytest -m faults
 
 lint: install
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .

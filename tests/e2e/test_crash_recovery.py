@@ -14,7 +14,7 @@ from tests.support.system import System
 
 RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 
 async def given_accounts_with_debits_and_addresses(

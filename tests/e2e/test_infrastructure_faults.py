@@ -12,7 +12,7 @@ from tests.support.api import completed_disconnect, debit, new_account, ok
 from tests.support.events import wait_until
 from tests.support.system import System
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 
 def local_control(system: System):  # noqa: ANN201

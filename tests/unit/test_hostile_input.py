@@ -12,6 +12,8 @@ from tests.unit.test_http_edge import AUTH, assert_problem, client_for
 
 JSON = {**AUTH, "Content-Type": "application/json"}
 
+pytestmark = pytest.mark.faults
+
 
 def test_an_oversized_body_is_refused_with_413() -> None:
     client = client_for("accounts")

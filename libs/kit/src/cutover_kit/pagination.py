@@ -18,6 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Column, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from cutover_kit.errors import Unprocessable
@@ -132,6 +133,20 @@ def page_of(
     last = rows[-1]._mapping
     document = {"s": sort.spec, "v": _encode(last[sort.field]), "i": _encode(last[id_key])}
     return rows, base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
+
+
+async def fetch_page(
+    session: AsyncSession,
+    query: Select[Any],
+    sort: Sort,
+    id_column: Column[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None]:
+    """One page of `query`'s rows and the cursor of the next page."""
+    rows = list(await session.execute(paginate(query, sort, id_column, limit=limit, cursor=cursor)))
+    return page_of(rows, sort, limit=limit)
 
 
 def contains_pattern(text: str) -> str:

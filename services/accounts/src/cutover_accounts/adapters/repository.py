@@ -22,7 +22,7 @@ from cutover_accounts.adapters.tables import (
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
-from cutover_kit.pagination import Sort, page_of, paginate
+from cutover_kit.pagination import Sort, fetch_page
 
 ACCOUNT_SORTS = {
     "id": accounts.c.id,
@@ -142,10 +142,14 @@ class AccountsRepository:
     async def list_accounts(
         self, filters: list[Any], sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[Account], str | None]:
-        query = paginate(
-            select(accounts).where(*filters), sort, accounts.c.id, limit=limit, cursor=cursor
+        rows, next_cursor = await fetch_page(
+            self.session,
+            select(accounts).where(*filters),
+            sort,
+            accounts.c.id,
+            limit=limit,
+            cursor=cursor,
         )
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
         return [Account(**row._mapping) for row in rows], next_cursor
 
     async def is_ancestor_or_self(self, account_id: int, of: int) -> bool:
@@ -170,14 +174,14 @@ class AccountsRepository:
     async def history(
         self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        query = paginate(
+        rows, next_cursor = await fetch_page(
+            self.session,
             select(account_history).where(account_history.c.account_id == account_id),
             sort,
             account_history.c.id,
             limit=limit,
             cursor=cursor,
         )
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
         return [dict(row._mapping) for row in rows], next_cursor
 
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
@@ -216,14 +220,14 @@ class AccountsRepository:
     async def disconnects_of(
         self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[Disconnect], str | None]:
-        query = paginate(
+        rows, next_cursor = await fetch_page(
+            self.session,
             select(disconnects).where(disconnects.c.account_id == account_id),
             sort,
             disconnects.c.id,
             limit=limit,
             cursor=cursor,
         )
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
         return [Disconnect(**row._mapping) for row in rows], next_cursor
 
     async def record_history(

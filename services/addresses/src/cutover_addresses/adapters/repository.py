@@ -17,7 +17,7 @@ from cutover_addresses.adapters.tables import (
 )
 from cutover_addresses.domain.model import ServiceableAddress
 from cutover_kit.directory import KnownAccounts
-from cutover_kit.pagination import Sort, contains_pattern, page_of, paginate
+from cutover_kit.pagination import Sort, contains_pattern, fetch_page
 
 COLUMNS = [column for column in serviceable_addresses.c if column.name != "normalised"]
 
@@ -104,8 +104,9 @@ class AddressesRepository:
             query = query.where(account.is_(None) if available else account.is_not(None))
         if q:
             query = query.where(serviceable_addresses.c.normalised.like(contains_pattern(q)))
-        query = paginate(query, sort, serviceable_addresses.c.id, limit=limit, cursor=cursor)
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        rows, next_cursor = await fetch_page(
+            self.session, query, sort, serviceable_addresses.c.id, limit=limit, cursor=cursor
+        )
         return [ServiceableAddress(**row._mapping) for row in rows], next_cursor
 
     async def release(self, address_id: UUID, account_id: int) -> None:
@@ -119,14 +120,14 @@ class AddressesRepository:
     async def history_of_account(
         self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        query = paginate(
+        rows, next_cursor = await fetch_page(
+            self.session,
             select(address_history).where(address_history.c.account_id == account_id),
             sort,
             address_history.c.id,
             limit=limit,
             cursor=cursor,
         )
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
         return [dict(row._mapping) for row in rows], next_cursor
 
     async def released_by(self, disconnect_id: UUID) -> UUID | None:

@@ -20,7 +20,7 @@ from cutover_billing.adapters.tables import (
 from cutover_billing.domain.model import Debit, Invoice, InvoiceLine
 from cutover_billing.domain.model import invoice_lines as lines_of
 from cutover_kit.directory import KnownAccounts
-from cutover_kit.pagination import Sort, page_of, paginate
+from cutover_kit.pagination import Sort, fetch_page
 
 
 class BillingRepository:
@@ -64,8 +64,9 @@ class BillingRepository:
             query = query.where(
                 debits.c.invoice_id.is_not(None) if invoiced else debits.c.invoice_id.is_(None)
             )
-        query = paginate(query, sort, debits.c.id, limit=limit, cursor=cursor)
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
+        rows, next_cursor = await fetch_page(
+            self.session, query, sort, debits.c.id, limit=limit, cursor=cursor
+        )
         return [Debit(**row._mapping) for row in rows], next_cursor
 
     async def add_invoice(
@@ -149,14 +150,14 @@ class BillingRepository:
     async def invoices_of(
         self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[Invoice], str | None]:
-        query = paginate(
+        rows, next_cursor = await fetch_page(
+            self.session,
             select(invoices).where(invoices.c.account_id == account_id),
             sort,
             invoices.c.id,
             limit=limit,
             cursor=cursor,
         )
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
         return await self._with_lines(rows), next_cursor
 
     async def _with_lines(self, invoice_rows: list[Any]) -> list[Invoice]:

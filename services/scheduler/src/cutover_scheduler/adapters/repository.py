@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_kit.directory import KnownAccounts
-from cutover_kit.pagination import Sort, page_of, paginate
+from cutover_kit.pagination import Sort, fetch_page
 from cutover_scheduler.adapters.tables import known_accounts, scheduled_events
 from cutover_scheduler.domain.model import ScheduledEvent
 
@@ -55,14 +55,14 @@ class SchedulerRepository:
     async def list_events(
         self, conditions: list[Any], sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[ScheduledEvent], str | None]:
-        query = paginate(
+        rows, next_cursor = await fetch_page(
+            self.session,
             select(scheduled_events).where(*conditions),
             sort,
             scheduled_events.c.id,
             limit=limit,
             cursor=cursor,
         )
-        rows, next_cursor = page_of(list(await self.session.execute(query)), sort, limit=limit)
         return [ScheduledEvent(**row._mapping) for row in rows], next_cursor
 
     async def cancel_pending_of(self, account_id: int, outcome: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from tests.support.api import (
@@ -22,6 +23,18 @@ from tests.support.events import wait_until
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
+
+
+async def event_in_state(
+    scheduler: httpx.AsyncClient, event_id: str, states: tuple[str, ...], within: float = 30
+) -> dict:
+    """The scheduled event once it reaches one of `states`."""
+
+    async def reached() -> dict | None:
+        body = ok(await scheduler.get(f"/scheduled-events/{event_id}"))
+        return body if body["state"] in states else None
+
+    return await wait_until(reached, within=within)
 
 
 def at(seconds: float) -> str:
@@ -106,11 +119,7 @@ async def test_a_scheduled_disconnect_goes_all_the_way(system: System) -> None:
         preview = ok(await accounts.get(f"/accounts/{account['id']}/disconnect-preview"))
         assert [e["id"] for e in preview["pending_scheduled_events"]] == [event["id"]]
 
-        async def settled() -> dict | None:
-            body = ok(await scheduler.get(f"/scheduled-events/{event['id']}"))
-            return body if body["state"] in ("completed", "failed") else None
-
-        done = await wait_until(settled, within=30)
+        done = await event_in_state(scheduler, event["id"], ("completed", "failed"))
         assert done["state"] == "completed", done
         assert done["emitted_at"] >= done["run_at"]
         [disconnected] = ok(await accounts.get(f"/accounts/{account['id']}/disconnects"))["items"]
@@ -141,11 +150,7 @@ async def test_a_scheduled_event_that_cannot_apply_fails_with_the_reason(system:
             201,
         )
 
-        async def settled() -> dict | None:
-            body = ok(await scheduler.get(f"/scheduled-events/{event['id']}"))
-            return body if body["state"] in ("completed", "failed") else None
-
-        done = await wait_until(settled, within=30)
+        done = await event_in_state(scheduler, event["id"], ("completed", "failed"))
         assert done["state"] == "failed"
         assert "disconnect" in done["outcome"]  # leaving Active is a disconnect, not an edit
         assert ok(await accounts.get(f"/accounts/{account['id']}"))["account_status_id"] == ACTIVE
@@ -169,11 +174,8 @@ async def test_archiving_an_account_cancels_its_pending_events(system: System) -
         )
         ok(await accounts.post(f"/accounts/{account['id']}/archive"))
 
-        async def cancelled() -> dict | None:
-            body = ok(await scheduler.get(f"/scheduled-events/{event['id']}"))
-            return body if body["state"] == "cancelled" else None
-
-        assert "archived" in (await wait_until(cancelled))["outcome"]
+        cancelled = await event_in_state(scheduler, event["id"], ("cancelled",), within=10)
+        assert "archived" in cancelled["outcome"]
 
         async def refused() -> bool:
             response = await scheduler.post(

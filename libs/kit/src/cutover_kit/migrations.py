@@ -110,6 +110,23 @@ def create_kit_tables() -> None:
     )
 
 
+def create_known_accounts_table() -> None:
+    """Version 1 of `known_accounts` (see `cutover_kit.directory.known_accounts_table`), for the
+    services that keep a local copy of accounts. Frozen like `create_kit_tables`."""
+    op.create_table(
+        "known_accounts",
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
+        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("account_id"),
+    )
+
+
 def drop_kit_tables() -> None:
     op.drop_table("processed_events")
     op.drop_index(

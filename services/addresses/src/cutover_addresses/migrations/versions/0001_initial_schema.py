@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from cutover_kit.migrations import create_kit_tables, drop_kit_tables
+from cutover_kit.migrations import create_kit_tables, create_known_accounts_table, drop_kit_tables
 
 revision = "0001"
 down_revision = None
@@ -17,18 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     create_kit_tables()
-    op.create_table(
-        "known_accounts",
-        sa.Column("account_id", sa.BigInteger(), nullable=False),
-        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("account_id"),
-    )
+    create_known_accounts_table()
     op.create_table(
         "serviceable_addresses",
         sa.Column("id", sa.UUID(), nullable=False),

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from cutover_kit.migrations import create_known_accounts_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -15,18 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "known_accounts",
-        sa.Column("account_id", sa.BigInteger(), nullable=False),
-        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("account_id"),
-    )
+    create_known_accounts_table()
     op.create_table(
         "scheduled_events",
         sa.Column("id", sa.UUID(), nullable=False),

@@ -29,8 +29,18 @@ from cutover_kit.migrations import upgrade
 from cutover_kit.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_STATE = REPO / ".local" / "test"
-LOCAL_PORTS = {"KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093", "POSTGRES_PORT": "15432"}
+# CUTOVER_TEST_SLOT=N moves every port the suite uses up by 100·N and its state to its own folder,
+# so two work trees on one machine can run their suites at the same time.
+TEST_SLOT = int(os.environ.get("CUTOVER_TEST_SLOT", "0"))
+TEST_STATE = REPO / ".local" / ("test" if TEST_SLOT == 0 else f"test-{TEST_SLOT}")
+LOCAL_PORTS = {
+    name: str(port + 100 * TEST_SLOT)
+    for name, port in {
+        "KAFKA_PORT": 19092,
+        "KAFKA_CONTROLLER_PORT": 19093,
+        "POSTGRES_PORT": 15432,
+    }.items()
+}
 
 
 class LocalControl:

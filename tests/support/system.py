@@ -12,10 +12,18 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.infra import REPO, Infra
+from tests.support.infra import REPO, TEST_SLOT, Infra
 
 TEST_TOKEN = "test-token-operator"
-TEST_PORTS = {"accounts": 18001, "billing": 18002, "addresses": 18003, "scheduler": 18004}
+TEST_PORTS = {
+    name: port + 100 * TEST_SLOT
+    for name, port in {
+        "accounts": 18001,
+        "billing": 18002,
+        "addresses": 18003,
+        "scheduler": 18004,
+    }.items()
+}
 LOG_DIR = REPO / ".local" / "test" / "log"
 
 

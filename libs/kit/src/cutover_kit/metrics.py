@@ -16,5 +16,10 @@ events_consumed = Counter(
 dead_letters = Counter(
     "cutover_dead_letters_total", "Messages sent to the dead-letter topic", ["topic"]
 )
+consumer_lag = Gauge(
+    "cutover_consumer_lag",
+    "Records behind the partition's end, summed over the partitions a consumer group member holds, as of its latest batch",
+    ["group", "topic"],
+)
 outbox_published = Counter("cutover_outbox_published_total", "Outbox events published to Kafka")
 outbox_backlog = Gauge("cutover_outbox_backlog", "Outbox events committed but not yet published")

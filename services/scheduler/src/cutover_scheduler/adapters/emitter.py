@@ -38,6 +38,9 @@ lateness = Histogram(
     "Emission time minus run_at, by the database clock",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+last_lateness = Gauge(
+    "cutover_scheduler_last_lateness_seconds", "Lateness of the latest event emitted"
+)
 due_backlog = Gauge("cutover_scheduler_due_backlog", "Pending events whose run_at has passed")
 
 CLAIM = """
@@ -169,5 +172,7 @@ class Emitter:
             )
         emitted_total.inc(len(rows))
         for row in rows:
-            lateness.observe((row["emitted_at"] - row["run_at"]).total_seconds())
+            late = (row["emitted_at"] - row["run_at"]).total_seconds()
+            lateness.observe(late)
+        last_lateness.set(late)
         return len(rows)

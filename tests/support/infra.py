@@ -172,19 +172,20 @@ def test_infrastructure() -> Iterator[Infra]:
         yield infra
 
 
-async def _connect_admin(infra: Infra) -> asyncpg.Connection:
+async def connect(infra: Infra, database: str = "postgres") -> asyncpg.Connection:
+    """A plain asyncpg connection: to the cluster's `postgres` database, or to `test_<service>`."""
     return await asyncpg.connect(
         host=infra.postgres_host,
         port=infra.postgres_port,
         user=infra.postgres_user,
         password=infra.postgres_password or None,
-        database="postgres",
+        database=database,
     )
 
 
 async def _drop_test_databases(infra: Infra) -> None:
     """Drop every database an earlier session made (they all start with `test_`)."""
-    connection = await _connect_admin(infra)
+    connection = await connect(infra)
     try:
         names = await connection.fetch(
             "SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'"
@@ -196,7 +197,7 @@ async def _drop_test_databases(infra: Infra) -> None:
 
 
 async def _fresh_databases(infra: Infra, names: tuple[str, ...] = SERVICES) -> None:
-    connection = await _connect_admin(infra)
+    connection = await connect(infra)
     try:
         for name in names:
             await connection.execute(f'DROP DATABASE IF EXISTS "test_{name}" WITH (FORCE)')

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.infra import REPO, TEST_SLOT, Infra
+from tests.support.infra import TEST_SLOT, TEST_STATE, Infra
 
 TEST_TOKEN = "test-token-operator"
 TEST_PORTS = {
@@ -24,7 +24,7 @@ TEST_PORTS = {
         "scheduler": 18004,
     }.items()
 }
-LOG_DIR = REPO / ".local" / "test" / "log"
+LOG_DIR = TEST_STATE / "log"
 
 
 @dataclass

@@ -19,9 +19,16 @@ TOKEN = "unit-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+EXPIRED = "expired-unit-test-token"
+
+
 def client_for(service: str) -> TestClient:
     bootstrap = importlib.import_module(f"cutover_{service}.bootstrap")
-    settings = Settings(service=service, api_token=SecretStr(TOKEN))
+    settings = Settings(
+        service=service,
+        api_token=SecretStr(TOKEN),
+        api_tokens=f"old-robot={EXPIRED};expires=2026-01-01T00:00:00+00:00",
+    )
     return TestClient(bootstrap.create_app(settings), raise_server_exceptions=False)
 
 
@@ -55,10 +62,31 @@ def test_every_endpoint_but_health_and_docs_needs_a_valid_token(service: str) ->
         )
         url = url.replace("{invoice_id}", "00000000-0000-4000-8000-000000000000")
         url = url.replace("{address_id}", "00000000-0000-4000-8000-000000000000")
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Basic abc"},
+            {"Authorization": f"Bearer {EXPIRED}"},
+        ):
             response = client.request(method, url, headers=headers)
             body = assert_problem(response, 401)
             assert body["type"] == "urn:cutover:problem:unauthorized"
+
+
+def test_an_expired_token_is_told_apart_from_a_wrong_one() -> None:
+    client = client_for("accounts")
+    expired = assert_problem(
+        client.get("/accounts", headers={"Authorization": f"Bearer {EXPIRED}"}), 401
+    )
+    assert "expired at 2026-01-01T00:00:00+00:00" in expired["detail"]
+    wrong = assert_problem(client.get("/accounts", headers={"Authorization": "Bearer x"}), 401)
+    assert "not valid" in wrong["detail"]
+
+
+def test_a_token_expiry_without_an_offset_stops_the_service_at_start() -> None:
+    settings = Settings(service="accounts", api_tokens="robot=abc;expires=2027-01-01T00:00:00")
+    with pytest.raises(ValueError, match="needs an offset"):
+        settings.tokens()
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
@@ -21,6 +22,7 @@ from cutover_kit.directory import AccountsDirectory
 from cutover_kit.errors import DomainError
 from cutover_kit.problems import install_problem_handlers, problem_response
 from cutover_kit.runtime import ServiceRuntime
+from cutover_kit.settings import ApiToken
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_BODY_BYTES = 1024 * 1024
@@ -43,11 +45,15 @@ async def require_token(
     """Accept a configured bearer token; the token's name becomes the actor of what follows."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send 'Authorization: Bearer <token>' (the token is CUTOVER_API_TOKEN).")
-    tokens: dict[str, str] = request.app.state.runtime.tokens
-    for token, name in tokens.items():
-        if hmac.compare_digest(token.encode(), credentials.credentials.encode()):
-            context.actor.set(name)
-            return name
+    tokens: list[ApiToken] = request.app.state.runtime.tokens
+    for token in tokens:
+        if hmac.compare_digest(token.secret.encode(), credentials.credentials.encode()):
+            if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+                raise Unauthorized(
+                    f"The bearer token expired at {token.expires_at.isoformat()}; use a new one."
+                )
+            context.actor.set(token.name)
+            return token.name
     raise Unauthorized("The bearer token is not valid.")
 
 

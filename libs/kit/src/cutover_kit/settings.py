@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import ssl
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
@@ -68,7 +70,10 @@ class Settings(BaseSettings):
     api_tokens: str = Field(
         default="",
         alias="CUTOVER_API_TOKENS",
-        description="More named tokens, 'name=token,name2=token2'; the name is the actor in history",
+        description=(
+            "More named tokens, 'name=token,name2=token2;expires=2027-01-31T00:00:00Z'; the name"
+            " is the actor in history; a token given an expiry is refused from that instant on"
+        ),
     )
     log_level: str = Field(default="INFO", alias="CUTOVER_LOG_LEVEL")
     consumer_max_attempts: int = Field(default=3, ge=1, alias="CUTOVER_CONSUMER_MAX_ATTEMPTS")
@@ -95,13 +100,28 @@ class Settings(BaseSettings):
             f"/{self.service}"
         )
 
-    def tokens(self) -> dict[str, str]:
-        """Accepted bearer tokens, token → actor name."""
-        accepted: dict[str, str] = {}
+    def tokens(self) -> list[ApiToken]:
+        """Accepted bearer tokens. A bad expiry stops the service at start, not at first use."""
+        accepted = []
         if self.api_token:
-            accepted[self.api_token.get_secret_value()] = "operator"
-        for pair in filter(None, (item.strip() for item in self.api_tokens.split(","))):
+            accepted.append(ApiToken("operator", self.api_token.get_secret_value()))
+        for item in filter(None, (item.strip() for item in self.api_tokens.split(","))):
+            pair, _, expiry = item.partition(";expires=")
             name, _, token = pair.partition("=")
-            if token:
-                accepted[token] = name
+            if not token:
+                continue
+            expires_at = datetime.fromisoformat(expiry) if expiry else None
+            if expires_at is not None and expires_at.tzinfo is None:
+                raise ValueError(f"CUTOVER_API_TOKENS: the expiry of {name!r} needs an offset")
+            accepted.append(ApiToken(name, token, expires_at))
         return accepted
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A bearer token; its name is the actor recorded in history. Rotate by adding the new token and
+    giving the old one an expiry."""
+
+    name: str
+    secret: str = field(repr=False)
+    expires_at: datetime | None = None

@@ -9,7 +9,9 @@ services write). Then:
 - latency: disconnect the rest at a fixed offered rate (default 200/s for 60 s) and measure, per
   disconnect, the HTTP response time and the end-to-end time from sending the request to the
   `account-disconnected` event (its record timestamp).
-Results go to bench/results/disconnects.json.
+Both report the CPU time each part of the system (the four services, Kafka, PostgreSQL) spent per
+completed disconnect, read from /proc: unlike a rate, it hardly moves when something else shares
+the machine, and it shows which part to make cheaper. Results go to bench/results/disconnects.json.
 """
 
 from __future__ import annotations
@@ -218,6 +220,59 @@ class Completions:
         await self.consumer.stop()
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _children_of(parent: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                children.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return children
+
+
+class CpuMeter:
+    """CPU seconds spent by each part of the system between `start` and `stop`. PostgreSQL counts
+    its postmaster and every backend alive at either reading (pooled connections live throughout)."""
+
+    def __init__(self, services: dict[str, subprocess.Popen]) -> None:
+        self.services = {name: process.pid for name, process in services.items()}
+        self.kafka = int((STATE / "run" / "kafka.pid").read_text().split()[0])
+        self.postmaster = int((STATE / "pg" / "postmaster.pid").read_text().split()[0])
+
+    def _read(self) -> dict[str, float]:
+        postgres = [self.postmaster, *_children_of(self.postmaster)]
+        return {
+            **{name: _cpu_of(pid) for name, pid in self.services.items()},
+            "kafka": _cpu_of(self.kafka),
+            "postgres": sum(_cpu_of(pid) for pid in postgres),
+        }
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def per(self, completed: int) -> dict[str, float]:
+        """Milliseconds of CPU per completed disconnect, by part."""
+        after = self._read()
+        return (
+            {part: round((after[part] - self.before[part]) * 1000 / completed, 2) for part in after}
+            if completed
+            else {}
+        )
+
+
 def percentiles(values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
     if not ordered:
@@ -229,7 +284,9 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     }
 
 
-async def throughput(client: httpx.AsyncClient, done: Completions, ids: list[int]) -> dict:
+async def throughput(
+    client: httpx.AsyncClient, done: Completions, meter: CpuMeter, ids: list[int]
+) -> dict:
     queue = iter(ids)
     refused = 0
 
@@ -239,6 +296,7 @@ async def throughput(client: httpx.AsyncClient, done: Completions, ids: list[int
             response = await client.post(f"/accounts/{account_id}/disconnect")
             refused += response.status_code != 202
 
+    meter.start()
     started = time.time()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     accepted_s = time.time() - started
@@ -253,10 +311,13 @@ async def throughput(client: httpx.AsyncClient, done: Completions, ids: list[int
         "accepted_per_second": round(len(ids) / accepted_s),
         "completed_per_second": round(len(completed) / elapsed) if elapsed else None,
         "seconds": round(elapsed, 2) if elapsed else None,
+        "cpu_ms_per_disconnect": meter.per(len(completed)),
     }
 
 
-async def latency(client: httpx.AsyncClient, done: Completions, ids: list[int]) -> dict:
+async def latency(
+    client: httpx.AsyncClient, done: Completions, meter: CpuMeter, ids: list[int]
+) -> dict:
     sent: dict[int, float] = {}
     http_ms: list[float] = []
 
@@ -267,6 +328,7 @@ async def latency(client: httpx.AsyncClient, done: Completions, ids: list[int]) 
         await client.post(f"/accounts/{account_id}/disconnect")
         http_ms.append((time.perf_counter() - began) * 1000)
 
+    meter.start()
     t0 = time.monotonic() + 0.5
     await asyncio.gather(*(one(i, t0 + n / RATE) for n, i in enumerate(ids)))
     await done.wait(ids, within=120)
@@ -278,6 +340,7 @@ async def latency(client: httpx.AsyncClient, done: Completions, ids: list[int]) 
         "completed": len(e2e),
         "end_to_end_ms": percentiles(e2e),
         "http_ms": percentiles(http_ms),
+        "cpu_ms_per_disconnect": meter.per(len(e2e)),
     }
 
 
@@ -290,6 +353,7 @@ async def main() -> None:
         print(f"seeding {ACCOUNTS} accounts ...", flush=True)
         await seed(ACCOUNTS)
         processes = start_services()
+        meter = CpuMeter(dict(zip(SERVICES, processes, strict=True)))
         done = Completions()
         await done.start()
         latency_count = RATE * SECONDS
@@ -302,10 +366,10 @@ async def main() -> None:
             timeout=30,
         ) as client:
             print(f"throughput: {len(ids) - latency_count} disconnects ...", flush=True)
-            first = await throughput(client, done, ids[: len(ids) - latency_count])
+            first = await throughput(client, done, meter, ids[: len(ids) - latency_count])
             print(json.dumps(first), flush=True)
             print(f"latency: {RATE}/s for {SECONDS} s ...", flush=True)
-            second = await latency(client, done, ids[len(ids) - latency_count :])
+            second = await latency(client, done, meter, ids[len(ids) - latency_count :])
             print(json.dumps(second), flush=True)
         await done.stop()
     finally:

@@ -34,6 +34,12 @@ async def service_database(infra: Infra, service: str) -> AsyncIterator[Database
 
 
 @pytest.fixture
+async def accounts_database(infra: Infra) -> AsyncIterator[Database]:
+    async for database in service_database(infra, "accounts"):
+        yield database
+
+
+@pytest.fixture
 async def billing_database(infra: Infra) -> AsyncIterator[Database]:
     async for database in service_database(infra, "billing"):
         yield database

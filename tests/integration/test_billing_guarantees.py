@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
@@ -18,16 +17,13 @@ from cutover_billing.domain.errors import NothingToInvoice
 from cutover_billing.entrypoints.consumers import on_disconnect_requested
 from cutover_billing.service_layer import billing
 from cutover_contracts.envelope import decode_event
-from cutover_contracts.events import AccountDisconnectRequestedV1
 from cutover_contracts.topics import ACCOUNT_DISCONNECT_REQUESTED, DISCONNECT_BILLED
 from cutover_kit.consumer import EventConsumer
 from cutover_kit.db import Database
 from cutover_kit.tables import outbox
-from tests.support.records import record
+from tests.support.records import disconnect_request, record
 
 pytestmark = pytest.mark.infra
-
-INACTIVE = uuid.UUID("00000000-0000-4000-8000-000000000003")
 
 
 class NoDirectory:
@@ -52,16 +48,6 @@ async def account_with_debits(database: Database, amounts: list[int]) -> int:
             description=f"{amount} worth",
         )
     return account_id
-
-
-def disconnect_request(account_id: int) -> AccountDisconnectRequestedV1:
-    return AccountDisconnectRequestedV1(
-        disconnect_id=uuid.uuid4(),
-        account_id=account_id,
-        source="manual",
-        status_id=INACTIVE,
-        requested_at=datetime.now(UTC),
-    )
 
 
 def final_invoice_consumer(database: Database) -> EventConsumer:
@@ -251,3 +237,59 @@ async def test_invoice_numbers_are_gapless_and_increasing(billing_database: Data
     assert numbers == list(range(1, len(numbers) + 1))
     by_time = sorted(issued, key=lambda invoice: invoice.issued_at)
     assert [i.number for i in by_time] == sorted(i.number for i in issued)
+
+
+async def test_a_batch_of_requests_is_applied_as_if_one_by_one(billing_database: Database) -> None:
+    """The set-based handler: many accounts in one batch, two disconnects of one account, a
+    disconnect replayed in the same batch and one already answered in an earlier batch."""
+    owing = [await account_with_debits(billing_database, [100 * n, 7]) for n in range(1, 6)]
+    twice = await account_with_debits(billing_database, [900])
+    nothing = await account_with_debits(billing_database, [])
+    earlier = disconnect_request(owing[0])
+    consumer = final_invoice_consumer(billing_database)
+    await consumer.consume_batch(
+        (record(ACCOUNT_DISCONNECT_REQUESTED, earlier, account_id=owing[0]),)
+    )
+    async with billing_database.unit_of_work() as uow:
+        before = await uow.session.scalar(select(func.max(invoices.c.number)))
+
+    requests = [earlier, *(disconnect_request(a) for a in owing[1:])]
+    first_of_twice, second_of_twice = disconnect_request(twice), disconnect_request(twice)
+    requests += [first_of_twice, second_of_twice, disconnect_request(nothing), requests[1]]
+    await consumer.consume_batch(
+        tuple(record(ACCOUNT_DISCONNECT_REQUESTED, r, account_id=r.account_id) for r in requests)
+    )
+
+    async with billing_database.unit_of_work() as uow:
+        finals = {
+            row.disconnect_id: row
+            for row in await uow.session.execute(
+                select(invoices).where(
+                    invoices.c.disconnect_id.in_([r.disconnect_id for r in requests])
+                )
+            )
+        }
+    # One final invoice per disconnect that had debits, numbered on from the earlier batch
+    assert finals[earlier.disconnect_id].number == before
+    assert sorted(f.number for f in finals.values() if f.number > before) == list(
+        range(before + 1, before + 6)
+    )
+    assert [finals[r.disconnect_id].total for r in requests[1:5]] == [207, 307, 407, 507]
+    assert finals[first_of_twice.disconnect_id].total == 900
+    assert second_of_twice.disconnect_id not in finals
+    for request, state in [
+        (earlier, "issued"),
+        (requests[1], "issued"),
+        (second_of_twice, "not_required"),
+        (requests[7], "not_required"),
+    ]:
+        answers = await answers_for(billing_database, request.disconnect_id)
+        assert answers and {a["final_invoice_state"] for a in answers} == {state}
+    # The request replayed within the batch is answered twice, naming the same invoice
+    replayed = await answers_for(billing_database, requests[1].disconnect_id)
+    assert len(replayed) == 2
+    assert {a["final_invoice"]["id"] for a in replayed} == {
+        str(finals[requests[1].disconnect_id].id)
+    }
+    for account_id in [*owing, twice]:
+        assert None not in await debits_by_invoice(billing_database, account_id)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from cutover_contracts.envelope import CloudEvent, encode_event
 from cutover_contracts.topics import Topic, dead_letter_topic
 from cutover_kit import metrics
-from cutover_kit.consumer import EventConsumer
+from cutover_kit.consumer import EventConsumer, one_by_one
 from cutover_kit.db import Database, UnitOfWork
 from cutover_kit.kafka import make_broker
 from cutover_kit.relay import OutboxRelay
@@ -62,7 +62,9 @@ async def test_duplicates_apply_once_and_poison_goes_to_the_dead_letter_topic(
         applied.append(data.account_id)
 
     broker = make_broker(infra.kafka_settings(), client_id="consumer-test")
-    consumer = EventConsumer(kit_database, name="ping", handlers={topic: handler}, max_attempts=2)
+    consumer = EventConsumer(
+        kit_database, name="ping", handlers={topic: one_by_one(handler)}, max_attempts=2
+    )
     consumer.subscribe(broker)
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
     await producer.start()

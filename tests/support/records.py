@@ -9,7 +9,10 @@ from aiokafka import ConsumerRecord
 from pydantic import BaseModel
 
 from cutover_contracts.envelope import CloudEvent, encode_event
+from cutover_contracts.events import AccountDisconnectRequestedV1
 from cutover_contracts.topics import Topic
+
+INACTIVE = uuid.UUID("00000000-0000-4000-8000-000000000003")
 
 
 def record(
@@ -31,3 +34,14 @@ def record(
     value = encode_event(event)
     key = str(account_id).encode()
     return ConsumerRecord(topic.name, 0, offset, 0, 0, key, value, None, len(key), len(value), [])
+
+
+def disconnect_request(account_id: int) -> AccountDisconnectRequestedV1:
+    """A fresh disconnect of `account_id`, as accounts requests it."""
+    return AccountDisconnectRequestedV1(
+        disconnect_id=uuid.uuid4(),
+        account_id=account_id,
+        source="manual",
+        status_id=INACTIVE,
+        requested_at=datetime.now(UTC),
+    )

@@ -2,7 +2,8 @@
 
 Nothing but `UnitOfWork.commit` commits. Leaving the `async with` block without committing rolls
 back, so an exception anywhere leaves no partial write. Events are added to the outbox through the
-unit of work, in the same transaction as the state they announce.
+unit of work, in the same transaction as the state they announce: they are kept in memory and
+written with one statement just before the commit (a consumed batch may publish hundreds).
 
 A unit of work may be entered again while open (an Idempotency-Key wraps a use case that opens it
 too): the inner block joins the outer transaction and only the outermost commit commits.
@@ -25,6 +26,9 @@ from cutover_contracts.envelope import CloudEvent, encode_event
 from cutover_contracts.topics import Topic
 from cutover_kit import context
 from cutover_kit.tables import outbox, processed_events
+
+# Four bind parameters a row; PostgreSQL takes at most 32,767 in one statement.
+OUTBOX_ROWS_PER_STATEMENT = 1000
 
 
 def outbox_channel(service: str) -> str:
@@ -61,6 +65,7 @@ class UnitOfWork:
         self.database = database
         self._committed = False
         self._channels: set[str] = set()
+        self._outbox: list[dict[str, object]] = []
         self._depth = 0
 
     async def __aenter__(self) -> UnitOfWork:
@@ -88,6 +93,12 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._depth > 1:
             return  # the outermost block commits
+        for start in range(0, len(self._outbox), OUTBOX_ROWS_PER_STATEMENT):
+            rows = self._outbox[start : start + OUTBOX_ROWS_PER_STATEMENT]
+            await self.session.execute(
+                pg_insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+            )
+        self._outbox.clear()
         for channel in sorted(self._channels):
             # Delivered by PostgreSQL only if and when the transaction commits.
             await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
@@ -100,8 +111,14 @@ class UnitOfWork:
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        async with self.session.begin_nested():
-            yield
+        """A nested transaction; events published inside it are dropped when it rolls back."""
+        published = len(self._outbox)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._outbox[published:]
+            raise
 
     async def publish(
         self,
@@ -111,11 +128,13 @@ class UnitOfWork:
         account_id: int | str,
         event_id: uuid.UUID | None = None,
         time: datetime | None = None,
+        correlation_id: str | None = None,
     ) -> CloudEvent:
-        """Write a CloudEvent to the outbox; the relay publishes it once this transaction commits.
+        """Add a CloudEvent to the outbox; the relay publishes it once this transaction commits.
 
         Pass a deterministic `event_id` when the event answers another one, so a redelivered
-        request produces the same answer, not a second one.
+        request produces the same answer, not a second one. The correlation id is the current
+        request's or event's unless given (a handler applying many events gives each its own).
         """
         event = CloudEvent(
             id=event_id or uuid.uuid4(),
@@ -123,15 +142,16 @@ class UnitOfWork:
             type=topic.event_type,
             subject=str(account_id),
             time=time or datetime.now(UTC),
-            correlationid=context.correlation_id.get(),
+            correlationid=correlation_id or context.correlation_id.get(),
             data=data.model_dump(mode="json"),
         )
-        await self.session.execute(
-            pg_insert(outbox)
-            .values(
-                event_id=event.id, topic=topic.name, key=str(account_id), value=encode_event(event)
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
+        self._outbox.append(
+            {
+                "event_id": event.id,
+                "topic": topic.name,
+                "key": str(account_id),
+                "value": encode_event(event),
+            }
         )
         self.notify_on_commit(outbox_channel(self.database.service))
         return event

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountArchivedV1, AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_CREATED, Topic
-from cutover_kit.consumer import Handler
+from cutover_kit.consumer import Handler, one_by_one
 from cutover_kit.db import UnitOfWork
 from cutover_kit.errors import Conflict, NotFound
 
@@ -116,8 +116,13 @@ class KnownAccounts:
         return None if row is None else row.archived_at is not None
 
     async def remember_account(self, account_id: int) -> None:
+        await self.remember_accounts([account_id])
+
+    async def remember_accounts(self, account_ids: list[int]) -> None:
         await self.session.execute(
-            pg_insert(self.table).values(account_id=account_id).on_conflict_do_nothing()
+            pg_insert(self.table)
+            .values([{"account_id": account_id} for account_id in account_ids])
+            .on_conflict_do_nothing()
         )
 
     async def mark_archived(self, account_id: int, archived_at: datetime) -> None:
@@ -127,11 +132,13 @@ class KnownAccounts:
             .on_conflict_do_update(index_elements=["account_id"], set_={"archived_at": archived_at})
         )
 
-    async def lock(self, account_id: int) -> None:
-        """Hold the account's row lock until commit."""
+    async def lock(self, *account_ids: int) -> None:
+        """Hold the accounts' row locks until commit, taken in id order (no deadlock between two
+        transactions locking overlapping sets)."""
         await self.session.execute(
             select(self.table.c.account_id)
-            .where(self.table.c.account_id == account_id)
+            .where(self.table.c.account_id.in_(account_ids))
+            .order_by(self.table.c.account_id)
             .with_for_update()
         )
 
@@ -147,4 +154,7 @@ def local_copy_handlers(table: Table) -> dict[Topic, Handler]:
         """Mark the account archived: nothing more may be added to it."""
         await KnownAccounts(uow.session, table).mark_archived(data.account_id, data.archived_at)
 
-    return {ACCOUNT_CREATED: on_account_created, ACCOUNT_ARCHIVED: on_account_archived}
+    return {
+        ACCOUNT_CREATED: one_by_one(on_account_created),
+        ACCOUNT_ARCHIVED: one_by_one(on_account_archived),
+    }

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import exists, func, insert, select, text, update
+from sqlalchemy import bindparam, exists, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -206,16 +206,35 @@ class AccountsRepository:
         row = (await self.session.execute(query)).first()
         return Disconnect(**row._mapping) if row else None
 
-    async def update_disconnect(self, disconnect_id: UUID, **values: Any) -> Disconnect:
-        row = (
+    async def pending_disconnects(self, disconnect_ids: list[UUID]) -> dict[UUID, Disconnect]:
+        """The pending ones among these disconnects, locked in id order until commit."""
+        rows = await self.session.execute(
+            select(disconnects)
+            .where(disconnects.c.id.in_(disconnect_ids), disconnects.c.state == "pending")
+            .order_by(disconnects.c.id)
+            .with_for_update()
+        )
+        return {row.id: Disconnect(**row._mapping) for row in rows}
+
+    async def update_disconnects(self, changes: list[dict[str, Any]]) -> None:
+        """Each change is {"id": …, column: value, …}, the same columns in every change."""
+        if changes:
+            columns = [column for column in changes[0] if column != "id"]
             await self.session.execute(
                 update(disconnects)
-                .where(disconnects.c.id == disconnect_id)
-                .values(**values)
-                .returning(disconnects)
+                .where(disconnects.c.id == bindparam("disconnect_id"))
+                .values({column: bindparam(f"new_{column}") for column in columns}),
+                [
+                    {"disconnect_id": change["id"], **{f"new_{c}": change[c] for c in columns}}
+                    for change in changes
+                ],
             )
-        ).one()
-        return Disconnect(**row._mapping)
+
+    async def disconnected_at(self, account_ids: list[int]) -> dict[int, datetime | None]:
+        rows = await self.session.execute(
+            select(accounts.c.id, accounts.c.disconnected_at).where(accounts.c.id.in_(account_ids))
+        )
+        return {row.id: row.disconnected_at for row in rows}
 
     async def disconnects_of(
         self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
@@ -233,13 +252,23 @@ class AccountsRepository:
     async def record_history(
         self, account_id: int, change: str, cause: str, **details: Any
     ) -> None:
+        await self.record_histories([(account_id, change, cause, None, details)])
+
+    async def record_histories(
+        self, entries: list[tuple[int, str, str, str | None, dict[str, Any]]]
+    ) -> None:
+        """(account id, change, cause, correlation id or None for the current one, details)."""
         await self.session.execute(
-            insert(account_history).values(
-                account_id=account_id,
-                change=change,
-                cause=cause,
-                actor=context.actor.get(),
-                correlation_id=context.correlation_id.get(),
-                details=details,
-            )
+            insert(account_history),
+            [
+                {
+                    "account_id": account_id,
+                    "change": change,
+                    "cause": cause,
+                    "actor": context.actor.get(),
+                    "correlation_id": correlation_id or context.correlation_id.get(),
+                    "details": details,
+                }
+                for account_id, change, cause, correlation_id, details in entries
+            ],
         )

@@ -15,20 +15,23 @@ from cutover_contracts.topics import (
     DISCONNECT_BILLED,
     SCHEDULED_EVENT_DUE,
 )
+from cutover_kit.consumer import one_by_one
 from cutover_kit.db import UnitOfWork
 from cutover_kit.runtime import ServiceRuntime
 
 
-async def on_disconnect_billed(uow: UnitOfWork, _: CloudEvent, data: DisconnectBilledV1) -> None:
+async def on_disconnect_billed(
+    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectBilledV1]]
+) -> None:
     """Store billing's final invoice (or not_required) on the disconnect."""
-    await disconnects.record_final_invoice(uow, data)
+    await disconnects.record_final_invoices(uow, answers)
 
 
 async def on_address_released(
-    uow: UnitOfWork, _: CloudEvent, data: DisconnectAddressReleasedV1
+    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectAddressReleasedV1]]
 ) -> None:
     """Store the released serviceable address (or none) on the disconnect."""
-    await disconnects.record_address_release(uow, data)
+    await disconnects.record_address_releases(uow, answers)
 
 
 async def on_scheduled_event_due(uow: UnitOfWork, _: CloudEvent, data: ScheduledEventDueV1) -> None:
@@ -40,6 +43,9 @@ def register(runtime: ServiceRuntime) -> None:
     # One consumer for both answers: they update the same disconnect rows (see cutover_kit.consumer).
     runtime.consume(
         "disconnect-answers",
-        {DISCONNECT_BILLED: on_disconnect_billed, DISCONNECT_ADDRESS_RELEASED: on_address_released},
+        {
+            DISCONNECT_BILLED: on_disconnect_billed,
+            DISCONNECT_ADDRESS_RELEASED: on_address_released,
+        },
     )
-    runtime.consume("scheduled-events", {SCHEDULED_EVENT_DUE: on_scheduled_event_due})
+    runtime.consume("scheduled-events", {SCHEDULED_EVENT_DUE: one_by_one(on_scheduled_event_due)})

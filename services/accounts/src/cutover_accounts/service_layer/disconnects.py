@@ -2,9 +2,9 @@
 
 1. `request_disconnect` moves the account to the Disconnect Account Status at once and writes
    `AccountDisconnectRequested` to the outbox, in one transaction.
-2. Billing and addresses each answer with an event; `record_final_invoice` and
-   `record_address_release` store the answer on the disconnect, under a row lock so the two answers,
-   consumed concurrently, are applied one after the other.
+2. Billing and addresses each answer with an event; `record_final_invoices` and
+   `record_address_releases` store a batch of answers on their disconnects, under the disconnects'
+   row locks, so answers consumed concurrently are applied one after the other.
 3. Whichever answer arrives second completes the disconnect and writes `AccountDisconnected`.
 A scheduled disconnect (a due `disconnect_account` event from the scheduler) is the same flow with
 `source: scheduled`; its outcome goes back to the scheduler when it completes, or at once when the
@@ -14,13 +14,17 @@ account cannot be disconnected (already disconnected, archived, unknown), with t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.adapters.tables import disconnects
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
+from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
     AccountDisconnectedV1,
     AccountDisconnectRequestedV1,
@@ -119,6 +123,7 @@ async def report_outcome(
     *,
     reason: str | None = None,
     disconnect_id: UUID | None = None,
+    correlation_id: str | None = None,
 ) -> None:
     """Tell the scheduler what became of its event: completed, or failed with `reason`."""
     await uow.publish(
@@ -131,89 +136,128 @@ async def report_outcome(
             disconnect_id=disconnect_id,
         ),
         account_id=account_id,
+        correlation_id=correlation_id,
     )
 
 
-async def record_final_invoice(uow: UnitOfWork, answer: DisconnectBilledV1) -> None:
-    repository = AccountsRepository(uow.session)
-    disconnect = await _pending(repository, answer.disconnect_id)
-    if disconnect is None or disconnect.final_invoice_state != "pending":
-        return
-    invoice = answer.final_invoice
-    disconnect = await repository.update_disconnect(
-        disconnect.id,
-        final_invoice_state=answer.final_invoice_state,
-        final_invoice_id=invoice.id if invoice else None,
-        final_invoice_total=invoice.total if invoice else None,
-        final_invoice_currency=invoice.currency if invoice else None,
-    )
-    await _complete_if_done(uow, repository, disconnect)
-
-
-async def record_address_release(uow: UnitOfWork, answer: DisconnectAddressReleasedV1) -> None:
-    repository = AccountsRepository(uow.session)
-    disconnect = await _pending(repository, answer.disconnect_id)
-    if disconnect is None or disconnect.address_state != "pending":
-        return
-    disconnect = await repository.update_disconnect(
-        disconnect.id,
-        address_state=answer.address_state,
-        released_address_id=answer.released_address_id,
-    )
-    await _complete_if_done(uow, repository, disconnect)
-
-
-async def _pending(repository: AccountsRepository, disconnect_id: UUID) -> Disconnect | None:
-    disconnect = await repository.get_disconnect(disconnect_id, for_update=True)
-    if disconnect is None or disconnect.state != "pending":
-        return None
-    return disconnect
-
-
-async def _complete_if_done(
-    uow: UnitOfWork, repository: AccountsRepository, disconnect: Disconnect
+async def record_final_invoices(
+    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectBilledV1]]
 ) -> None:
-    if not disconnect.all_steps_done:
+    """Store billing's answers (final invoice issued or not required) on their disconnects."""
+    await _record_answers(
+        uow,
+        answers,
+        "final_invoice_state",
+        lambda answer: {
+            "final_invoice_state": answer.final_invoice_state,
+            "final_invoice_id": answer.final_invoice.id if answer.final_invoice else None,
+            "final_invoice_total": answer.final_invoice.total if answer.final_invoice else None,
+            "final_invoice_currency": (
+                answer.final_invoice.currency if answer.final_invoice else None
+            ),
+        },
+    )
+
+
+async def record_address_releases(
+    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectAddressReleasedV1]]
+) -> None:
+    """Store addresses' answers (address released or none) on their disconnects."""
+    await _record_answers(
+        uow,
+        answers,
+        "address_state",
+        lambda answer: {
+            "address_state": answer.address_state,
+            "released_address_id": answer.released_address_id,
+        },
+    )
+
+
+async def _record_answers(
+    uow: UnitOfWork,
+    answers: Sequence[tuple[CloudEvent, DisconnectBilledV1 | DisconnectAddressReleasedV1]],
+    step: str,
+    values_of: Callable[[Any], dict[str, Any]],
+) -> None:
+    """Apply one step's answers to their pending disconnects (locked together, in id order), and
+    complete those whose other step is done too. An answer seen again finds its step done, or its
+    disconnect completed, and changes nothing."""
+    repository = AccountsRepository(uow.session)
+    pending = await repository.pending_disconnects([answer.disconnect_id for _, answer in answers])
+    changed: dict[UUID, tuple[Disconnect, str | None]] = {}
+    changes = []
+    for event, answer in answers:
+        disconnect = pending.get(answer.disconnect_id)
+        if disconnect is None or getattr(disconnect, step) != "pending":
+            continue
+        values = values_of(answer)
+        disconnect = pending[disconnect.id] = replace(disconnect, **values)
+        changed[disconnect.id] = (disconnect, event.correlationid)
+        changes.append({"id": disconnect.id, **values})
+    await repository.update_disconnects(changes)
+    await _complete(uow, repository, [done for done in changed.values() if done[0].all_steps_done])
+
+
+async def _complete(
+    uow: UnitOfWork,
+    repository: AccountsRepository,
+    done: list[tuple[Disconnect, str | None]],
+) -> None:
+    """Complete disconnects whose two steps are done: history, `AccountDisconnected`, and the
+    scheduler's outcome for a scheduled one; each under the correlation id of its last answer."""
+    if not done:
         return
-    account = await repository.get(disconnect.account_id)
-    assert account is not None  # a disconnect always references an existing account
-    disconnect = await repository.update_disconnect(
-        disconnect.id, state="completed", completed_at=datetime.now(UTC)
+    now = datetime.now(UTC)
+    disconnected_at = await repository.disconnected_at([d.account_id for d, _ in done])
+    await repository.update_disconnects(
+        [{"id": d.id, "state": "completed", "completed_at": now} for d, _ in done]
     )
-    await repository.record_history(
-        disconnect.account_id,
-        "disconnected",
-        "final invoice and address release done",
-        disconnect_id=str(disconnect.id),
-        final_invoice_id=str(disconnect.final_invoice_id) if disconnect.final_invoice_id else None,
-        released_address_id=(
-            str(disconnect.released_address_id) if disconnect.released_address_id else None
-        ),
+    await repository.record_histories(
+        [
+            (
+                d.account_id,
+                "disconnected",
+                "final invoice and address release done",
+                correlation_id,
+                {
+                    "disconnect_id": str(d.id),
+                    "final_invoice_id": str(d.final_invoice_id) if d.final_invoice_id else None,
+                    "released_address_id": (
+                        str(d.released_address_id) if d.released_address_id else None
+                    ),
+                },
+            )
+            for d, correlation_id in done
+        ]
     )
-    await uow.publish(
-        ACCOUNT_DISCONNECTED,
-        AccountDisconnectedV1(
-            account_id=disconnect.account_id,
-            disconnect_id=disconnect.id,
-            source=disconnect.source,
-            scheduled_event_id=disconnect.scheduled_event_id,
-            reason=disconnect.reason,
-            status_id=disconnect.status_id,
-            disconnected_at=account.disconnected_at or disconnect.requested_at,
-            final_invoice_id=disconnect.final_invoice_id,
-            final_invoice_total=disconnect.final_invoice_total,
-            currency=disconnect.final_invoice_currency,
-            released_address_id=disconnect.released_address_id,
-        ),
-        account_id=disconnect.account_id,
-    )
-    if disconnect.scheduled_event_id is not None:
-        await report_outcome(
-            uow,
-            disconnect.scheduled_event_id,
-            disconnect.account_id,
-            disconnect_id=disconnect.id,
+    for d, correlation_id in done:
+        await uow.publish(
+            ACCOUNT_DISCONNECTED,
+            AccountDisconnectedV1(
+                account_id=d.account_id,
+                disconnect_id=d.id,
+                source=d.source,
+                scheduled_event_id=d.scheduled_event_id,
+                reason=d.reason,
+                status_id=d.status_id,
+                disconnected_at=disconnected_at.get(d.account_id) or d.requested_at,
+                final_invoice_id=d.final_invoice_id,
+                final_invoice_total=d.final_invoice_total,
+                currency=d.final_invoice_currency,
+                released_address_id=d.released_address_id,
+            ),
+            account_id=d.account_id,
+            correlation_id=correlation_id,
         )
+        if d.scheduled_event_id is not None:
+            await report_outcome(
+                uow,
+                d.scheduled_event_id,
+                d.account_id,
+                disconnect_id=d.id,
+                correlation_id=correlation_id,
+            )
 
 
 async def get_disconnect(uow: UnitOfWork, disconnect_id: UUID) -> Disconnect:

@@ -79,21 +79,44 @@ class AddressesRepository:
         )
         await self._history(address_id, account_id, "attach", "manual", None)
 
-    async def release_account(
-        self, account_id: int, *, reason: str, disconnect_id: UUID | None
-    ) -> UUID | None:
-        """Free the account's address, if it has one; return the released address id."""
-        address_id = (
-            await self.session.execute(
-                update(serviceable_addresses)
-                .where(serviceable_addresses.c.account_id == account_id)
-                .values(account_id=None)
-                .returning(serviceable_addresses.c.id)
+    async def release_accounts(self, releases: list[tuple[int, UUID]]) -> dict[UUID, UUID]:
+        """Free the address of each (account, disconnect), in order; return disconnect id →
+        released address id. An account without an address, or whose address an earlier pair in
+        the list released, is left out."""
+        held = {
+            row.account_id: row.id
+            for row in await self.session.execute(
+                select(serviceable_addresses.c.id, serviceable_addresses.c.account_id)
+                .where(serviceable_addresses.c.account_id.in_([a for a, _ in releases]))
+                .order_by(serviceable_addresses.c.id)
+                .with_for_update()
             )
-        ).scalar_one_or_none()
-        if address_id is not None:
-            await self._history(address_id, account_id, "release", reason, disconnect_id)
-        return address_id
+        }
+        if not held:
+            return {}
+        await self.session.execute(
+            update(serviceable_addresses)
+            .where(serviceable_addresses.c.id.in_(list(held.values())))
+            .values(account_id=None)
+        )
+        released: dict[UUID, tuple[UUID, int]] = {}
+        for account_id, disconnect_id in releases:
+            if disconnect_id not in released and (address_id := held.pop(account_id, None)):
+                released[disconnect_id] = (address_id, account_id)
+        await self.session.execute(
+            insert(address_history),
+            [
+                {
+                    "address_id": address_id,
+                    "account_id": account_id,
+                    "action": "release",
+                    "reason": "disconnect",
+                    "disconnect_id": disconnect_id,
+                }
+                for disconnect_id, (address_id, account_id) in released.items()
+            ],
+        )
+        return {disconnect_id: address_id for disconnect_id, (address_id, _) in released.items()}
 
     async def list_addresses(
         self, available: bool | None, q: str | None, sort: Sort, *, limit: int, cursor: str | None
@@ -130,12 +153,14 @@ class AddressesRepository:
         )
         return [dict(row._mapping) for row in rows], next_cursor
 
-    async def released_by(self, disconnect_id: UUID) -> UUID | None:
-        return await self.session.scalar(
-            select(address_history.c.address_id).where(
-                address_history.c.disconnect_id == disconnect_id
+    async def released_by(self, disconnect_ids: list[UUID]) -> dict[UUID, UUID]:
+        """The addresses these disconnects already released: disconnect id → address id."""
+        rows = await self.session.execute(
+            select(address_history.c.disconnect_id, address_history.c.address_id).where(
+                address_history.c.disconnect_id.in_(disconnect_ids)
             )
         )
+        return {row.disconnect_id: row.address_id for row in rows}
 
     async def _history(
         self,

@@ -13,10 +13,10 @@ from cutover_kit.runtime import ServiceRuntime
 
 
 async def on_disconnect_requested(
-    uow: UnitOfWork, event: CloudEvent, data: AccountDisconnectRequestedV1
+    uow: UnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
 ) -> None:
     """Release the account's serviceable address (or answer none) and tell accounts."""
-    await addresses.release_for_disconnect(uow, event.id, data)
+    await addresses.release_for_disconnects(uow, requests)
 
 
 def register(runtime: ServiceRuntime) -> None:

@@ -9,6 +9,7 @@ from cutover_addresses.adapters.repository import AddressesRepository
 from cutover_addresses.adapters.tables import address_history, serviceable_addresses
 from cutover_addresses.domain import errors
 from cutover_addresses.domain.model import ServiceableAddress, normalise, search_key
+from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountDisconnectRequestedV1, DisconnectAddressReleasedV1
 from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
 from cutover_kit.db import UnitOfWork
@@ -138,24 +139,31 @@ async def address_history(
         )
 
 
-async def release_for_disconnect(
-    uow: UnitOfWork, request_id: UUID, request: AccountDisconnectRequestedV1
+async def release_for_disconnects(
+    uow: UnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
 ) -> None:
-    """Release the account's address; a disconnect seen again is answered with the same address."""
+    """Release each disconnected account's address; a disconnect seen again is answered with the
+    same address. A batch takes a few statements whatever its size."""
     repository = AddressesRepository(uow.session)
-    released = await repository.released_by(request.disconnect_id) or (
-        await repository.release_account(
-            request.account_id, reason="disconnect", disconnect_id=request.disconnect_id
-        )
+    released = await repository.released_by([request.disconnect_id for _, request in requests])
+    released |= await repository.release_accounts(
+        [
+            (request.account_id, request.disconnect_id)
+            for _, request in requests
+            if request.disconnect_id not in released
+        ]
     )
-    await uow.publish(
-        DISCONNECT_ADDRESS_RELEASED,
-        DisconnectAddressReleasedV1(
-            disconnect_id=request.disconnect_id,
+    for event, request in requests:
+        address_id = released.get(request.disconnect_id)
+        await uow.publish(
+            DISCONNECT_ADDRESS_RELEASED,
+            DisconnectAddressReleasedV1(
+                disconnect_id=request.disconnect_id,
+                account_id=request.account_id,
+                address_state="released" if address_id else "none",
+                released_address_id=address_id,
+            ),
             account_id=request.account_id,
-            address_state="released" if released else "none",
-            released_address_id=released,
-        ),
-        account_id=request.account_id,
-        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request_id)),
-    )
+            event_id=uuid.uuid5(ANSWER_NAMESPACE, str(event.id)),
+            correlation_id=event.correlationid,
+        )

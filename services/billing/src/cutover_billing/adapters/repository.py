@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_billing.adapters.tables import (
@@ -47,14 +47,25 @@ class BillingRepository:
         return Debit(**row._mapping)
 
     async def uninvoiced(self, account_id: int, *, for_update: bool = False) -> list[Debit]:
+        return (await self.uninvoiced_by_account([account_id], for_update=for_update)).get(
+            account_id, []
+        )
+
+    async def uninvoiced_by_account(
+        self, account_ids: list[int], *, for_update: bool = False
+    ) -> dict[int, list[Debit]]:
+        """The accounts' uninvoiced debits in posting order, read (and locked) in one query."""
         query = (
             select(debits)
-            .where(debits.c.account_id == account_id, debits.c.invoice_id.is_(None))
-            .order_by(debits.c.created_at, debits.c.id)
+            .where(debits.c.account_id.in_(account_ids), debits.c.invoice_id.is_(None))
+            .order_by(debits.c.account_id, debits.c.created_at, debits.c.id)
         )
         if for_update:
             query = query.with_for_update()
-        return [Debit(**row._mapping) for row in await self.session.execute(query)]
+        found: dict[int, list[Debit]] = defaultdict(list)
+        for row in await self.session.execute(query):
+            found[row.account_id].append(Debit(**row._mapping))
+        return found
 
     async def debits_of(
         self, account_id: int, invoiced: bool | None, sort: Sort, *, limit: int, cursor: str | None
@@ -78,38 +89,60 @@ class BillingRepository:
         disconnect_id: UUID | None = None,
     ) -> Invoice:
         """Issue an invoice over `charged` (uninvoiced debits locked by this transaction)."""
-        lines, total = lines_of(charged)
-        # The number and the issue time are taken together under the counter's row lock, so
+        [invoice] = await self.add_invoices(kind, [(account_id, charged, disconnect_id)])
+        return invoice
+
+    async def add_invoices(
+        self,
+        kind: Literal["regular", "final"],
+        orders: list[tuple[int, list[Debit], UUID | None]],
+    ) -> list[Invoice]:
+        """Issue one invoice per (account, locked uninvoiced debits, disconnect), numbered in the
+        order given, with a handful of statements whatever their count."""
+        if not orders:
+            return []
+        # The numbers and the issue time are taken together under the counter's row lock, so
         # numbers follow issue times (clock_timestamp(): the time now, not the transaction's start).
-        number, issued_at = (
+        last, issued_at = (
             await self.session.execute(
                 update(invoice_number)
-                .values(last_number=invoice_number.c.last_number + 1)
+                .values(last_number=invoice_number.c.last_number + len(orders))
                 .returning(invoice_number.c.last_number, func.clock_timestamp())
             )
         ).one()
-        invoice = Invoice(
-            id=uuid.uuid4(),
-            number=number,
-            account_id=account_id,
-            kind=kind,
-            currency=charged[0].currency,
-            total=total,
-            issued_at=issued_at,
-            disconnect_id=disconnect_id,
-            lines=lines,
-        )
-        await self.session.execute(
-            insert(invoices).values(
-                id=invoice.id,
-                number=invoice.number,
-                account_id=account_id,
-                kind=kind,
-                currency=invoice.currency,
-                total=total,
-                issued_at=issued_at,
-                disconnect_id=disconnect_id,
+        issued = []
+        for number, (account_id, charged, disconnect_id) in enumerate(
+            orders, start=last - len(orders) + 1
+        ):
+            lines, total = lines_of(charged)
+            issued.append(
+                Invoice(
+                    id=uuid.uuid4(),
+                    number=number,
+                    account_id=account_id,
+                    kind=kind,
+                    currency=charged[0].currency,
+                    total=total,
+                    issued_at=issued_at,
+                    disconnect_id=disconnect_id,
+                    lines=lines,
+                )
             )
+        await self.session.execute(
+            insert(invoices),
+            [
+                {
+                    "id": invoice.id,
+                    "number": invoice.number,
+                    "account_id": invoice.account_id,
+                    "kind": kind,
+                    "currency": invoice.currency,
+                    "total": invoice.total,
+                    "issued_at": issued_at,
+                    "disconnect_id": invoice.disconnect_id,
+                }
+                for invoice in issued
+            ],
         )
         await self.session.execute(
             insert(invoice_lines),
@@ -121,15 +154,21 @@ class BillingRepository:
                     "description": line.description,
                     "amount": line.amount,
                 }
-                for position, line in enumerate(lines)
+                for invoice in issued
+                for position, line in enumerate(invoice.lines)
             ],
         )
         await self.session.execute(
             update(debits)
-            .where(debits.c.id.in_([debit.id for debit in charged]))
-            .values(invoice_id=invoice.id)
+            .where(debits.c.id == bindparam("debit"))
+            .values(invoice_id=bindparam("invoice")),
+            [
+                {"debit": line.debit_id, "invoice": invoice.id}
+                for invoice in issued
+                for line in invoice.lines
+            ],
         )
-        return invoice
+        return issued
 
     async def invoice(self, invoice_id: UUID) -> Invoice | None:
         rows = await self._with_lines(
@@ -137,15 +176,15 @@ class BillingRepository:
         )
         return rows[0] if rows else None
 
-    async def final_invoice_of(self, disconnect_id: UUID) -> Invoice | None:
+    async def final_invoices_of(self, disconnect_ids: list[UUID]) -> dict[UUID, Invoice]:
         rows = await self._with_lines(
             list(
                 await self.session.execute(
-                    select(invoices).where(invoices.c.disconnect_id == disconnect_id)
+                    select(invoices).where(invoices.c.disconnect_id.in_(disconnect_ids))
                 )
             )
         )
-        return rows[0] if rows else None
+        return {invoice.disconnect_id: invoice for invoice in rows if invoice.disconnect_id}
 
     async def invoices_of(
         self, account_id: int, sort: Sort, *, limit: int, cursor: str | None

@@ -13,10 +13,10 @@ from cutover_kit.runtime import ServiceRuntime
 
 
 async def on_disconnect_requested(
-    uow: UnitOfWork, event: CloudEvent, data: AccountDisconnectRequestedV1
+    uow: UnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
 ) -> None:
     """Issue the final invoice (or answer not_required) and tell accounts."""
-    await billing.issue_final_invoice(uow, event.id, data)
+    await billing.issue_final_invoices(uow, requests)
 
 
 def register(runtime: ServiceRuntime) -> None:

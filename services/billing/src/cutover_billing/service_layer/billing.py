@@ -14,6 +14,7 @@ from cutover_billing.adapters.repository import BillingRepository
 from cutover_billing.adapters.tables import debits, invoices
 from cutover_billing.domain import errors
 from cutover_billing.domain.model import Debit, Invoice
+from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
     AccountDisconnectRequestedV1,
     DisconnectBilledV1,
@@ -69,39 +70,46 @@ async def invoice_now(uow: UnitOfWork, directory: AccountsDirectory, account_id:
         return invoice
 
 
-async def issue_final_invoice(
-    uow: UnitOfWork, request_id: uuid.UUID, request: AccountDisconnectRequestedV1
+async def issue_final_invoices(
+    uow: UnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
 ) -> None:
-    """All debits uninvoiced when the disconnect is processed go on one final invoice; a disconnect
-    seen again is answered with the invoice it already has."""
+    """All debits uninvoiced when a disconnect is processed go on its one final invoice; a
+    disconnect seen again is answered with the invoice it already has. A batch of requests takes a
+    few statements: the accounts are locked together (in id order, so batches never deadlock), and
+    a second disconnect of one account in the same batch finds its debits already invoiced, as it
+    would one batch later."""
     repository = BillingRepository(uow.session)
-    await repository.accounts.remember_account(request.account_id)
-    await repository.accounts.lock(request.account_id)
-    invoice = await repository.final_invoice_of(request.disconnect_id)
-    if invoice is None:
-        charged = await repository.uninvoiced(request.account_id, for_update=True)
-        if charged:
-            invoice = await repository.add_invoice(
-                request.account_id,
-                "final",
-                charged,
+    account_ids = sorted({request.account_id for _, request in requests})
+    await repository.accounts.remember_accounts(account_ids)
+    await repository.accounts.lock(*account_ids)
+    finals = await repository.final_invoices_of([request.disconnect_id for _, request in requests])
+    uninvoiced = await repository.uninvoiced_by_account(account_ids, for_update=True)
+    orders = []
+    for _, request in requests:
+        if request.disconnect_id not in finals:
+            charged = uninvoiced.pop(request.account_id, [])
+            if charged:
+                orders.append((request.account_id, charged, request.disconnect_id))
+    for invoice in await repository.add_invoices("final", orders):
+        finals[invoice.disconnect_id] = invoice
+    for event, request in requests:
+        invoice = finals.get(request.disconnect_id)
+        await uow.publish(
+            DISCONNECT_BILLED,
+            DisconnectBilledV1(
                 disconnect_id=request.disconnect_id,
-            )
-    await uow.publish(
-        DISCONNECT_BILLED,
-        DisconnectBilledV1(
-            disconnect_id=request.disconnect_id,
-            account_id=request.account_id,
-            final_invoice_state="issued" if invoice else "not_required",
-            final_invoice=(
-                FinalInvoice(id=invoice.id, total=invoice.total, currency=invoice.currency)
-                if invoice
-                else None
+                account_id=request.account_id,
+                final_invoice_state="issued" if invoice else "not_required",
+                final_invoice=(
+                    FinalInvoice(id=invoice.id, total=invoice.total, currency=invoice.currency)
+                    if invoice
+                    else None
+                ),
             ),
-        ),
-        account_id=request.account_id,
-        event_id=uuid.uuid5(ANSWER_NAMESPACE, str(request_id)),
-    )
+            account_id=request.account_id,
+            event_id=uuid.uuid5(ANSWER_NAMESPACE, str(event.id)),
+            correlation_id=event.correlationid,
+        )
 
 
 async def get_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice | None:

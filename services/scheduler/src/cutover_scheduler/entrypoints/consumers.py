@@ -6,6 +6,7 @@ from __future__ import annotations
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, SCHEDULED_EVENT_OUTCOME
+from cutover_kit.consumer import one_by_one
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import local_copy_handlers
 from cutover_kit.runtime import ServiceRuntime
@@ -25,5 +26,5 @@ async def on_account_archived(uow: UnitOfWork, _: CloudEvent, data: AccountArchi
 
 def register(runtime: ServiceRuntime) -> None:
     runtime.consume("accounts-copy", local_copy_handlers(known_accounts))
-    runtime.consume("archived-accounts", {ACCOUNT_ARCHIVED: on_account_archived})
-    runtime.consume("outcomes", {SCHEDULED_EVENT_OUTCOME: on_outcome})
+    runtime.consume("archived-accounts", {ACCOUNT_ARCHIVED: one_by_one(on_account_archived)})
+    runtime.consume("outcomes", {SCHEDULED_EVENT_OUTCOME: one_by_one(on_outcome)})

@@ -344,6 +344,15 @@ async def latency(
     }
 
 
+def accounts_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{PORTS['accounts']}",
+        limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+
+
 async def main() -> None:
     print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
     infra("start")
@@ -358,16 +367,12 @@ async def main() -> None:
         await done.start()
         latency_count = RATE * SECONDS
         ids = list(range(1, ACCOUNTS + 1))
-        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{PORTS['accounts']}",
-            limits=limits,
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=30,
-        ) as client:
+        # A client per phase: the server closes connections left idle between the phases.
+        async with accounts_client() as client:
             print(f"throughput: {len(ids) - latency_count} disconnects ...", flush=True)
             first = await throughput(client, done, meter, ids[: len(ids) - latency_count])
             print(json.dumps(first), flush=True)
+        async with accounts_client() as client:
             print(f"latency: {RATE}/s for {SECONDS} s ...", flush=True)
             second = await latency(client, done, meter, ids[len(ids) - latency_count :])
             print(json.dumps(second), flush=True)

@@ -9,14 +9,16 @@ from contextlib import suppress
 
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from cutover_contracts.topics import Topic
-from cutover_kit.db import Database
+from cutover_kit.db import Database, outbox_channel
 from cutover_kit.kafka import make_producer
 from cutover_kit.relay import OutboxRelay
+from cutover_kit.tables import outbox
 from tests.integration.conftest import create_topic
 from tests.support.events import EventTap
-from tests.support.infra import Infra
+from tests.support.infra import Infra, connect
 
 pytestmark = pytest.mark.infra
 
@@ -73,3 +75,31 @@ async def test_two_relays_publish_every_event_once_and_in_order_per_account(
                 await task
         for producer in producers:
             await producer.stop()
+
+
+async def test_a_commit_wakes_the_relay_and_a_rollback_does_not(
+    infra: Infra, kit_database: Database
+) -> None:
+    topic = Topic(f"test.wake-{kit_database.service}.v1", "test", Counted, "wake-up test")  # type: ignore[arg-type]
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    listener = await connect(infra, kit_database.url.rsplit("/", 1)[1])
+    await listener.add_listener(
+        outbox_channel(kit_database.service), lambda *a: woken.put_nowait(a[2])
+    )
+    try:
+        async with kit_database.unit_of_work() as uow:
+            await uow.publish(topic, Counted(account_id=1, sequence=0), account_id=1)
+            # rolled back: no wake-up
+        async with kit_database.unit_of_work() as uow:
+            await uow.publish(topic, Counted(account_id=1, sequence=1), account_id=1)
+            await uow.commit()
+
+        assert await asyncio.wait_for(woken.get(), timeout=5) == outbox_channel(
+            kit_database.service
+        )
+        assert woken.empty()
+        async with kit_database.unit_of_work() as uow:
+            stored = await uow.session.scalar(select(func.count()).select_from(outbox))
+        assert stored == 1
+    finally:
+        await listener.close()

@@ -22,9 +22,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 EXPIRED = "expired-unit-test-token"
 
 
-def client_for(service: str) -> TestClient:
+def client_for(service: str, **settings_values: str) -> TestClient:
     bootstrap = importlib.import_module(f"cutover_{service}.bootstrap")
     settings = Settings(
+        **settings_values,
         service=service,
         api_token=SecretStr(TOKEN),
         api_tokens=f"old-robot={EXPIRED};expires=2026-01-01T00:00:00+00:00",
@@ -81,6 +82,15 @@ def test_an_expired_token_is_told_apart_from_a_wrong_one() -> None:
     assert "expired at 2026-01-01T00:00:00+00:00" in expired["detail"]
     wrong = assert_problem(client.get("/accounts", headers={"Authorization": "Bearer x"}), 401)
     assert "not valid" in wrong["detail"]
+
+
+def test_a_database_out_of_reach_is_a_503_to_retry_not_a_500() -> None:
+    # Port 9 (discard) has no server: the connection is refused, as during a database restart.
+    client = client_for("accounts", database_url="postgresql+asyncpg://postgres@127.0.0.1:9/x")
+    response = client.get("/accounts", headers=AUTH)
+    body = assert_problem(response, 503)
+    assert body["type"] == "urn:cutover:problem:temporarily-unavailable"
+    assert response.headers["retry-after"] == "1"
 
 
 def test_a_token_expiry_without_an_offset_stops_the_service_at_start() -> None:

@@ -39,13 +39,12 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from cutover_contracts.envelope import CloudEvent, EventDecodeError, decode_event
 from cutover_contracts.events import DeadLetterV1
 from cutover_contracts.topics import Topic, dead_letter_topic
 from cutover_kit import context, metrics
-from cutover_kit.db import Database, UnitOfWork
+from cutover_kit.db import Database, UnitOfWork, transient_kind
 
 log = logging.getLogger(__name__)
 
@@ -71,26 +70,7 @@ def one_by_one(apply: Callable[[UnitOfWork, CloudEvent, Any], Awaitable[None]]) 
     return handler
 
 
-# deadlock_detected, serialization_failure, lock_not_available
-CONFLICT_SQLSTATES = {"40P01", "40001", "55P03"}
-UNREACHABLE: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
-)
 REDELIVERY_BACKOFF_SECONDS = {"conflict": 0.05, "unreachable": 1.0}
-
-
-def transient_kind(error: BaseException) -> str | None:
-    """'conflict' or 'unreachable' when retrying the whole batch later can succeed, else None."""
-    if isinstance(error, DBAPIError):
-        if getattr(error.orig, "sqlstate", None) in CONFLICT_SQLSTATES:
-            return "conflict"
-        if error.connection_invalidated:
-            return "unreachable"
-    return "unreachable" if isinstance(error, UNREACHABLE) else None
 
 
 class HandlerFailed(Exception):

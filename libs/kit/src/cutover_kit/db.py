@@ -18,14 +18,37 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from cutover_contracts.envelope import CloudEvent, encode_event
 from cutover_contracts.topics import Topic
 from cutover_kit import context
 from cutover_kit.tables import outbox, processed_events
+
+# deadlock_detected, serialization_failure, lock_not_available
+CONFLICT_SQLSTATES = {"40P01", "40001", "55P03"}
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def transient_kind(error: BaseException) -> str | None:
+    """'conflict' or 'unreachable' when doing the same work again later can succeed (a consumed
+    batch is redelivered, an HTTP client is told 503 and to retry), else None."""
+    if isinstance(error, DBAPIError):
+        if getattr(error.orig, "sqlstate", None) in CONFLICT_SQLSTATES:
+            return "conflict"
+        if error.connection_invalidated:
+            return "unreachable"
+    return "unreachable" if isinstance(error, UNREACHABLE) else None
+
 
 # Four bind parameters a row; PostgreSQL takes at most 32,767 in one statement.
 OUTBOX_ROWS_PER_STATEMENT = 1000
@@ -44,7 +67,9 @@ class Database:
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No ping before every checkout (a round trip per transaction): a connection found dead
+            # invalidates the pool, and the one request that met it is answered 503 (retry).
+            pool_pre_ping=False,
             pool_recycle=1800,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -93,17 +118,34 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._depth > 1:
             return  # the outermost block commits
-        for start in range(0, len(self._outbox), OUTBOX_ROWS_PER_STATEMENT):
-            rows = self._outbox[start : start + OUTBOX_ROWS_PER_STATEMENT]
-            await self.session.execute(
-                pg_insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
-            )
-        self._outbox.clear()
-        for channel in sorted(self._channels):
-            # Delivered by PostgreSQL only if and when the transaction commits.
-            await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+        await self._flush_outbox()
         await self.session.commit()
         self._committed = True
+
+    async def _flush_outbox(self) -> None:
+        """Write the published events and the wake-ups in as few statements as possible: the last
+        chunk of events and the NOTIFYs (delivered by PostgreSQL only if and when the transaction
+        commits) travel in one statement."""
+        rows, self._outbox = self._outbox, []
+        chunks = [
+            rows[start : start + OUTBOX_ROWS_PER_STATEMENT]
+            for start in range(0, len(rows), OUTBOX_ROWS_PER_STATEMENT)
+        ]
+        inserts = [
+            pg_insert(outbox).values(chunk).on_conflict_do_nothing(index_elements=["event_id"])
+            for chunk in chunks
+        ]
+        for insert in inserts[:-1]:
+            await self.session.execute(insert)
+        notifies = [func.pg_notify(channel, "") for channel in sorted(self._channels)]
+        if notifies:
+            statement = select(*notifies)
+            if inserts:
+                # A data-modifying CTE runs in full whether or not the query reads it.
+                statement = statement.add_cte(inserts[-1].returning(outbox.c.id).cte("published"))
+            await self.session.execute(statement)
+        elif inserts:
+            await self.session.execute(inserts[-1])
 
     def notify_on_commit(self, channel: str) -> None:
         """Wake the listeners of `channel` (the relay, the scheduler) once this work commits."""

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cutover_kit.db import transient_kind
 from cutover_kit.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,14 @@ async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    if kind := transient_kind(error):
+        log.warning("%s %s: database %s: %s", request.method, request.url.path, kind, error)
+        return problem_response(
+            503,
+            code="temporarily-unavailable",
+            detail="The database could not complete the request; nothing was changed. Retry.",
+            headers={"Retry-After": "1"},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         500, code="internal-error", detail="An unexpected error occurred; it has been logged."

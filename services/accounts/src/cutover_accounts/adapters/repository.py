@@ -191,6 +191,30 @@ class AccountsRepository:
             )
         )
 
+    async def lock_for_disconnect(
+        self, account_id: int
+    ) -> tuple[Account, UUID | None, UUID] | None:
+        """The account (row-locked until commit), its pending disconnect if any, and the configured
+        disconnect status, in one round trip (the hottest request); None for an unknown account."""
+        pending = (
+            select(disconnects.c.id)
+            .where(disconnects.c.account_id == accounts.c.id, disconnects.c.state == "pending")
+            .scalar_subquery()
+        )
+        status = select(settings.c.disconnect_account_status_id).scalar_subquery()
+        row = (
+            await self.session.execute(
+                select(accounts, pending.label("pending_id"), status.label("status_id"))
+                .where(accounts.c.id == account_id)
+                .with_for_update(of=accounts)
+            )
+        ).first()
+        if row is None:
+            return None
+        values = row._mapping
+        account = Account(**{column.name: values[column] for column in accounts.c})
+        return account, values["pending_id"], values["status_id"]
+
     async def add_disconnect(self, **values: Any) -> Disconnect:
         row = (
             await self.session.execute(insert(disconnects).values(**values).returning(disconnects))

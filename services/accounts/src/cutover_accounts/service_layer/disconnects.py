@@ -73,11 +73,11 @@ async def start_disconnect(
     """The disconnect inside an open unit of work (the HTTP and the scheduled paths share it)."""
     repository = AccountsRepository(uow.session)
     # The row lock serialises every lifecycle change of one account (disconnect, reactivate, archive).
-    account = await repository.get(account_id, for_update=True)
-    if account is None:
+    locked = await repository.lock_for_disconnect(account_id)
+    if locked is None:
         raise errors.AccountNotFound(account_id)
-    account.check_can_disconnect(await repository.pending_disconnect_id(account_id))
-    status_id = await repository.disconnect_status_id()
+    account, pending_id, status_id = locked
+    account.check_can_disconnect(pending_id)
     now = datetime.now(UTC)
     await repository.update_account(account_id, account_status_id=status_id, disconnected_at=now)
     disconnect = await repository.add_disconnect(

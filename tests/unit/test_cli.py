@@ -1,5 +1,5 @@
 """The operator CLI's pure parts, without a running system: times, metrics, configuration, exit
-codes, and the top-level error guard."""
+codes, following a disconnect, and the top-level error guard."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from cutover_cli import client
 from cutover_cli.config import load
+from cutover_cli.disconnect import follow
 from cutover_cli.errors import ExitCode, Problem, exit_code_for
 from cutover_cli.main import app
 from cutover_cli.output import money
@@ -164,6 +165,25 @@ def test_money_is_written_in_the_currencys_minor_unit() -> None:
     assert money(1500, "KWD") == "1.500 KWD"
 
 
+def test_following_a_disconnect_gives_up_after_the_timeout_with_exit_code_7() -> None:
+    pending = {
+        "id": "d1",
+        "account_id": 42,
+        "state": "pending",
+        "final_invoice_state": "issued",
+        "address_state": "pending",
+    }
+
+    class StuckApi:
+        def get(self, service: str, path: str) -> dict[str, Any]:
+            return pending
+
+    with pytest.raises(Problem) as raised:
+        follow(StuckApi(), pending, timeout=0.3, spinner_on=None)  # type: ignore[arg-type]
+    assert raised.value.exit_code == ExitCode.STILL_RUNNING
+    assert "address pending" in raised.value.document["detail"]
+
+
 # --- the command line as a whole --------------------------------------------------------------------
 
 runner = CliRunner()
@@ -172,6 +192,20 @@ runner = CliRunner()
 def invoke(tmp_path: Path, *args: str) -> Any:
     env = {"HOME": str(tmp_path), "CUTOVER_CONFIG": None, "COLUMNS": "200"}
     return runner.invoke(app, list(args), env=env)
+
+
+def test_help_names_every_command_and_the_exit_codes(tmp_path: Path) -> None:
+    result = invoke(tmp_path, "--help")
+    assert result.exit_code == 0
+    for text in ("status", "accounts", "events", "report", "Exit codes", "130"):
+        assert text in result.stdout
+    for group, commands in {
+        "accounts": ("list", "show", "create", "edit", "disconnect", "reactivate", "archive"),
+        "events": ("list", "show", "change", "cancel"),
+        "report": ("activations-disconnections",),
+    }.items():
+        listed = invoke(tmp_path, group, "--help").stdout
+        assert all(command in listed for command in commands), listed
 
 
 def test_an_unexpected_error_is_one_line_and_exit_code_8(

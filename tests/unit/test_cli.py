@@ -1,5 +1,5 @@
-"""The operator CLI's pure parts, without a running system: times, metrics, configuration, exit
-codes, following a disconnect, and the top-level error guard."""
+"""The operator CLI's pure parts, without a running system: times, metrics, CSV rows and their
+Idempotency-Keys, the progress file, configuration, exit codes, and the top-level error guard."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from cutover_cli import client
+from cutover_cli.bulk import Ledger, read_rows
 from cutover_cli.config import load
 from cutover_cli.disconnect import follow
 from cutover_cli.errors import ExitCode, Problem, exit_code_for
@@ -90,6 +91,62 @@ def test_the_status_gauges_are_read_from_prometheus_text() -> None:
         "scheduler_emitted_total": 12,
     }
     assert parse_metrics("")["outbox_backlog"] is None
+
+
+# --- bulk rows, keys and progress -----------------------------------------------------------------
+
+
+def sheet(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "accounts.csv"
+    path.write_text(text)
+    return path
+
+
+def test_rows_take_the_options_as_defaults_and_get_stable_keys(tmp_path: Path) -> None:
+    path = sheet(tmp_path, "account_id,reason,at\n1,,\n2,moving,2027-01-01 09:00\n")
+    default_at = datetime(2027, 6, 1, tzinfo=UTC)
+    rows = read_rows(path, "churn", default_at, "Europe/Paris")
+    assert [(row.line, row.account_id, row.reason) for row in rows] == [
+        (2, 1, "churn"),
+        (3, 2, "moving"),
+    ]
+    assert rows[0].run_at == default_at and rows[1].run_at == datetime(2027, 1, 1, 8, tzinfo=UTC)
+    assert read_rows(path, "churn", default_at, "Europe/Paris") == rows
+    assert len({row.key for row in rows}) == 2
+
+    other_reason = read_rows(path, "other", default_at, "Europe/Paris")
+    assert other_reason[0].key != rows[0].key and other_reason[1].key == rows[1].key
+    path.write_text(path.read_text() + "3,,\n")  # an edited file is a new batch
+    assert read_rows(path, "churn", default_at, "Europe/Paris")[0].key != rows[0].key
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("account,reason\n1,x\n", "header must name account_id"),
+        ("account_id,name\n1,x\n", "header must name account_id"),
+        ("account_id\n1\nabc\n", "line 3: account_id 'abc'"),
+        ("account_id\n0\n", "line 2: account_id '0'"),
+        ("account_id,at\n1,2027-01-01 09:00\n", "no offset"),
+    ],
+)
+def test_a_bad_sheet_is_a_usage_error_naming_the_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(typer.BadParameter, match=message):
+        read_rows(sheet(tmp_path, text), None, None, None)
+
+
+def test_the_progress_file_survives_a_line_cut_short(tmp_path: Path) -> None:
+    rows = read_rows(sheet(tmp_path, "account_id\n1\n2\n3\n"), None, None, None)
+    ledger = Ledger(tmp_path / "progress.jsonl")
+    ledger.record({"key": rows[0].key, "outcome": "succeeded"})
+    ledger.record({"key": rows[1].key, "outcome": "failed"})
+    with ledger.path.open("a") as file:
+        file.write('{"key": "' + rows[2].key)  # the crash came mid-write
+
+    again = Ledger(ledger.path)
+    assert [again.done(row) for row in rows] == [True, False, False]
 
 
 # --- configuration --------------------------------------------------------------------------------
@@ -197,12 +254,13 @@ def invoke(tmp_path: Path, *args: str) -> Any:
 def test_help_names_every_command_and_the_exit_codes(tmp_path: Path) -> None:
     result = invoke(tmp_path, "--help")
     assert result.exit_code == 0
-    for text in ("status", "accounts", "events", "report", "Exit codes", "130"):
+    for text in ("status", "accounts", "events", "report", "bulk", "Exit codes", "130"):
         assert text in result.stdout
     for group, commands in {
         "accounts": ("list", "show", "create", "edit", "disconnect", "reactivate", "archive"),
         "events": ("list", "show", "change", "cancel"),
         "report": ("activations-disconnections",),
+        "bulk": ("disconnect",),
     }.items():
         listed = invoke(tmp_path, group, "--help").stdout
         assert all(command in listed for command in commands), listed

@@ -329,6 +329,12 @@ async def test_reactivate_and_archive_show_the_apis_refusals_readably(
             await cutover(operator_env, "accounts", "archive", account["id"], "--json")
         )
         assert archived["archived_at"] is not None and archived["account_status_id"] == INACTIVE
+        hidden = await cutover(operator_env, "accounts", "list", "-q", account["name"])
+        assert "Nothing matches." in hidden.stdout
+        listed = await cutover(
+            operator_env, "accounts", "list", "-q", account["name"], "--include-archived"
+        )
+        assert "archived (UTC)" in listed.stdout and account["name"] in listed.stdout
         problem = loaded(
             await cutover(operator_env, "accounts", "reactivate", account["id"], "--json"), 1
         )

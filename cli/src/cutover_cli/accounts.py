@@ -13,7 +13,7 @@ from cutover_cli import disconnect
 from cutover_cli.catalog import Catalog
 from cutover_cli.client import Api
 from cutover_cli.options import AccountId, Cursor, JsonFlag, Limit
-from cutover_cli.output import Output, details, moment, money, shown, titled
+from cutover_cli.output import Output, clock, details, moment, money, shown, table, time_column
 
 app = typer.Typer(no_args_is_help=True)
 app.command("disconnect")(disconnect.disconnect)
@@ -67,10 +67,9 @@ def list_accounts(
             cursor=cursor,
         )
 
-    def table() -> Table:
-        table = Table("id", "name", "type", "status", "parent", "activated", "disconnected")
-        if include_archived:
-            table.add_column("archived")
+    def listing() -> Table:
+        times = ["activated", "disconnected", *(["archived"] if include_archived else [])]
+        rows = table("id", "name", "type", "status", "parent", *map(time_column, times))
         for account in page["items"]:
             cells = [
                 str(account["id"]),
@@ -78,13 +77,13 @@ def list_accounts(
                 catalog.type(account["account_type_id"]),
                 catalog.status(account["account_status_id"]),
                 shown(account["parent_account_id"]),
-                moment(account["activated_at"]),
-                moment(account["disconnected_at"]),
+                clock(account["activated_at"]),
+                clock(account["disconnected_at"]),
             ]
-            table.add_row(*cells, *([moment(account["archived_at"])] if include_archived else []))
-        return table
+            rows.add_row(*cells, *([clock(account["archived_at"])] if include_archived else []))
+        return rows
 
-    Output(json_output).page(page, table)
+    Output(json_output).page(page, listing)
 
 
 @app.command("show")
@@ -102,13 +101,14 @@ def show(ctx: typer.Context, account_id: AccountId, json_output: JsonFlag = Fals
     def render(console: Console) -> None:
         console.print(account_details(account, catalog))
         if disconnects["items"]:
-            table = titled(
-                "Disconnects", "requested", "source", "state", "final invoice", "address", "reason"
-            )
+            requests = table(
+                time_column("requested"), "source", "state", "final invoice", "address", "reason",
+                title="Disconnects",
+            )  # fmt: skip
             for item in disconnects["items"]:
                 invoice = item["final_invoice"]
-                table.add_row(
-                    moment(item["requested_at"]),
+                requests.add_row(
+                    clock(item["requested_at"]),
                     item["source"],
                     item["state"],
                     money(invoice["total"], invoice["currency"])
@@ -117,13 +117,18 @@ def show(ctx: typer.Context, account_id: AccountId, json_output: JsonFlag = Fals
                     item["address_state"],
                     shown(item["reason"]),
                 )
-            console.print(table)
-        table = titled(
-            "History", "at", "change", "actor", "cause", Column("details", overflow="fold")
+            console.print(requests)
+        changes = table(
+            time_column("at"),
+            "change",
+            "actor",
+            "cause",
+            Column("details", overflow="fold"),
+            title="History",
         )
         for entry in entries:
-            table.add_row(
-                moment(entry["at"]),
+            changes.add_row(
+                clock(entry["at"]),
                 entry["change"],
                 entry["actor"],
                 entry["cause"],
@@ -132,7 +137,7 @@ def show(ctx: typer.Context, account_id: AccountId, json_output: JsonFlag = Fals
                     for key, value in entry["details"].items()
                 ),
             )
-        console.print(table)
+        console.print(changes)
         if history["next_cursor"]:
             console.print(Text(f"Only the latest {HISTORY_SHOWN} changes are shown.", style="dim"))
 

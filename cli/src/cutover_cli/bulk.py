@@ -34,7 +34,7 @@ from cutover_cli.client import TIMEOUT_SECONDS, answer, headers, reaching
 from cutover_cli.config import Config
 from cutover_cli.errors import ExitCode, Problem
 from cutover_cli.options import At, JsonFlag, Reason, Tz
-from cutover_cli.output import Output, details, titled
+from cutover_cli.output import Output, details, table
 from cutover_cli.timeparse import parse_when
 
 app = typer.Typer(no_args_is_help=True)
@@ -270,9 +270,9 @@ def _render(console: Console, summary: dict[str, Any]) -> None:
     )
     for kind, style in (("refused", "yellow"), ("failed", "red")):
         if summary[kind]:
-            table = titled(kind.capitalize(), "line", "account", "why", style=f"bold {style}")
+            rows = table("line", "account", "why", title=kind.capitalize(), style=f"bold {style}")
             for outcome in summary[kind]:
-                table.add_row(str(outcome["line"]), str(outcome["account_id"]), outcome["detail"])
-            console.print(table)
+                rows.add_row(str(outcome["line"]), str(outcome["account_id"]), outcome["detail"])
+            console.print(rows)
     if summary["failed"]:
         console.print("Run the same command again to retry the failed rows.")

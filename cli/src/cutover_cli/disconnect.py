@@ -23,7 +23,7 @@ from cutover_cli.client import Api
 from cutover_cli.errors import ExitCode, Problem, cli_problem
 from cutover_cli.events import event_details
 from cutover_cli.options import AccountId, At, JsonFlag, Reason, Tz
-from cutover_cli.output import Output, details, moment, money, titled
+from cutover_cli.output import Output, details, moment, money, table
 from cutover_cli.timeparse import parse_when
 
 POLL_SECONDS = 0.2
@@ -211,7 +211,7 @@ def _render_outcome(
         )
     )
     if invoice:
-        lines = titled(f"Final invoice #{invoice['number']}", "description", "amount")
+        lines = table("description", "amount", title=f"Final invoice #{invoice['number']}")
         lines.columns[1].justify = "right"
         for line in invoice["lines"]:
             lines.add_row(line["description"], money(line["amount"], invoice["currency"]))

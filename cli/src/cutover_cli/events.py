@@ -11,7 +11,17 @@ from rich.text import Text
 from cutover_cli.catalog import Catalog
 from cutover_cli.client import Api
 from cutover_cli.options import At, Cursor, EventId, JsonFlag, Limit, Reason, Tz
-from cutover_cli.output import NOTHING, Output, details, id_column, moment, shown
+from cutover_cli.output import (
+    NOTHING,
+    Output,
+    clock,
+    details,
+    id_column,
+    moment,
+    shown,
+    table,
+    time_column,
+)
 from cutover_cli.timeparse import parse_when
 
 app = typer.Typer(no_args_is_help=True)
@@ -51,22 +61,23 @@ def list_events(
             cursor=cursor,
         )
 
-    def table() -> Table:
-        table = Table("type", "account", "run at", "state", "lateness", "outcome")
-        table.columns.insert(0, id_column())
+    def listing() -> Table:
+        rows = table(
+            id_column(), "type", "account", time_column("run at"), "state", "lateness", "outcome"
+        )
         for event in page["items"]:
-            table.add_row(
+            rows.add_row(
                 event["id"],
                 event["event_type"],
                 str(event["account_id"]),
-                moment(event["run_at"]),
+                clock(event["run_at"]),
                 _state(event["state"]),
                 _lateness(event),
                 shown(event["outcome"]),
             )
-        return table
+        return rows
 
-    Output(json_output).page(page, table)
+    Output(json_output).page(page, listing)
 
 
 @app.command("show")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
@@ -95,19 +96,34 @@ def money(amount: int | None, currency: str | None) -> str:
 
 def moment(value: str | None) -> str:
     """An API timestamp in UTC to the second, said so: operators compare across time zones."""
+    return NOTHING if not value else f"{clock(value)} UTC"
+
+
+def clock(value: str | None) -> str:
+    """`moment` without the zone, for table columns whose header says (UTC)."""
     if not value:
         return NOTHING
-    parsed = datetime.fromisoformat(value).astimezone(UTC)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def shown(value: Any) -> str:
     return NOTHING if value is None or value == "" else str(value)
 
 
-def titled(title: str, *headers: str | Column, style: str = "bold") -> Table:
-    """A table under a title on the left, like every titled table of the CLI."""
-    return Table(*headers, title=title, title_justify="left", title_style=style)
+def table(*headers: str | Column, title: str | None = None, style: str = "bold") -> Table:
+    """Every table of the CLI: a rule under the headers and no other lines, so it copies well
+    and fits narrower terminals; its title on the left."""
+    return Table(
+        *headers,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        title=title,
+        title_justify="left",
+        title_style=style,
+        header_style="bold",
+    )
 
 
 def details(rows: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
@@ -121,6 +137,11 @@ def details(rows: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
     for label, value in rows:
         grid.add_row(label, value if isinstance(value, Text) else Text(shown(value)))
     return grid
+
+
+def time_column(header: str) -> Column:
+    """A column of `clock` times, kept on one line; the header says they are UTC."""
+    return Column(f"{header} (UTC)", no_wrap=True)
 
 
 def id_column(header: str = "id") -> Column:

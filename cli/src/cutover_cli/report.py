@@ -11,7 +11,7 @@ from rich.text import Text
 from cutover_cli.catalog import Catalog
 from cutover_cli.client import Api
 from cutover_cli.options import JsonFlag, Tz
-from cutover_cli.output import Output, moment, shown, titled
+from cutover_cli.output import Output, clock, moment, shown, table, time_column
 from cutover_cli.timeparse import parse_when
 
 app = typer.Typer(no_args_is_help=True)
@@ -97,19 +97,21 @@ def activations_disconnections(
         console.print(
             Text(f"From {moment(report['from'])} to {moment(report['to'])}", style="bold")
         )
-        activations = titled(f"Activations ({len(report['activations'])})", *ACCOUNT, "activated")
+        activations = table(
+            *ACCOUNT, time_column("activated"), title=f"Activations ({len(report['activations'])})"
+        )
         for row in report["activations"]:
-            activations.add_row(*_account(row, catalog), moment(row["activated_at"]))
+            activations.add_row(*_account(row, catalog), clock(row["activated_at"]))
         console.print(activations)
         # The report's rows carry the final invoice's total without its currency: minor units.
-        disconnections = titled(
-            f"Disconnections ({len(report['disconnections'])})",
-            *ACCOUNT, "disconnected", "source", "reason", "final invoice (minor units)",
+        disconnections = table(
+            *ACCOUNT, time_column("disconnected"), "source", "reason", "total (minor units)",
+            title=f"Disconnections ({len(report['disconnections'])})",
         )  # fmt: skip
         for row in report["disconnections"]:
             disconnections.add_row(
                 *_account(row, catalog),
-                moment(row["disconnected_at"]),
+                clock(row["disconnected_at"]),
                 row["source"],
                 shown(row["reason"]),
                 shown(row["final_invoice_total"]),

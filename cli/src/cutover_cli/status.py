@@ -18,7 +18,7 @@ from cutover_cli.client import Api
 from cutover_cli.config import SERVICES
 from cutover_cli.errors import ExitCode, Problem
 from cutover_cli.options import JsonFlag
-from cutover_cli.output import NOTHING, Output, details, titled
+from cutover_cli.output import NOTHING, Output, details, table
 
 # A service that does not answer quickly is reported as such; the screen should not hang.
 PROBE_TIMEOUT_SECONDS = 3.0
@@ -89,7 +89,7 @@ def parse_metrics(text: str) -> dict[str, Any]:
 
 
 def render(console: Console, report: dict[str, dict[str, Any]]) -> None:
-    services = titled("Services")
+    services = table(title="Services")
     for column in ("service", "url", "state", "checks", "outbox backlog"):
         services.add_column(column, justify="right" if column == "outbox backlog" else "left")
     for service, health in report.items():
@@ -103,7 +103,7 @@ def render(console: Console, report: dict[str, dict[str, Any]]) -> None:
         )
     console.print(services)
 
-    lag = titled("Consumer lag (records behind, as of each group's latest batch)")
+    lag = table(title="Consumer lag (records behind, as of each group's latest batch)")
     for column in ("group", "service", "lag", "by topic"):
         lag.add_column(column, justify="right" if column == "lag" else "left")
     for service, health in report.items():

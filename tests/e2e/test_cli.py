@@ -618,3 +618,27 @@ async def test_bulk_schedules_from_an_at_column_and_reports_refusals(
     unknown_column.write_text("account,reason\n1,x\n")
     bad = await cutover(operator_env, "bulk", "disconnect", "--file", unknown_column)
     assert bad.exit_code == 2 and "account_id" in bad.output
+
+
+async def test_bulk_retries_failed_rows_and_stops_at_once_on_a_wrong_token(
+    system: System, operator_env: dict[str, str | None], tmp_path: Path
+) -> None:
+    async with system.client("accounts") as accounts:
+        ids = [(await new_account(accounts))["id"] for _ in range(2)]
+    sheet = tmp_path / "retry.csv"
+    sheet.write_text("account_id\n" + "".join(f"{account_id}\n" for account_id in ids))
+
+    wrong_token = {**operator_env, "CUTOVER_API_TOKEN": "not-the-token"}
+    auth = await cutover(wrong_token, "bulk", "disconnect", "--file", sheet)
+    assert auth.exit_code == 4 and "token is not valid" in auth.stderr
+    assert "Bulk disconnect" not in auth.stdout
+
+    nowhere = {**operator_env, "ACCOUNTS_URL": f"http://127.0.0.1:{closed_port()}"}
+    failed = loaded(await cutover(nowhere, "bulk", "disconnect", "--file", sheet, "--json"), 5)
+    assert [row["account_id"] for row in failed["failed"]] == ids
+    assert "did not answer" in failed["failed"][0]["detail"]
+
+    retried = loaded(await cutover(operator_env, "bulk", "disconnect", "--file", sheet, "--json"))
+    assert retried["done_in_an_earlier_run"] == 0
+    assert sorted(row["account_id"] for row in retried["succeeded"]) == ids
+    assert retried["failed"] == []

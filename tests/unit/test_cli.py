@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from cutover_cli import client
 from cutover_cli.bulk import Ledger, read_rows
+from cutover_cli.catalog import Catalog
 from cutover_cli.config import load
-from cutover_cli.disconnect import follow
+from cutover_cli.disconnect import follow, preview_details
 from cutover_cli.errors import ExitCode, Problem, exit_code_for
 from cutover_cli.main import app
 from cutover_cli.output import money
@@ -280,3 +282,29 @@ def test_an_unexpected_error_is_one_line_and_exit_code_8(
 
     document = json.loads(invoke(tmp_path, "status", "--json").stdout)
     assert document["type"] == "urn:cutover:cli:unexpected-error"
+
+
+def test_a_preview_with_a_service_down_says_which_parts_are_unknown() -> None:
+    preview = {
+        "account": {
+            "id": 42,
+            "name": "Grace Hopper",
+            "account_type_id": "t",
+            "account_status_id": "s",
+        },
+        "disconnect_status": {"name": "Inactive"},
+        "uninvoiced_debits": None,
+        "serviceable_address": None,
+        "children_staying_active": [],
+        "pending_scheduled_events": None,
+        "unavailable": {"billing": "billing did not answer: timeout", "scheduler": "refused"},
+        "warnings": ["billing did not answer: its part of this preview is missing."],
+    }
+    console = Console(record=True, width=200)
+    console.print(preview_details(preview, Catalog({"s": "Active"}, {"t": "Residential"})))
+    screen = console.export_text()
+    assert "42  Grace Hopper (Residential, Active)" in screen
+    assert "final invoice             unknown: billing did not answer: timeout" in screen
+    assert "address released          none: no serviceable address" in screen
+    assert "pending scheduled events  unknown: refused" in screen
+    assert "warning                   billing did not answer" in screen

@@ -68,7 +68,14 @@ def disconnect(
         started = api.post(
             "accounts", f"/accounts/{account_id}/disconnect", {"reason": reason} if reason else None
         )
-        finished = follow(api, started, timeout, None if json_output else out.errors)
+        try:
+            finished = follow(api, started, timeout, None if json_output else out.errors)
+        except KeyboardInterrupt:
+            out.errors.print(
+                f"Stopped following; disconnect {started['id']} goes on by itself: "
+                f"see `cutover accounts show {account_id}`."
+            )
+            raise
         invoice_id = (finished["final_invoice"] or {}).get("id")
         invoice = api.get("billing", f"/invoices/{invoice_id}") if invoice_id else None
         address_id = finished["released_address_id"]
@@ -112,17 +119,16 @@ def follow(
 
 
 def preview_details(preview: dict[str, Any], catalog: Catalog) -> Table:
-    account, unavailable = preview["account"], preview["unavailable"]
+    account = preview["account"]
     debits = preview["uninvoiced_debits"]
     if debits is None:
-        final_invoice = Text(f"unknown: {unavailable.get('billing', 'billing did not answer')}")
+        final_invoice = Text(_unknown(preview, "billing"))
     elif debits["count"] == 0:
         final_invoice = Text("none: nothing is owed")
     else:
         final_invoice = Text(
             f"{debits['count']} uninvoiced debit(s), total {money(debits['total'], debits['currency'])}"
         )
-    address = preview["serviceable_address"]
     rows = [
         (
             "account",
@@ -131,12 +137,7 @@ def preview_details(preview: dict[str, Any], catalog: Catalog) -> Table:
         ),
         ("moves to status", preview["disconnect_status"]["name"]),
         ("final invoice", final_invoice),
-        (
-            "address released",
-            address_line(address)
-            if address
-            else unavailable.get("addresses", "none: no serviceable address"),
-        ),
+        ("address released", _address_released(preview)),
         (
             "children staying active",
             "\n".join(
@@ -152,14 +153,27 @@ def preview_details(preview: dict[str, Any], catalog: Catalog) -> Table:
     return grid
 
 
+def _address_released(preview: dict[str, Any]) -> str:
+    if preview["serviceable_address"]:
+        return address_line(preview["serviceable_address"])
+    if "addresses" in preview["unavailable"]:
+        return _unknown(preview, "addresses")
+    return "none: no serviceable address"
+
+
 def _pending_events(preview: dict[str, Any]) -> str:
     events = preview["pending_scheduled_events"]
     if events is None:
-        return f"unknown: {preview['unavailable'].get('scheduler', 'the scheduler did not answer')}"
+        return _unknown(preview, "scheduler")
     lines = [
         f"{event['id']}  {event['event_type']} at {moment(event['run_at'])}" for event in events
     ]
     return "\n".join(lines) or "none"
+
+
+def _unknown(preview: dict[str, Any], service: str) -> str:
+    """A part of the preview whose service did not answer (the preview is still given)."""
+    return f"unknown: {preview['unavailable'].get(service, f'{service} did not answer')}"
 
 
 def address_line(address: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ COPY pyproject.toml uv.lock ./
 COPY contracts contracts
 COPY libs libs
 COPY services services
+COPY cli cli
 RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim

@@ -13,6 +13,7 @@ help:
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
+	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \

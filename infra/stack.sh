@@ -101,12 +101,19 @@ cmd_up() {
   for service in "${SERVICES[@]}"; do
     printf '  %-10s http://127.0.0.1:%s  (docs: /docs)\n' "$service" "$(port_of "$service")"
   done
-  if [ -f "$TOKEN_FILE" ] && [ "$CUTOVER_API_TOKEN" = "$(cat "$TOKEN_FILE")" ]; then
-    say "API token: in $TOKEN_FILE  (export CUTOVER_API_TOKEN=\$(cat $TOKEN_FILE))"
-  else
-    say "API token: the CUTOVER_API_TOKEN of your environment"
-  fi
   say "logs: $LOG_DIR"
+  say "curl or the operator CLI (from $REPO_ROOT):"
+  if [ -f "$TOKEN_FILE" ] && [ "$CUTOVER_API_TOKEN" = "$(cat "$TOKEN_FILE")" ]; then
+    echo "  export CUTOVER_API_TOKEN=\$(cat $TOKEN_FILE)"
+  else
+    echo "  (the API token is the CUTOVER_API_TOKEN of your environment)"
+  fi
+  # The CLI's default URLs are the default ports; other ports need the variables.
+  if [ "$ACCOUNTS_PORT$BILLING_PORT$ADDRESSES_PORT$SCHEDULER_PORT" != "8001800280038004" ]; then
+    echo "  export ACCOUNTS_URL=$ACCOUNTS_URL BILLING_URL=$BILLING_URL"
+    echo "  export ADDRESSES_URL=$ADDRESSES_URL SCHEDULER_URL=$SCHEDULER_URL"
+  fi
+  echo "  uv run cutover status        (uv run cutover --help for the rest)"
 }
 
 cmd_down() {

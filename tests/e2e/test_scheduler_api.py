@@ -3,42 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from tests.support.api import (
     ACTIVE,
     INACTIVE,
+    at,
     attach,
     debit,
     disconnect,
+    event_in_state,
     new_account,
     new_address,
     ok,
     problem,
+    schedule,
 )
 from tests.support.events import wait_until
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
-
-
-async def event_in_state(
-    scheduler: httpx.AsyncClient, event_id: str, states: tuple[str, ...], within: float = 30
-) -> dict:
-    """The scheduled event once it reaches one of `states`."""
-
-    async def reached() -> dict | None:
-        body = ok(await scheduler.get(f"/scheduled-events/{event_id}"))
-        return body if body["state"] in states else None
-
-    return await wait_until(reached, within=within)
-
-
-def at(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
 async def test_events_are_created_reviewed_changed_and_cancelled_under_the_rules(
@@ -104,17 +89,8 @@ async def test_a_scheduled_disconnect_goes_all_the_way(system: System) -> None:
         await debit(billing, account["id"], 2500)
         address = await new_address(addresses)
         await attach(addresses, address["id"], account["id"])
-        event = ok(
-            await scheduler.post(
-                "/scheduled-events",
-                json={
-                    "event_type": "disconnect_account",
-                    "account_id": account["id"],
-                    "run_at": at(1.0),
-                    "payload": {"reason": "scheduled move"},
-                },
-            ),
-            201,
+        event = await schedule(
+            scheduler, "disconnect_account", account["id"], at(1.0), reason="scheduled move"
         )
         preview = ok(await accounts.get(f"/accounts/{account['id']}/disconnect-preview"))
         assert [e["id"] for e in preview["pending_scheduled_events"]] == [event["id"]]
@@ -137,17 +113,8 @@ async def test_a_scheduled_disconnect_goes_all_the_way(system: System) -> None:
 async def test_a_scheduled_event_that_cannot_apply_fails_with_the_reason(system: System) -> None:
     async with system.client("accounts") as accounts, system.client("scheduler") as scheduler:
         account = await new_account(accounts)
-        event = ok(
-            await scheduler.post(
-                "/scheduled-events",
-                json={
-                    "event_type": "change_account_status",
-                    "account_id": account["id"],
-                    "run_at": at(1.0),
-                    "payload": {"account_status_id": INACTIVE},
-                },
-            ),
-            201,
+        event = await schedule(
+            scheduler, "change_account_status", account["id"], at(1.0), account_status_id=INACTIVE
         )
 
         done = await event_in_state(scheduler, event["id"], ("completed", "failed"))
@@ -160,17 +127,8 @@ async def test_archiving_an_account_cancels_its_pending_events(system: System) -
     async with system.client("accounts") as accounts, system.client("scheduler") as scheduler:
         account = await new_account(accounts)
         await disconnect(accounts, account["id"])
-        event = ok(
-            await scheduler.post(
-                "/scheduled-events",
-                json={
-                    "event_type": "change_account_status",
-                    "account_id": account["id"],
-                    "run_at": at(3600),
-                    "payload": {"account_status_id": ACTIVE},
-                },
-            ),
-            201,
+        event = await schedule(
+            scheduler, "change_account_status", account["id"], at(3600), account_status_id=ACTIVE
         )
         ok(await accounts.post(f"/accounts/{account['id']}/archive"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -75,3 +76,33 @@ async def completed_disconnect(accounts: httpx.AsyncClient, disconnect_id: str) 
 async def disconnect(accounts: httpx.AsyncClient, account_id: int, **body: Any) -> dict[str, Any]:
     started = ok(await accounts.post(f"/accounts/{account_id}/disconnect", json=body), 202)
     return await completed_disconnect(accounts, started["id"])
+
+
+async def schedule(
+    scheduler: httpx.AsyncClient, event_type: str, account_id: int, run_at: str, **payload: Any
+) -> dict[str, Any]:
+    """A scheduled event, created through the scheduler's API."""
+    body = {
+        "event_type": event_type,
+        "account_id": account_id,
+        "run_at": run_at,
+        "payload": payload,
+    }
+    return ok(await scheduler.post("/scheduled-events", json=body), 201)
+
+
+async def event_in_state(
+    scheduler: httpx.AsyncClient, event_id: str, states: tuple[str, ...], within: float = 30
+) -> dict[str, Any]:
+    """The scheduled event once it reaches one of `states`."""
+
+    async def reached() -> dict[str, Any] | None:
+        body = ok(await scheduler.get(f"/scheduled-events/{event_id}"))
+        return body if body["state"] in states else None
+
+    return await wait_until(reached, within=within)
+
+
+def at(seconds: float) -> str:
+    """A `run_at` this many seconds from now."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()

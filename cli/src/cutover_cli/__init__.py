@@ -1,0 +1,1 @@
+"""cutover: the operator command line."""

@@ -1,0 +1,77 @@
+"""HTTP to the four services: the operator's token on every call, every failure a `Problem`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from cutover_cli.config import Config
+from cutover_cli.errors import Problem
+
+TIMEOUT_SECONDS = 10.0
+
+
+def headers(config: Config) -> dict[str, str]:
+    sent = {"User-Agent": "cutover-cli"}
+    if config.token:
+        sent["Authorization"] = f"Bearer {config.token}"
+    return sent
+
+
+@contextmanager
+def reaching(service: str, url: str) -> Iterator[None]:
+    """No answer at all (refused, reset, timed out, a bad scheme) becomes an `unreachable` problem."""
+    try:
+        yield
+    except httpx.TransportError as error:
+        raise Problem.unreachable(service, url, error) from error
+
+
+def answer(response: httpx.Response) -> Any:
+    """The body of a success; the problem document of anything else, raised."""
+    if response.is_success:
+        return response.json() if response.content else None
+    raise Problem.of_response(response)
+
+
+def query(params: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters without the options the operator left out."""
+    return {name: value for name, value in params.items() if value is not None}
+
+
+class Api:
+    """One operator session with the four services (synchronous: one question at a time)."""
+
+    def __init__(self, config: Config, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.config = config
+        self.timeout = timeout
+        self._clients: dict[str, httpx.Client] = {}
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for client in self._clients.values():
+            client.close()
+
+    def request(self, service: str, method: str, path: str, **options: Any) -> httpx.Response:
+        """The raw answer, whatever its status (for readiness and metrics)."""
+        url = self.config.urls[service]
+        if service not in self._clients:
+            self._clients[service] = httpx.Client(
+                base_url=url, headers=headers(self.config), timeout=self.timeout
+            )
+        with reaching(service, url):
+            return self._clients[service].request(method, path, **options)
+
+    def get(self, service: str, path: str, **params: Any) -> Any:
+        return answer(self.request(service, "GET", path, params=query(params)))
+
+    def post(self, service: str, path: str, body: Any = None) -> Any:
+        return answer(self.request(service, "POST", path, json=body))
+
+    def patch(self, service: str, path: str, body: Any) -> Any:
+        return answer(self.request(service, "PATCH", path, json=body))

@@ -27,6 +27,8 @@ def main(service: str, create_app: Callable[[Settings], FastAPI], migrations_dir
         create_app(settings),
         host=settings.http_host,
         port=settings.http_port,
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -117,7 +117,12 @@ console.log(JSON.stringify({
   ...summary,
   scenario: args.scenario,
   ready_margin_seconds: Math.round(margin * 1000) / 1000,
-  settings: { ...settings, 'constructor max (pool)': Number(args.pool), insert: 'insert(), 5,000 a call' },
+  settings: {
+    ...settings,
+    'constructor max (pool)': Number(args.pool),
+    'constructor schedule (cron)': false,
+    insert: 'insert(), 5,000 a call'
+  },
   version
 }))
 

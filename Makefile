@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test test-faults lint asyncapi bench bench-scheduler bench-disconnects
+.PHONY: help install run up down clean status test test-faults lint asyncapi bench bench-scheduler bench-disconnects bench-peers
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -14,6 +14,7 @@ help:
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
 	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
+	@echo "make bench    every benchmark (bench-disconnects, bench-peers); results in bench/results/"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -53,4 +54,9 @@ bench-scheduler: install
 bench-disconnects: install
 	@$(UV) run --frozen python -m bench.disconnects
 
-bench: bench-disconnects bench-scheduler
+# Cutover's scheduler beside River, pg-boss and Procrastinate on one PostgreSQL; it also measures
+# and writes what bench-scheduler does, so `make bench` runs the scheduler's scenarios once.
+bench-peers: install
+	@$(UV) run --frozen python -m bench.peers
+
+bench: bench-disconnects bench-peers

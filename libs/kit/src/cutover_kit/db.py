@@ -66,7 +66,10 @@ class Database:
         self.engine = create_async_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            # No overflow: a connection opened past the pool is closed when returned, and under a
+            # sustained load that churn (a new PostgreSQL backend each time) cost more CPU than
+            # the waits it saved. Callers wait for a pooled connection instead.
+            max_overflow=0,
             # No ping before every checkout (a round trip per transaction): a connection found dead
             # invalidates the pool, and the one request that met it is answered 503 (retry).
             pool_pre_ping=False,

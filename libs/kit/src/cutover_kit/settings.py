@@ -60,12 +60,15 @@ class Settings(BaseSettings):
     service: str
     http_host: str = Field(default="127.0.0.1", alias="CUTOVER_HTTP_HOST")
     http_port: int = 0
+    # <SERVICE>_WORKERS: processes serving one service on its port, each a whole replica (HTTP,
+    # consumers in the group, a relay candidate): for a service that needs more than one core.
+    workers: int = 0
     database_url: str = ""
     postgres_host: str = Field(default="127.0.0.1", alias="POSTGRES_HOST")
     postgres_port: int = Field(default=5432, alias="POSTGRES_PORT")
     postgres_user: str = Field(default="postgres", alias="POSTGRES_USER")
     postgres_password: SecretStr = Field(default=SecretStr(""), alias="POSTGRES_PASSWORD")
-    database_pool_size: int = Field(default=10, alias="CUTOVER_DB_POOL_SIZE")
+    database_pool_size: int = Field(default=20, ge=1, alias="CUTOVER_DB_POOL_SIZE")
     api_token: SecretStr | None = Field(default=None, alias="CUTOVER_API_TOKEN")
     api_tokens: str = Field(
         default="",
@@ -89,6 +92,8 @@ class Settings(BaseSettings):
         prefix = self.service.upper()
         if not self.http_port:
             self.http_port = int(os.environ.get(f"{prefix}_PORT", DEFAULT_PORTS[self.service]))
+        if not self.workers:
+            self.workers = max(1, int(os.environ.get(f"{prefix}_WORKERS", "1")))
         if not self.database_url:
             self.database_url = os.environ.get(f"{prefix}_DATABASE_URL") or self._default_url()
 

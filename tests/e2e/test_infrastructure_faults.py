@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.support.api import completed_disconnect, debit, new_account, ok
+from tests.support.api import completed_disconnect, debit, new_account, ok, problem
 from tests.support.events import wait_until
 from tests.support.system import System
 
@@ -21,15 +21,16 @@ def local_control(system: System):  # noqa: ANN201
     return system.infra.control
 
 
-async def all_ready(system: System) -> bool:
+async def service_ready(system: System, name: str) -> bool:
     async with httpx.AsyncClient(timeout=3) as client:
-        for service in system.services.values():
-            try:
-                if (await client.get(f"{service.url}/readyz")).status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
-    return True
+        try:
+            return (await client.get(f"{system[name].url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+async def all_ready(system: System) -> bool:
+    return all([await service_ready(system, name) for name in system.services])
 
 
 async def test_a_kafka_outage_loses_and_doubles_nothing(system: System) -> None:
@@ -64,7 +65,21 @@ async def test_a_postgresql_restart_makes_services_unready_then_they_recover(
     system: System,
 ) -> None:
     control = local_control(system)
-    control.restart_postgres()
+    control.stop_postgres()
+    try:
+        # While it is down every service says so, and a write is a 503 to retry, never a 500
+        async def none_ready() -> bool:
+            return not any([await service_ready(system, name) for name in system.services])
+
+        await wait_until(none_ready, within=30)
+        async with system.client("accounts") as accounts:
+            response = await accounts.post(
+                "/accounts",
+                json={"name": "during", "account_type_id": "00000000-0000-4000-8000-000000000101"},
+            )
+            problem(response, 503, "temporarily-unavailable")
+    finally:
+        control.start_postgres()
     await wait_until(lambda: all_ready(system), within=60)
     async with system.client("accounts") as accounts:
         # The first requests after the restart may meet a dropped connection; they must not 500

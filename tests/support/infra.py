@@ -58,8 +58,10 @@ class LocalControl:
     def start_kafka(self) -> None:
         self._run("kafka.sh", "start")
 
-    def restart_postgres(self) -> None:
+    def stop_postgres(self) -> None:
         self._run("postgres.sh", "stop")
+
+    def start_postgres(self) -> None:
         self._run("postgres.sh", "start")
 
 

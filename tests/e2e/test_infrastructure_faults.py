@@ -1,5 +1,7 @@
-"""Kafka stopped for 10 s and PostgreSQL restarted while the system runs: HTTP keeps answering (writes
-land in the outboxes), services report not ready, then everything catches up by itself."""
+"""Kafka stopped for 10 s, and PostgreSQL stopped and started, while disconnects are requested and
+scheduled disconnects come due: HTTP keeps answering (writes land in the outboxes while Kafka is
+down; a write is a 503 to retry while PostgreSQL is), services report not ready, then everything
+catches up by itself: every disconnect completes with one final invoice, no scheduled event early."""
 
 from __future__ import annotations
 
@@ -8,7 +10,16 @@ import asyncio
 import httpx
 import pytest
 
-from tests.support.api import completed_disconnect, debit, new_account, ok, problem
+from tests.support.api import (
+    at,
+    completed_disconnect,
+    debit,
+    event_in_state,
+    new_account,
+    ok,
+    problem,
+    schedule,
+)
 from tests.support.events import wait_until
 from tests.support.system import System
 
@@ -19,6 +30,30 @@ def local_control(system: System):  # noqa: ANN201
     if system.infra.control is None:
         pytest.skip("needs the broker and cluster the suite started itself")
     return system.infra.control
+
+
+async def scheduled_disconnects(system: System, seconds: list[float]) -> list[tuple[int, str]]:
+    """Accounts with a debit of 700, each with a disconnect scheduled that many seconds on."""
+    scheduled = []
+    async with system.client("accounts") as accounts, system.client("billing") as billing:
+        async with system.client("scheduler") as scheduler:
+            for delay in seconds:
+                account = await new_account(accounts)
+                await debit(billing, account["id"], 700)
+                event = await schedule(scheduler, "disconnect_account", account["id"], at(delay))
+                scheduled.append((account["id"], event["id"]))
+    return scheduled
+
+
+async def each_completes_once(system: System, scheduled: list[tuple[int, str]]) -> None:
+    """Every scheduled disconnect emitted, none early, each with exactly one final invoice."""
+    async with system.client("scheduler") as scheduler, system.client("billing") as billing:
+        for account_id, event_id in scheduled:
+            event = await event_in_state(scheduler, event_id, ("completed", "failed"), within=60)
+            assert event["state"] == "completed", event
+            assert event["emitted_at"] >= event["run_at"], event
+            invoices = ok(await billing.get(f"/accounts/{account_id}/invoices"))["items"]
+            assert [i["kind"] for i in invoices] == ["final"]
 
 
 async def service_ready(system: System, name: str) -> bool:
@@ -35,6 +70,7 @@ async def all_ready(system: System) -> bool:
 
 async def test_a_kafka_outage_loses_and_doubles_nothing(system: System) -> None:
     control = local_control(system)
+    scheduled = await scheduled_disconnects(system, [2.0, 3.0, 4.0])  # due during the outage
     async with system.client("accounts") as accounts, system.client("billing") as billing:
         control.stop_kafka()
         try:
@@ -58,6 +94,7 @@ async def test_a_kafka_outage_loses_and_doubles_nothing(system: System) -> None:
             assert done["final_invoice"]["total"] == 700
             invoices = ok(await billing.get(f"/accounts/{account_id}/invoices"))["items"]
             assert [i["kind"] for i in invoices] == ["final"]
+    await each_completes_once(system, scheduled)
     await wait_until(lambda: all_ready(system), within=60)
 
 
@@ -65,6 +102,7 @@ async def test_a_postgresql_restart_makes_services_unready_then_they_recover(
     system: System,
 ) -> None:
     control = local_control(system)
+    scheduled = await scheduled_disconnects(system, [1.0, 1.5, 2.0])  # due while it is down
     control.stop_postgres()
     try:
         # While it is down every service says so, and a write is a 503 to retry, never a 500
@@ -101,3 +139,4 @@ async def test_a_postgresql_restart_makes_services_unready_then_they_recover(
         started = ok(await accounts.post(f"/accounts/{account['id']}/disconnect"), 202)
         done = await completed_disconnect(accounts, started["id"])
         assert done["state"] == "completed"
+    await each_completes_once(system, scheduled)

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import func
+
 from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
 from cutover_kit import context
 from cutover_kit.db import UnitOfWork
@@ -144,6 +146,9 @@ async def record_outcome(uow: UnitOfWork, outcome: ScheduledEventOutcomeV1) -> N
         state=outcome.outcome,
         outcome=outcome.reason or summary,
         disconnect_id=outcome.disconnect_id,
+        # Still pending: the emitter sent the event but its transaction was cut (by its lease,
+        # while Kafka was slow) before marking it. It was emitted by now, never earlier than due.
+        emitted_at=event.emitted_at or func.clock_timestamp(),
     )
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from cutover_contracts.events import ScheduledEventDueV1
+from cutover_contracts.events import ScheduledEventDueV1, ScheduledEventOutcomeV1
 from cutover_contracts.topics import Topic
 from cutover_kit.db import Database
 from cutover_kit.kafka import make_producer
@@ -231,3 +231,34 @@ async def test_an_idle_scheduler_wakes_for_a_new_event_before_its_next_poll(
         # Without the NOTIFY it would sleep 30 s; it fires after its run_at instead.
         fired = await tap.wait_for(lambda e: e.id == event_id, within=10)
     assert fired.data["emitted_at"] >= fired.data["run_at"]
+
+
+async def test_an_outcome_for_an_event_never_marked_emitted_records_when_it_was_known(
+    scheduler_database: Database,
+) -> None:
+    """The emitter sent the event, then its lease cut the transaction that would have marked it
+    (Kafka slow): the event is still `pending` when accounts' outcome arrives."""
+    run_at = await database_now(scheduler_database) - timedelta(seconds=1)
+    [event_id] = await insert_events(scheduler_database, run_at, 1)
+    disconnect_id = uuid.uuid4()
+
+    async with scheduler_database.unit_of_work() as uow:
+        await use_cases.record_outcome(
+            uow,
+            ScheduledEventOutcomeV1(
+                scheduled_event_id=event_id,
+                account_id=1,
+                outcome="completed",
+                disconnect_id=disconnect_id,
+            ),
+        )
+        await uow.commit()
+
+    async with scheduler_database.unit_of_work() as uow:
+        event = (
+            await uow.session.execute(
+                select(scheduled_events).where(scheduled_events.c.id == event_id)
+            )
+        ).one()
+    assert event.state == "completed" and event.disconnect_id == disconnect_id
+    assert event.emitted_at is not None and event.emitted_at >= event.run_at

@@ -221,12 +221,8 @@ class AccountsRepository:
         ).one()
         return Disconnect(**row._mapping)
 
-    async def get_disconnect(
-        self, disconnect_id: UUID, *, for_update: bool = False
-    ) -> Disconnect | None:
+    async def get_disconnect(self, disconnect_id: UUID) -> Disconnect | None:
         query = select(disconnects).where(disconnects.c.id == disconnect_id)
-        if for_update:
-            query = query.with_for_update()
         row = (await self.session.execute(query)).first()
         return Disconnect(**row._mapping) if row else None
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from tests.support.infra import connect
-from tests.support.snapshots import stored_state
+from tests.support.snapshots import state_queries, stored_state
 from tests.support.system import TEST_TOKEN, System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -39,9 +39,10 @@ class Store:
     def __init__(self, system: System, service: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.connection = self.loop.run_until_complete(connect(system.infra, f"test_{service}"))
+        self.queries = self.loop.run_until_complete(state_queries(self.connection))
 
     def state(self) -> dict[str, tuple[int, int]]:
-        return self.loop.run_until_complete(stored_state(self.connection))
+        return self.loop.run_until_complete(stored_state(self.connection, self.queries))
 
     def settled(self, timeout: float = 10.0) -> dict[str, tuple[int, int]]:
         """The state once what an accepted request set off (events, consumers) has stopped."""

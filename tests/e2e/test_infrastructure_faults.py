@@ -121,8 +121,8 @@ async def test_a_postgresql_restart_makes_services_unready_then_they_recover(
     await wait_until(lambda: all_ready(system), within=60)
     async with system.client("accounts") as accounts:
         # The first requests after the restart may meet a dropped connection; they must not 500
-        account = None
-        for _ in range(20):
+
+        async def created() -> dict | None:
             response = await accounts.post(
                 "/accounts",
                 json={
@@ -131,11 +131,9 @@ async def test_a_postgresql_restart_makes_services_unready_then_they_recover(
                 },
             )
             assert response.status_code < 500 or response.status_code == 503, response.text
-            if response.status_code == 201:
-                account = response.json()
-                break
-            await asyncio.sleep(0.5)
-        assert account is not None
+            return response.json() if response.status_code == 201 else None
+
+        account = await wait_until(created, within=10, interval=0.5)
         started = ok(await accounts.post(f"/accounts/{account['id']}/disconnect"), 202)
         done = await completed_disconnect(accounts, started["id"])
         assert done["state"] == "completed"

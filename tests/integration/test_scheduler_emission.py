@@ -25,7 +25,7 @@ from cutover_scheduler.adapters.emitter import Emitter
 from cutover_scheduler.adapters.tables import scheduled_events
 from cutover_scheduler.service_layer import scheduled_events as use_cases
 from tests.integration.conftest import create_topic
-from tests.support.events import EventTap
+from tests.support.events import EventTap, wait_until
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.infra
@@ -82,6 +82,24 @@ async def emitters(
                 await task
         for producer in producers:
             await producer.stop()
+
+
+async def asleep(database: Database) -> None:
+    """Wait until the emitter has looked for its next event and found none: its connection is idle
+    after that query, the emitter waiting on the wake-up or its poll."""
+
+    async def idle_after_next() -> bool:
+        async with database.unit_of_work() as uow:
+            return bool(
+                await uow.session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND state = 'idle' AND query LIKE '%min(run_at)%'"
+                    )
+                )
+            )
+
+    await wait_until(idle_after_next, within=10)
 
 
 async def due_topic(infra: Infra) -> Topic:
@@ -225,7 +243,7 @@ async def test_an_idle_scheduler_wakes_for_a_new_event_before_its_next_poll(
         EventTap(infra.kafka_bootstrap, topic.name) as tap,
         emitters(infra, scheduler_database, topic, 1, max_sleep=30.0),
     ):
-        await asyncio.sleep(0.2)  # let the emitter fall asleep with nothing to do
+        await asleep(scheduler_database)
         now = await database_now(scheduler_database)
         [event_id] = await insert_events(scheduler_database, now + timedelta(seconds=0.3), 1)
         # Without the NOTIFY it would sleep 30 s; it fires after its run_at instead.

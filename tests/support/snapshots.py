@@ -16,14 +16,18 @@ GROUP BY table_name ORDER BY table_name
 """
 
 
-async def stored_state(connection: asyncpg.Connection) -> dict[str, tuple[int, int]]:
-    """Per table: the row count and an order-free hash of every row's content."""
-    state = {}
+async def state_queries(connection: asyncpg.Connection) -> dict[str, str]:
+    """Per table, the query that sums it up: its row count and an order-free hash of every row."""
+    queries = {}
     for table, columns in await connection.fetch(COLUMNS):
         kept = ", ".join(f'"{c}"' for c in columns if (table, c) not in BACKGROUND_COLUMNS)
-        state[table] = tuple(
-            await connection.fetchrow(
-                f'SELECT count(*), coalesce(sum(hashtext(ROW({kept})::text)::bigint), 0) FROM "{table}"'
-            )
+        queries[table] = (
+            f'SELECT count(*), coalesce(sum(hashtext(ROW({kept})::text)::bigint), 0) FROM "{table}"'
         )
-    return state
+    return queries
+
+
+async def stored_state(
+    connection: asyncpg.Connection, queries: dict[str, str]
+) -> dict[str, tuple[int, int]]:
+    return {table: tuple(await connection.fetchrow(query)) for table, query in queries.items()}

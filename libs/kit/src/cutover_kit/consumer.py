@@ -196,7 +196,7 @@ class EventConsumer:
                     outcomes += [(topic, await self._apply(uow, delivery)) for delivery in group]
                     continue
                 try:
-                    await group[0].handler(uow, [(d.event, d.data) for d in group])
+                    await self.handlers[topic][1](uow, [(d.event, d.data) for d in group])
                 except Exception as error:
                     if transient_kind(error):
                         raise

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, exists, func, insert, select, text, update
+from sqlalchemy import Select, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,13 @@ ACCOUNT_SORTS = {
     "activated_at": accounts.c.activated_at,
     "disconnected_at": accounts.c.disconnected_at,
 }
+
+
+def _pending_disconnect(account_id: Any) -> Select[tuple[UUID]]:
+    """The id of the account's pending disconnect (at most one: a unique partial index)."""
+    return select(disconnects.c.id).where(
+        disconnects.c.account_id == account_id, disconnects.c.state == "pending"
+    )
 
 
 class AccountsRepository:
@@ -185,22 +192,14 @@ class AccountsRepository:
         return [dict(row._mapping) for row in rows], next_cursor
 
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
-        return await self.session.scalar(
-            select(disconnects.c.id).where(
-                disconnects.c.account_id == account_id, disconnects.c.state == "pending"
-            )
-        )
+        return await self.session.scalar(_pending_disconnect(account_id))
 
     async def lock_for_disconnect(
         self, account_id: int
     ) -> tuple[Account, UUID | None, UUID] | None:
         """The account (row-locked until commit), its pending disconnect if any, and the configured
         disconnect status, in one round trip (the hottest request); None for an unknown account."""
-        pending = (
-            select(disconnects.c.id)
-            .where(disconnects.c.account_id == accounts.c.id, disconnects.c.state == "pending")
-            .scalar_subquery()
-        )
+        pending = _pending_disconnect(accounts.c.id).scalar_subquery()
         status = select(settings.c.disconnect_account_status_id).scalar_subquery()
         row = (
             await self.session.execute(

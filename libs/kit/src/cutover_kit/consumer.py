@@ -80,7 +80,6 @@ class HandlerFailed(Exception):
 @dataclass
 class Delivery:
     record: ConsumerRecord
-    handler: Handler
     event: CloudEvent | None = None
     data: Any = None
     error: str | None = None
@@ -164,12 +163,12 @@ class EventConsumer:
             metrics.consumer_lag.labels(self.group_id, topic).set(total)
 
     def _decode(self, record: ConsumerRecord) -> Delivery:
-        topic, handler = self.handlers[record.topic]
+        topic, _ = self.handlers[record.topic]
         try:
             event = decode_event(record.value)
-            return Delivery(record, handler, event, topic.data.model_validate(event.data))
+            return Delivery(record, event, topic.data.model_validate(event.data))
         except (EventDecodeError, ValidationError) as error:
-            return Delivery(record, handler, error=f"undecodable: {error}")
+            return Delivery(record, error=f"undecodable: {error}")
 
     async def _apply_batch(self, deliveries: list[Delivery], *, careful: bool) -> None:
         """One transaction for the batch. The fast path hands each topic's fresh events to its
@@ -213,7 +212,9 @@ class EventConsumer:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with uow.savepoint():
-                    await delivery.handler(uow, [(delivery.event, delivery.data)])
+                    await self.handlers[delivery.record.topic][1](
+                        uow, [(delivery.event, delivery.data)]
+                    )
                 return "applied"
             except Exception as error:
                 if transient_kind(error):

@@ -4,6 +4,7 @@ disconnect completes once, when its second answer arrives, whatever the batch ho
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -56,7 +57,7 @@ async def test_answers_in_batches_complete_each_disconnect_once(
             accounts_database.unit_of_work(), name=f"batch {n}", account_type_id=RESIDENTIAL
         )
         disconnect = await disconnect_flow.request_disconnect(
-            accounts_database.unit_of_work(), account.id
+            accounts_database.unit_of_work(), account.id, step_timeout=timedelta(minutes=5)
         )
         started.append((disconnect.id, account.id))
     (d1, a1), (d2, a2), (d3, a3) = started

@@ -219,9 +219,10 @@ async def fresh_database(infra: Infra, name: str) -> str:
 
 
 async def fresh_kit_database(infra: Infra, name: str) -> str:
-    """A database of its own with only the kit's tables (outbox, processed events, keys), for
-    tests of the shared machinery that must not meet the running services' relays."""
+    """A database of its own with the kit's tables (outbox, processed events, keys, dead letters),
+    for tests of the shared machinery that must not meet the running services' relays. The
+    scheduler's migrations make them (the scheduler's own tables come along, unused)."""
     url = await fresh_database(infra, name)
     # Alembic runs its own event loop; give it a thread of its own.
-    await asyncio.to_thread(upgrade, migrations_of("scheduler"), url, "0001")
+    await asyncio.to_thread(upgrade, migrations_of("scheduler"), url)
     return url

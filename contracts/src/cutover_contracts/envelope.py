@@ -51,8 +51,10 @@ def decode_event(raw: bytes | None) -> CloudEvent:
         raise EventDecodeError("empty message (tombstone) where an event was expected")
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventDecodeError(f"not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers past Python's digit limit;
+        # RecursionError, arrays nested deeper than the parser goes.
+        raise EventDecodeError(f"not JSON: {type(exc).__name__}: {exc}"[:500]) from exc
     try:
         return CloudEvent.model_validate(document)
     except ValueError as exc:

@@ -7,10 +7,14 @@ Money is always an integer amount in the currency's minor unit plus an ISO 4217 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+# Account ids are PostgreSQL bigints: an id past int64 is refused when the event is decoded (and
+# dead-lettered), not by the database halfway through a batch.
+PositiveInt = Annotated[int, Field(gt=0, le=2**63 - 1)]
 
 
 class EventData(BaseModel):
@@ -78,6 +82,23 @@ class AccountArchivedV1(EventData):
     archived_at: AwareDatetime
 
 
+class AccountDisconnectAbandonedV1(EventData):
+    """An operator ended a stalled disconnect without its missing steps: the account keeps the
+    status it shows and may be reactivated, archived or disconnected again."""
+
+    account_id: PositiveInt
+    disconnect_id: UUID
+    source: DisconnectSource
+    scheduled_event_id: UUID | None = None
+    status_id: UUID
+    pending_steps: list[Literal["final_invoice", "address"]] = Field(
+        description="The steps that had not answered when the disconnect was abandoned"
+    )
+    reason: str
+    abandoned_by: str
+    abandoned_at: AwareDatetime
+
+
 class ScheduledEventOutcomeV1(EventData):
     """What accounts made of a due scheduled event: completed, or failed with the reason."""
 
@@ -136,14 +157,26 @@ class ScheduledEventDueV1(EventData):
 
 
 class DeadLetterV1(EventData):
-    """A message a consumer could not process after its retries, kept with the reason."""
+    """A message a consumer could not process after its retries, kept with the reason.
+
+    Bounded whatever the original: the key and value are cut (`original_truncated`), and the
+    original's size and SHA-256 identify it; the whole original stays in the consuming service's
+    database (`GET /dead-letters/{id}`), from which it can be redriven."""
 
     consumer_group: str
     original_topic: str
     original_partition: int
     original_offset: int
     original_key: str | None = None
-    original_value: str = Field(description="The original bytes, decoded as UTF-8 with replacement")
+    original_value: str = Field(
+        description="The original bytes decoded as UTF-8 with replacement, cut to 16 KiB"
+    )
+    original_size: int | None = Field(default=None, description="The original value's bytes")
+    original_sha256: str | None = None
+    original_truncated: bool = False
+    dead_letter_id: UUID | None = Field(
+        default=None, description="The dead letter in the consuming service's /dead-letters"
+    )
     error: str
     attempts: int
     failed_at: AwareDatetime

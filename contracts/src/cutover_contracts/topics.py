@@ -54,6 +54,7 @@ ACCOUNT_REACTIVATED = Topic(
     "accounts",
     events.AccountReactivatedV1,
     "A disconnected account was reactivated.",
+    consumers=("addresses",),
     public=True,
 )
 ACCOUNT_ARCHIVED = Topic(
@@ -62,6 +63,13 @@ ACCOUNT_ARCHIVED = Topic(
     events.AccountArchivedV1,
     "An account was archived; local copies mark it, pending scheduled events are cancelled.",
     consumers=("billing", "addresses", "scheduler"),
+    public=True,
+)
+ACCOUNT_DISCONNECT_ABANDONED = Topic(
+    "accounts.account-disconnect-abandoned.v1",
+    "accounts",
+    events.AccountDisconnectAbandonedV1,
+    "An operator abandoned a stalled disconnect; the account is no longer frozen.",
     public=True,
 )
 SCHEDULED_EVENT_OUTCOME = Topic(
@@ -114,6 +122,7 @@ TOPICS: dict[str, Topic] = {
         ACCOUNT_DISCONNECTED,
         ACCOUNT_REACTIVATED,
         ACCOUNT_ARCHIVED,
+        ACCOUNT_DISCONNECT_ABANDONED,
         SCHEDULED_EVENT_OUTCOME,
         DISCONNECT_BILLED,
         DISCONNECT_ADDRESS_RELEASED,

@@ -1,8 +1,10 @@
 """Idempotent Kafka consumers: a batch of records is applied in one transaction, then committed.
 
 For each batch FastStream hands over, `EventConsumer`:
-1. decodes every record into a CloudEvent and its data model; one that does not decode goes to the
-   service's dead-letter topic at once (retrying cannot fix bytes);
+1. decodes every record into a CloudEvent and its data model; one that does not decode, whatever its
+   bytes, is dead-lettered at once (retrying cannot fix bytes): kept whole in the service's
+   `dead_letters` table and announced, bounded, on its dead-letter topic (see
+   `cutover_kit.dead_letters`);
 2. claims the batch's event ids in `processed_events` in one statement (a redelivered event is
    skipped);
 3. hands each topic's fresh events to its handler in one call, so a handler can apply them with a
@@ -15,7 +17,8 @@ For each batch FastStream hands over, `EventConsumer`:
 A transient failure (database or broker unreachable, a deadlock or serialisation conflict with
 another transaction) aborts the whole batch instead: it is rolled back, which releases every lock it
 held, the offsets are rewound, and the batch is consumed again. Such a failure says nothing about
-the event, so it is never dead-lettered.
+the event, so it is never dead-lettered. A dead letter's id is derived from its record, so a record
+redelivered after its letter committed is not dead-lettered twice.
 
 One consumer may serve several topics (one handler each), so that answers touching the same rows,
 such as billing's and addresses' answers to one disconnect, are applied one batch at a time instead
@@ -30,7 +33,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -38,13 +40,13 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
+from sqlalchemy import delete
 
-from cutover_contracts.envelope import CloudEvent, EventDecodeError, decode_event
-from cutover_contracts.events import DeadLetterV1
+from cutover_contracts.envelope import CloudEvent, decode_event
 from cutover_contracts.topics import Topic, dead_letter_topic
-from cutover_kit import context, metrics
+from cutover_kit import context, dead_letters, metrics
 from cutover_kit.db import Database, UnitOfWork, transient_kind
+from cutover_kit.tables import processed_events
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,9 @@ def one_by_one(apply: Callable[[UnitOfWork, CloudEvent, Any], Awaitable[None]]) 
     return handler
 
 
-REDELIVERY_BACKOFF_SECONDS = {"conflict": 0.05, "unreachable": 1.0}
+# A batch that failed as a whole waits this long before it is consumed again; `None` is a failure
+# of Cutover's own code (never of a record: those are dead-lettered), logged with its traceback.
+REDELIVERY_BACKOFF_SECONDS = {"conflict": 0.05, "unreachable": 1.0, None: 1.0}
 
 
 class HandlerFailed(Exception):
@@ -137,15 +141,15 @@ class EventConsumer:
                 await self._apply_batch(deliveries, careful=True)
         except Exception as error:
             kind = transient_kind(error)
-            if kind:
-                log.warning(
-                    "%s: batch of %d rolled back (%s: %s); it will be redelivered",
-                    self.group_id,
-                    len(records),
-                    kind,
-                    error,
-                )
-                await asyncio.sleep(REDELIVERY_BACKOFF_SECONDS[kind])
+            log.warning(
+                "%s: batch of %d rolled back (%s: %r); it will be redelivered",
+                self.group_id,
+                len(records),
+                kind or "bug",
+                error,
+                exc_info=kind is None,
+            )
+            await asyncio.sleep(REDELIVERY_BACKOFF_SECONDS[kind])
             raise
 
     def _record_lag(self, consumer: AIOKafkaConsumer, records: tuple[ConsumerRecord, ...]) -> None:
@@ -162,12 +166,14 @@ class EventConsumer:
             )
             metrics.consumer_lag.labels(self.group_id, topic).set(total)
 
+    def _parse(self, topic: str, value: bytes | None) -> Received:
+        event = decode_event(value)
+        return event, self.handlers[topic][0].data.model_validate(event.data)
+
     def _decode(self, record: ConsumerRecord) -> Delivery:
-        topic, _ = self.handlers[record.topic]
         try:
-            event = decode_event(record.value)
-            return Delivery(record, event, topic.data.model_validate(event.data))
-        except (EventDecodeError, ValidationError) as error:
+            return Delivery(record, *self._parse(record.topic, record.value))
+        except Exception as error:  # noqa: BLE001 - whatever the bytes do, they are dead-lettered
             return Delivery(record, error=f"undecodable: {error}")
 
     async def _apply_batch(self, deliveries: list[Delivery], *, careful: bool) -> None:
@@ -221,28 +227,62 @@ class EventConsumer:
                     raise
                 log.warning("event %s failed on attempt %d: %r", delivery.event.id, attempt, error)
                 if attempt == self.max_attempts:
-                    await self._dead_letter(uow, delivery.record, repr(error), attempts=attempt)
+                    await self._dead_letter(
+                        uow,
+                        delivery.record,
+                        repr(error),
+                        attempts=attempt,
+                        event_id=delivery.event.id,
+                    )
         return "dead_lettered"
 
     async def _dead_letter(
-        self, uow: UnitOfWork, record: ConsumerRecord, error: str, *, attempts: int
+        self,
+        uow: UnitOfWork,
+        record: ConsumerRecord,
+        error: str,
+        *,
+        attempts: int,
+        event_id: Any = None,
     ) -> None:
-        key = record.key.decode(errors="replace") if record.key else None
-        await uow.publish(
-            self.dead_letters,
-            DeadLetterV1(
-                consumer_group=self.group_id,
-                original_topic=record.topic,
-                original_partition=record.partition,
-                original_offset=record.offset,
-                original_key=key,
-                original_value=(record.value or b"").decode(errors="replace"),
-                error=error[:2000],
-                attempts=attempts,
-                failed_at=datetime.now(UTC),
-            ),
-            account_id=key or "unknown",
+        if await dead_letters.record_consumed(
+            uow,
+            consumer=self.group_id,
+            topic=self.dead_letters,
+            record=record,
+            reason=error,
+            attempts=attempts,
+            event_id=event_id,
+        ):
+            log.error(
+                "dead-lettered %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                error[:500],
+            )
+
+    async def reapply(self, uow: UnitOfWork, topic: str, value: bytes | None) -> str | None:
+        """Apply a dead letter's stored original again inside `uow` (a redrive): its dedupe claim
+        is cleared and taken anew, so it applies once. Returns why it still fails, or None."""
+        if topic not in self.handlers:
+            return f"{self.group_id} does not consume {topic}"
+        try:
+            event, data = self._parse(topic, value)
+        except Exception as error:  # noqa: BLE001 - the same bytes, the same refusal
+            return f"undecodable: {error}"
+        await uow.session.execute(
+            delete(processed_events).where(
+                processed_events.c.consumer == self.name,
+                processed_events.c.event_id == event.id,
+            )
         )
-        log.error(
-            "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
-        )
+        await uow.claim_events(self.name, [event.id])
+        try:
+            async with uow.savepoint():
+                await self.handlers[topic][1](uow, [(event, data)])
+        except Exception as error:
+            if transient_kind(error):
+                raise
+            return repr(error)
+        return None

@@ -2,14 +2,15 @@
 
 Each keeps a local copy of accounts (`known_accounts`) fed by accounts' created and archived events;
 an account created a moment ago may not have arrived yet, so a miss asks the accounts API once before
-saying "unknown".
+saying "unknown". When accounts does not answer, that miss is a 503 with `Retry-After`
+(`PeerUnavailable`), never a 500: the caller may retry, nothing was written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, func, select
@@ -21,13 +22,14 @@ from cutover_contracts.events import AccountArchivedV1, AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_CREATED, Topic
 from cutover_kit.consumer import Handler, one_by_one
 from cutover_kit.db import UnitOfWork
-from cutover_kit.errors import Conflict, NotFound
+from cutover_kit.errors import Conflict, NotFound, PeerUnavailable
 
 
 @dataclass(frozen=True)
 class AccountFacts:
     account_id: int
     archived: bool
+    disconnected: bool
 
 
 class AccountsDirectory:
@@ -37,12 +39,20 @@ class AccountsDirectory:
 
     async def lookup(self, account_id: int) -> AccountFacts | None:
         """The account as the accounts service knows it now; None when it does not exist."""
-        response = await self._client.get(f"/accounts/{account_id}")
+        try:
+            response = await self._client.get(f"/accounts/{account_id}")
+        except httpx.HTTPError as error:
+            raise PeerUnavailable("accounts", f"{type(error).__name__}") from error
         if response.status_code == 404:
             return None
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise PeerUnavailable("accounts", f"answered {response.status_code}")
         body = response.json()
-        return AccountFacts(account_id=body["id"], archived=body.get("archived_at") is not None)
+        return AccountFacts(
+            account_id=body["id"],
+            archived=body.get("archived_at") is not None,
+            disconnected=body.get("disconnected_at") is not None,
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -75,9 +85,11 @@ class ArchivedAccount(Conflict):
 
 async def require_active_account(
     local: LocalAccountCopy, directory: AccountsDirectory, account_id: int
-) -> None:
-    """Refuse unknown and archived accounts; learn an account created a moment ago on the way."""
+) -> AccountFacts | None:
+    """Refuse unknown and archived accounts; learn an account created a moment ago on the way, and
+    return what accounts said of it (None when the local copy answered)."""
     archived = await local.account_archived(account_id)
+    facts = None
     if archived is None:
         facts = await directory.lookup(account_id)
         if facts is None:
@@ -86,17 +98,20 @@ async def require_active_account(
         archived = facts.archived
     if archived:
         raise ArchivedAccount(account_id)
+    return facts
 
 
-def known_accounts_table(metadata: MetaData) -> Table:
+def known_accounts_table(metadata: MetaData, *extra: Column[Any]) -> Table:
     """The local copy of accounts that billing, addresses and scheduler each keep, fed by accounts'
-    events. Its row is also the lock that serialises a service's changes to one account."""
+    events, with any `extra` columns a service needs of it. Its row is also the lock that
+    serialises a service's changes to one account."""
     return Table(
         "known_accounts",
         metadata,
         Column("account_id", BigInteger, primary_key=True),
         Column("archived_at", DateTime(timezone=True)),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        *extra,
     )
 
 

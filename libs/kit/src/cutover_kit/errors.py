@@ -32,3 +32,17 @@ class Conflict(DomainError):
 class Unprocessable(DomainError):
     status = 422
     code = "unprocessable"
+
+
+class PeerUnavailable(DomainError):
+    """Another Cutover service did not answer: a 503 with `Retry-After`, nothing written."""
+
+    status = 503
+    code = "peer-unavailable"
+    retry_after_seconds = 2
+
+    def __init__(self, peer: str, cause: str) -> None:
+        super().__init__(
+            f"The {peer} service did not answer ({cause}); nothing was changed. Retry shortly.",
+            peer=peer,
+        )

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cutover_kit import context, metrics
+from cutover_kit import context, dead_letters, metrics
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory
 from cutover_kit.errors import DomainError
@@ -178,6 +178,6 @@ def build_app(
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(operations_router())
-    for router in routers:
+    for router in [*routers, dead_letters.router]:
         app.include_router(router, dependencies=[Depends(require_token)])
     return app

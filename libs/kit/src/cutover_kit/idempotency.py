@@ -4,6 +4,9 @@ The key is claimed by inserting its row in the same transaction as the action, a
 stored in that transaction too. A concurrent request with the same key waits on the row's primary key
 until the first commits, then replays its answer; if the first failed and rolled back, the key is
 free again and the retry runs the action. The same key with another body is a 422.
+
+A route takes the `Idempotency` dependency and runs its action through it: the key's namespace is
+the actor, the method and the request's path (`POST /accounts/7/debits`), so no route names its own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -90,3 +93,34 @@ async def idempotent(
         )
         await uow.commit()
         return result
+
+
+class IdempotentRequest:
+    """This request's Idempotency-Key (if any) and the namespace derived from its route."""
+
+    def __init__(self, key: str | None, scope: str) -> None:
+        self.key = key
+        self.scope = scope
+
+    async def run(
+        self,
+        uow: UnitOfWork,
+        request_body: Any,
+        status_code: int,
+        action: Callable[[], Awaitable[BaseModel]],
+    ) -> BaseModel | JSONResponse:
+        return await idempotent(
+            uow,
+            self.key,
+            scope=self.scope,
+            request_body=request_body,
+            status_code=status_code,
+            action=action,
+        )
+
+
+async def _idempotent_request(request: Request, key: IdempotencyKey = None) -> IdempotentRequest:
+    return IdempotentRequest(key, f"{request.method} {request.url.path}")
+
+
+Idempotency = Annotated[IdempotentRequest, Depends(_idempotent_request)]

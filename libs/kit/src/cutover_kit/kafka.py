@@ -71,6 +71,9 @@ async def provision_topics(settings: KafkaSettings) -> list[str]:
                 name=name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
+                topic_configs={
+                    "retention.ms": str(int(settings.topic_retention_hours * 3_600_000))
+                },
             )
             for name in TOPICS
             if name not in existing

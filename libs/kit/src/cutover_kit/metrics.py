@@ -23,3 +23,13 @@ consumer_lag = Gauge(
 )
 outbox_published = Counter("cutover_outbox_published_total", "Outbox events published to Kafka")
 outbox_backlog = Gauge("cutover_outbox_backlog", "Outbox events committed but not yet published")
+outbox_set_aside = Counter(
+    "cutover_outbox_set_aside_total",
+    "Outbox events Kafka refused as records (too large, invalid), set aside as dead letters",
+    ["topic"],
+)
+outbox_relay_failures = Counter(
+    "cutover_outbox_relay_failures_total",
+    "Relay batches that failed for a reason other than the record (broker, authorisation, topic)"
+    " and are retried: alert when it keeps rising",
+)

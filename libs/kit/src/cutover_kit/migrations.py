@@ -134,3 +134,68 @@ def drop_kit_tables() -> None:
     )
     op.drop_table("outbox")
     op.drop_table("idempotency_keys")
+
+
+def add_dead_letters_and_retention() -> None:
+    """Version 2 of the kit's tables: dead letters kept for operators, outbox rows that can be set
+    aside and keyed by any key, and the indexes retention prunes by. Frozen like `create_kit_tables`."""
+    op.create_table(
+        "dead_letters",
+        sa.Column("id", sa.UUID(), nullable=False),
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("topic", sa.String(length=249), nullable=False),
+        sa.Column("partition", sa.Integer(), nullable=True),
+        sa.Column("offset", sa.BigInteger(), nullable=True),
+        sa.Column("key", sa.LargeBinary(), nullable=True),
+        sa.Column("value", sa.LargeBinary(), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("event_id", sa.UUID(), nullable=True),
+        sa.Column("outbox_id", sa.BigInteger(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "received_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("state", sa.String(length=20), server_default="open", nullable=False),
+        sa.Column("state_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("state_changed_by", sa.String(length=200), nullable=True),
+        sa.Column("discard_reason", sa.Text(), nullable=True),
+        sa.CheckConstraint("state IN ('open', 'redriven', 'discarded')", name="dead_letters_state"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("dead_letters_state_received", "dead_letters", ["state", "received_at"])
+    op.alter_column("outbox", "key", type_=sa.Text(), existing_nullable=False)
+    op.add_column("outbox", sa.Column("set_aside_at", sa.DateTime(timezone=True), nullable=True))
+    op.drop_index(
+        "outbox_unpublished", table_name="outbox", postgresql_where=sa.text("published_at IS NULL")
+    )
+    op.create_index(
+        "outbox_unpublished",
+        "outbox",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL AND set_aside_at IS NULL"),
+    )
+    op.create_index("processed_events_processed_at", "processed_events", ["processed_at"])
+    op.create_index("idempotency_keys_created_at", "idempotency_keys", ["created_at"])
+
+
+def drop_dead_letters_and_retention() -> None:
+    op.drop_index("idempotency_keys_created_at", table_name="idempotency_keys")
+    op.drop_index("processed_events_processed_at", table_name="processed_events")
+    op.drop_index("outbox_unpublished", table_name="outbox")
+    op.create_index(
+        "outbox_unpublished",
+        "outbox",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.drop_column("outbox", "set_aside_at")
+    # Keys longer than 255 characters cannot go back: cut them rather than fail the downgrade.
+    op.execute("UPDATE outbox SET key = left(key, 255)")
+    op.alter_column("outbox", "key", type_=sa.String(length=255), existing_nullable=False)
+    op.drop_index("dead_letters_state_received", table_name="dead_letters")
+    op.drop_table("dead_letters")

@@ -58,8 +58,13 @@ def _json_safe(value: Any) -> Any:
 
 
 async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
+    retry_after = getattr(error, "retry_after_seconds", None)
     return problem_response(
-        error.status, code=error.code, detail=error.detail, **_json_safe(error.extra)
+        error.status,
+        code=error.code,
+        detail=error.detail,
+        headers={"Retry-After": str(retry_after)} if retry_after else None,
+        **_json_safe(error.extra),
     )
 
 

@@ -6,8 +6,19 @@ leader dies its connection (and lock) goes with it and another replica takes ove
 published only after Kafka acknowledged it (idempotent producer, acks=all); a leader killed between
 the two leaves the row to be published again, and consumers dedupe on the CloudEvent id. Rows are
 read in id order and sent with an idempotent producer, which keeps order per partition, so events of
-one account (one key, one partition) arrive in the order they were committed. Published rows are
-kept for a day (for operators tracing an event), then pruned by the leader.
+one account (one key, one partition) arrive in the order they were committed.
+
+A relay never blocks on one row: a row Kafka refuses as a record (too large, invalid) is set aside
+and kept as a dead letter of the relay's (`GET /dead-letters`, metric
+`cutover_outbox_set_aside_total`), and the rows after it, of its key too, are published in their
+order. Any other failure (the broker unreachable, an authorisation refused, a topic missing) says
+nothing about the row: the batch is retried, never skipped, and `cutover_outbox_relay_failures_total`
+counts the attempts for alerting.
+
+The leader also prunes, every ten minutes: published rows after a day (kept for operators tracing
+an event), and the dedupe records (`processed_events`, `idempotency_keys`) after the retention
+window, which the settings keep no shorter than the topics' own retention, so a replayed event is
+always recognised.
 """
 
 from __future__ import annotations
@@ -19,16 +30,33 @@ from contextlib import suppress
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, func, select, text, update
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from sqlalchemy import Table, func, select, text, update
 
-from cutover_kit import metrics
+from cutover_kit import dead_letters, metrics
 from cutover_kit.db import Database, outbox_channel
-from cutover_kit.tables import outbox
+from cutover_kit.tables import idempotency_keys, outbox, processed_events
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_RETENTION = "24 hours"
+PUBLISHED_RETENTION_HOURS = 24
 PRUNE_EVERY_SECONDS = 600.0
+# Rows deleted per statement, so pruning a large backlog never holds one long transaction.
+PRUNE_CHUNK = 10_000
+# Kafka's refusals of one record: retrying the same bytes cannot succeed.
+REFUSED_RECORD = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidTimestampError,
+)
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -43,11 +71,13 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
+        dedupe_retention_hours: float = 336.0,
     ) -> None:
         self.database = database
         self.producer = producer
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.dedupe_retention_hours = dedupe_retention_hours
         self._lock_key = zlib.crc32(f"cutover-relay:{database.service}".encode())
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
@@ -62,6 +92,7 @@ class OutboxRelay:
                 raise
             except Exception:
                 log.exception("outbox relay interrupted; retrying")
+                metrics.outbox_relay_failures.inc()
                 self.is_leader = False
                 await asyncio.sleep(1.0)
 
@@ -94,8 +125,10 @@ class OutboxRelay:
         async with self.database.sessionmaker() as session:
             rows = (
                 await session.execute(
-                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value)
-                    .where(outbox.c.published_at.is_(None))
+                    select(
+                        outbox.c.id, outbox.c.event_id, outbox.c.topic, outbox.c.key, outbox.c.value
+                    )
+                    .where(outbox.c.published_at.is_(None), outbox.c.set_aside_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(self.batch_size)
                 )
@@ -103,26 +136,45 @@ class OutboxRelay:
             if not rows:
                 metrics.outbox_backlog.set(0)
                 return 0
-            deliveries = [
-                await self.producer.send(
-                    row.topic,
-                    value=row.value,
-                    key=row.key.encode(),
-                    headers=[("content-type", b"application/cloudevents+json")],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
+            refused = []
+            deliveries = []
+            for row in rows:
+                try:
+                    deliveries.append(
+                        (
+                            row,
+                            await self.producer.send(
+                                row.topic,
+                                value=row.value,
+                                key=row.key.encode(),
+                                headers=[("content-type", b"application/cloudevents+json")],
+                            ),
+                        )
+                    )
+                except REFUSED_RECORD as error:
+                    refused.append((row, repr(error)))
+            acks = await asyncio.gather(*(ack for _, ack in deliveries), return_exceptions=True)
+            for (row, _), ack in zip(deliveries, acks, strict=True):
+                if isinstance(ack, REFUSED_RECORD):
+                    refused.append((row, repr(ack)))
+                elif isinstance(ack, BaseException):
+                    raise ack
+            if refused:
+                await dead_letters.record_refused(session, refused)
+                for row, reason in refused:
+                    metrics.outbox_set_aside.labels(row.topic).inc()
+                    log.error("outbox row %d (%s) set aside: %s", row.id, row.topic, reason)
+            published = {row.id for row in rows} - {row.id for row, _ in refused}
             await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now())
+                update(outbox).where(outbox.c.id.in_(published)).values(published_at=func.now())
             )
             await session.commit()
             backlog = 0
             if len(rows) == self.batch_size:
                 backlog = await session.scalar(
-                    select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.published_at.is_(None), outbox.c.set_aside_at.is_(None))
                 )
         metrics.outbox_published.inc(len(rows))
         metrics.outbox_backlog.set(backlog or 0)
@@ -133,10 +185,32 @@ class OutboxRelay:
         if now - self._pruned_at < PRUNE_EVERY_SECONDS:
             return
         self._pruned_at = now
-        async with self.database.sessionmaker() as session:
-            await session.execute(
-                delete(outbox).where(
-                    outbox.c.published_at < func.now() - text(f"interval '{PUBLISHED_RETENTION}'")
-                )
-            )
-            await session.commit()
+        await self.prune()
+
+    async def prune(self) -> dict[str, int]:
+        """Delete what is past its retention; return how many rows of each table went."""
+        return {
+            "outbox": await self._prune(outbox, "published_at", PUBLISHED_RETENTION_HOURS),
+            "processed_events": await self._prune(
+                processed_events, "processed_at", self.dedupe_retention_hours
+            ),
+            "idempotency_keys": await self._prune(
+                idempotency_keys, "created_at", self.dedupe_retention_hours
+            ),
+        }
+
+    async def _prune(self, table: Table, column: str, hours: float) -> int:
+        # Table and column are this module's constants; the window is a bound parameter.
+        statement = text(
+            f"DELETE FROM {table.name} WHERE ctid = ANY(ARRAY("
+            f"SELECT ctid FROM {table.name} WHERE {column} < now() - :hours * interval '1 hour' "
+            "LIMIT :chunk))"
+        )
+        pruned = 0
+        while True:
+            async with self.database.sessionmaker() as session:
+                result = await session.execute(statement, {"hours": hours, "chunk": PRUNE_CHUNK})
+                await session.commit()
+            pruned += result.rowcount
+            if result.rowcount < PRUNE_CHUNK:
+                return pruned

@@ -78,6 +78,7 @@ class ServiceRuntime:
             self.producer,
             batch_size=self.settings.relay_batch_size,
             poll_seconds=self.settings.relay_poll_seconds,
+            dedupe_retention_hours=self.settings.dedupe_retention_hours,
         )
         self._loops["outbox-relay"] = relay.run
         await self.broker.start()

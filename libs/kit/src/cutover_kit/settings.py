@@ -31,6 +31,8 @@ class KafkaSettings(BaseSettings):
     ssl_keyfile: str | None = None
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
+    # Set on every topic Cutover creates; consumers keep their dedupe records at least this long.
+    topic_retention_hours: float = Field(default=168.0, gt=0)
 
     def client_options(self) -> dict[str, Any]:
         """Connection options for every aiokafka client (producer, consumer, admin)."""
@@ -82,6 +84,18 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1, alias="CUTOVER_CONSUMER_MAX_ATTEMPTS")
     relay_batch_size: int = Field(default=500, ge=1, alias="CUTOVER_RELAY_BATCH_SIZE")
     relay_poll_seconds: float = Field(default=1.0, gt=0, alias="CUTOVER_RELAY_POLL_SECONDS")
+    dedupe_retention_hours: float = Field(
+        default=336.0,
+        gt=0,
+        alias="CUTOVER_DEDUPE_RETENTION_HOURS",
+        description=(
+            "How long consumed event ids and Idempotency-Keys are kept; never shorter than the"
+            " topics' retention (KAFKA_TOPIC_RETENTION_HOURS), so a replay is always recognised"
+        ),
+    )
+    disconnect_step_timeout_seconds: float = Field(
+        default=300.0, gt=0, alias="CUTOVER_DISCONNECT_STEP_TIMEOUT_SECONDS"
+    )
     accounts_url: str = Field(default="http://127.0.0.1:8001", alias="ACCOUNTS_URL")
     billing_url: str = Field(default="http://127.0.0.1:8002", alias="BILLING_URL")
     addresses_url: str = Field(default="http://127.0.0.1:8003", alias="ADDRESSES_URL")
@@ -89,6 +103,12 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     def model_post_init(self, _context: Any) -> None:
+        if self.dedupe_retention_hours < self.kafka.topic_retention_hours:
+            raise ValueError(
+                f"CUTOVER_DEDUPE_RETENTION_HOURS ({self.dedupe_retention_hours:g}) is shorter than"
+                f" the topics' retention ({self.kafka.topic_retention_hours:g} h): a replayed"
+                " event could be applied twice"
+            )
         prefix = self.service.upper()
         if not self.http_port:
             self.http_port = int(os.environ.get(f"{prefix}_PORT", DEFAULT_PORTS[self.service]))

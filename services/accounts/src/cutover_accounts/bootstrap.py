@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cutover_accounts.adapters.peers import Peers
-from cutover_accounts.entrypoints import consumers, http
+from cutover_accounts.entrypoints import consumers, http, monitors
 from cutover_kit.http import build_app
 from cutover_kit.runtime import ServiceRuntime
 from cutover_kit.settings import Settings
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     consumers.register(runtime)
+    runtime.add_task("stalled-disconnects", monitors.stalled_disconnects(runtime))
     return build_app(
         runtime,
         title="Cutover accounts",

@@ -8,11 +8,9 @@ from typing import Any
 
 import httpx
 
+from cutover_kit.errors import PeerUnavailable
+
 PEER_TIMEOUT_SECONDS = 1.5
-
-
-class PeerUnavailable(Exception):
-    pass
 
 
 class Peers:
@@ -32,11 +30,11 @@ class Peers:
         try:
             response = await self._client.get(self._urls[peer] + path, params=params)
         except httpx.HTTPError as error:
-            raise PeerUnavailable(f"{peer}: {type(error).__name__}") from error
+            raise PeerUnavailable(peer, type(error).__name__) from error
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise PeerUnavailable(f"{peer} answered {response.status_code}")
+            raise PeerUnavailable(peer, f"answered {response.status_code}")
         return response.json()
 
     async def uninvoiced(self, account_id: int) -> dict[str, Any]:
@@ -51,7 +49,7 @@ class Peers:
             "scheduler", "/scheduled-events", account_id=account_id, state="pending", limit=500
         )
         if answer is None:
-            raise PeerUnavailable("scheduler has no scheduled-events API")
+            raise PeerUnavailable("scheduler", "no scheduled-events API")
         return answer["items"]
 
     async def close(self) -> None:

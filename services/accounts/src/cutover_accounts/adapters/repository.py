@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Select, bindparam, exists, func, insert, select, text, update
@@ -34,11 +34,27 @@ ACCOUNT_SORTS = {
 }
 
 
+# What each state shown by the API means in the table: stalled is pending past its deadline.
+DISCONNECT_STATE_FILTERS = {
+    "pending": [disconnects.c.state == "pending", disconnects.c.deadline_at > func.now()],
+    "stalled": [disconnects.c.state == "pending", disconnects.c.deadline_at <= func.now()],
+    "completed": [disconnects.c.state == "completed"],
+    "abandoned": [disconnects.c.state == "abandoned"],
+}
+
+
 def _pending_disconnect(account_id: Any) -> Select[tuple[UUID]]:
     """The id of the account's pending disconnect (at most one: a unique partial index)."""
     return select(disconnects.c.id).where(
         disconnects.c.account_id == account_id, disconnects.c.state == "pending"
     )
+
+
+class LockedForDisconnect(NamedTuple):
+    account: Account
+    pending_disconnect_id: UUID | None
+    last_disconnect_abandoned: bool
+    disconnect_status_id: UUID
 
 
 class AccountsRepository:
@@ -194,16 +210,27 @@ class AccountsRepository:
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
         return await self.session.scalar(_pending_disconnect(account_id))
 
-    async def lock_for_disconnect(
-        self, account_id: int
-    ) -> tuple[Account, UUID | None, UUID] | None:
-        """The account (row-locked until commit), its pending disconnect if any, and the configured
-        disconnect status, in one round trip (the hottest request); None for an unknown account."""
+    async def lock_for_disconnect(self, account_id: int) -> LockedForDisconnect | None:
+        """The account (row-locked until commit), its pending disconnect if any, whether its last
+        disconnect was abandoned, and the configured disconnect status, in one round trip (the
+        hottest request); None for an unknown account."""
         pending = _pending_disconnect(accounts.c.id).scalar_subquery()
+        last_state = (
+            select(disconnects.c.state)
+            .where(disconnects.c.account_id == accounts.c.id)
+            .order_by(disconnects.c.requested_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         status = select(settings.c.disconnect_account_status_id).scalar_subquery()
         row = (
             await self.session.execute(
-                select(accounts, pending.label("pending_id"), status.label("status_id"))
+                select(
+                    accounts,
+                    pending.label("pending_id"),
+                    last_state.label("last_state"),
+                    status.label("status_id"),
+                )
                 .where(accounts.c.id == account_id)
                 .with_for_update(of=accounts)
             )
@@ -211,8 +238,12 @@ class AccountsRepository:
         if row is None:
             return None
         values = row._mapping
-        account = Account(**{column.name: values[column] for column in accounts.c})
-        return account, values["pending_id"], values["status_id"]
+        return LockedForDisconnect(
+            Account(**{column.name: values[column] for column in accounts.c}),
+            values["pending_id"],
+            values["last_state"] == "abandoned",
+            values["status_id"],
+        )
 
     async def add_disconnect(self, **values: Any) -> Disconnect:
         row = (
@@ -225,15 +256,70 @@ class AccountsRepository:
         row = (await self.session.execute(query)).first()
         return Disconnect(**row._mapping) if row else None
 
-    async def pending_disconnects(self, disconnect_ids: list[UUID]) -> dict[UUID, Disconnect]:
-        """The pending ones among these disconnects, locked in id order until commit."""
+    async def unfinished_disconnects(self, disconnect_ids: list[UUID]) -> dict[UUID, Disconnect]:
+        """The pending and abandoned ones among these disconnects (an abandoned one still records
+        a late answer), locked in id order until commit."""
         rows = await self.session.execute(
             select(disconnects)
-            .where(disconnects.c.id.in_(disconnect_ids), disconnects.c.state == "pending")
+            .where(
+                disconnects.c.id.in_(disconnect_ids),
+                disconnects.c.state.in_(("pending", "abandoned")),
+            )
             .order_by(disconnects.c.id)
             .with_for_update()
         )
         return {row.id: Disconnect(**row._mapping) for row in rows}
+
+    async def lock_disconnect(self, disconnect_id: UUID) -> Disconnect | None:
+        """The disconnect and its account, row-locked until commit (account first, like every
+        lifecycle change, so a retry or abandon never deadlocks with one)."""
+        account_id = await self.session.scalar(
+            select(disconnects.c.account_id).where(disconnects.c.id == disconnect_id)
+        )
+        if account_id is None:
+            return None
+        await self.session.execute(
+            select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
+        )
+        row = (
+            await self.session.execute(
+                select(disconnects).where(disconnects.c.id == disconnect_id).with_for_update()
+            )
+        ).one()
+        return Disconnect(**row._mapping)
+
+    async def update_disconnect(self, disconnect_id: UUID, **values: Any) -> Disconnect:
+        row = (
+            await self.session.execute(
+                update(disconnects)
+                .where(disconnects.c.id == disconnect_id)
+                .values(**values)
+                .returning(disconnects)
+            )
+        ).one()
+        return Disconnect(**row._mapping)
+
+    async def list_disconnects(
+        self, state: str | None, sort: Sort, *, limit: int, cursor: str | None
+    ) -> tuple[list[Disconnect], str | None]:
+        rows, next_cursor = await fetch_page(
+            self.session,
+            select(disconnects).where(*(DISCONNECT_STATE_FILTERS[state] if state else [])),
+            sort,
+            disconnects.c.id,
+            limit=limit,
+            cursor=cursor,
+        )
+        return [Disconnect(**row._mapping) for row in rows], next_cursor
+
+    async def count_stalled(self) -> int:
+        return (
+            await self.session.scalar(
+                select(func.count())
+                .select_from(disconnects)
+                .where(disconnects.c.state == "pending", disconnects.c.deadline_at <= func.now())
+            )
+        ) or 0
 
     async def update_disconnects(self, changes: list[dict[str, Any]]) -> None:
         """Each change is {"id": …, column: value, …}, the same columns in every change."""

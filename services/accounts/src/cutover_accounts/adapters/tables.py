@@ -93,10 +93,20 @@ disconnects = Table(
     Column("final_invoice_currency", String(3)),
     Column("address_state", String(20), nullable=False),
     Column("released_address_id", UUID(as_uuid=True)),
+    # A pending disconnect whose steps have not all answered by its deadline shows as stalled; a
+    # retry asks again and moves the deadline, an abandon ends it (and frees the account).
+    Column("deadline_at", DateTime(timezone=True), nullable=False),
+    Column("retries", Integer, nullable=False, server_default="0"),
+    Column("abandoned_at", DateTime(timezone=True)),
+    Column("abandoned_by", String(200)),
+    Column("abandon_reason", Text),
     CheckConstraint("source IN ('manual', 'scheduled')", name="disconnects_source"),
-    CheckConstraint("state IN ('pending', 'completed')", name="disconnects_state"),
+    CheckConstraint("state IN ('pending', 'completed', 'abandoned')", name="disconnects_state"),
     Index("disconnects_account", "account_id", "requested_at"),
     Index("disconnects_requested_at", "requested_at"),
+    Index(
+        "disconnects_pending_deadline", "deadline_at", postgresql_where=text("state = 'pending'")
+    ),
     # The database, not the code, guarantees one disconnect in flight per account.
     Index(
         "disconnects_one_pending_per_account",

@@ -54,6 +54,18 @@ class DisconnectInProgress(Conflict):
         )
 
 
+class DisconnectNotPending(Conflict):
+    code = "disconnect-not-pending"
+
+    def __init__(self, disconnect_id: UUID, state: str) -> None:
+        super().__init__(
+            f"Disconnect {disconnect_id} is {state}: only a pending or stalled one can be retried"
+            " or abandoned.",
+            disconnect_id=disconnect_id,
+            state=state,
+        )
+
+
 class AccountArchived(Conflict):
     code = "account-archived"
 

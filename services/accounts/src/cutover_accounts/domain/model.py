@@ -10,6 +10,7 @@ from uuid import UUID
 from cutover_accounts.domain import errors
 
 DisconnectSource = Literal["manual", "scheduled"]
+DisconnectStep = Literal["final_invoice", "address"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,15 @@ class Account:
         if self.is_archived:
             raise errors.AccountArchived(self.id)
 
-    def check_can_disconnect(self, pending_disconnect_id: UUID | None) -> None:
-        """Rule 2: only an account that is neither archived nor disconnected can be disconnected."""
+    def check_can_disconnect(
+        self, pending_disconnect_id: UUID | None, *, last_disconnect_abandoned: bool = False
+    ) -> None:
+        """Rule 2: only an account that is neither archived nor disconnected can be disconnected;
+        one whose last disconnect was abandoned may be disconnected again, to finish the job."""
         self.check_editable()
         if pending_disconnect_id is not None:
             raise errors.DisconnectInProgress(self.id, pending_disconnect_id)
-        if self.is_disconnected:
+        if self.is_disconnected and not last_disconnect_abandoned:
             raise errors.AlreadyDisconnected(self.id)
 
     def check_status_change(
@@ -106,7 +110,7 @@ class Disconnect:
     source: DisconnectSource
     scheduled_event_id: UUID | None
     reason: str | None
-    state: Literal["pending", "completed"]
+    state: Literal["pending", "completed", "abandoned"]
     requested_at: datetime
     completed_at: datetime | None
     status_id: UUID
@@ -116,8 +120,31 @@ class Disconnect:
     final_invoice_currency: str | None
     address_state: Literal["pending", "released", "none"]
     released_address_id: UUID | None
+    deadline_at: datetime
+    retries: int
+    abandoned_at: datetime | None
+    abandoned_by: str | None
+    abandon_reason: str | None
 
     @property
     def all_steps_done(self) -> bool:
         """The disconnect completes when billing and addresses have both answered."""
-        return self.final_invoice_state != "pending" and self.address_state != "pending"
+        return not self.pending_steps
+
+    @property
+    def pending_steps(self) -> list[DisconnectStep]:
+        steps: list[DisconnectStep] = []
+        if self.final_invoice_state == "pending":
+            steps.append("final_invoice")
+        if self.address_state == "pending":
+            steps.append("address")
+        return steps
+
+    def is_stalled(self, now: datetime) -> bool:
+        """A pending disconnect whose steps have not all answered by its deadline (BRIEF §7)."""
+        return self.state == "pending" and now >= self.deadline_at
+
+    def check_pending(self) -> None:
+        """Only a disconnect still pending (stalled or not) can be retried or abandoned."""
+        if self.state != "pending":
+            raise errors.DisconnectNotPending(self.id, self.state)

@@ -3,6 +3,8 @@ scheduled events."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cutover_accounts.service_layer import disconnects, scheduled
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
@@ -34,12 +36,15 @@ async def on_address_released(
     await disconnects.record_address_releases(uow, answers)
 
 
-async def on_scheduled_event_due(uow: UnitOfWork, _: CloudEvent, data: ScheduledEventDueV1) -> None:
-    """Start the scheduled disconnect or status change, or report why it was skipped."""
-    await scheduled.apply_due_event(uow, data)
-
-
 def register(runtime: ServiceRuntime) -> None:
+    step_timeout = timedelta(seconds=runtime.settings.disconnect_step_timeout_seconds)
+
+    async def on_scheduled_event_due(
+        uow: UnitOfWork, _: CloudEvent, data: ScheduledEventDueV1
+    ) -> None:
+        """Start the scheduled disconnect or status change, or report why it was skipped."""
+        await scheduled.apply_due_event(uow, data, step_timeout=step_timeout)
+
     # One consumer for both answers: they update the same disconnect rows (see cutover_kit.consumer).
     runtime.consume(
         "disconnect-answers",

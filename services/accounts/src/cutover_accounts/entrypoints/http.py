@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import AwareDatetime
 
 from cutover_accounts.adapters.peers import Peers
@@ -17,6 +17,7 @@ from cutover_accounts.entrypoints.schemas import (
     AccountPatch,
     ActivationRow,
     ActivationsDisconnections,
+    DisconnectAbandon,
     DisconnectCreate,
     DisconnectionRow,
     DisconnectOut,
@@ -40,11 +41,19 @@ from cutover_accounts.service_layer import (
 )
 from cutover_kit.errors import Unprocessable
 from cutover_kit.http import UoW
-from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
 
 router = APIRouter()
+
+
+def _step_timeout(request: Request) -> timedelta:
+    seconds = request.app.state.runtime.settings.disconnect_step_timeout_seconds
+    return timedelta(seconds=seconds)
+
+
+StepTimeout = Annotated[timedelta, Depends(_step_timeout)]
 
 AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id")]
 OptionalAccountId = Annotated[int | None, Query(gt=0, le=2**63 - 1)]
@@ -65,13 +74,11 @@ async def list_statuses(uow: UoW) -> Page[StatusOut]:
 
 
 @router.post("/account-statuses", status_code=201, tags=["catalog"], responses=problems(409, 422))
-async def create_status(body: StatusCreate, uow: UoW, key: IdempotencyKey = None) -> StatusOut:
+async def create_status(body: StatusCreate, uow: UoW, idempotency: Idempotency) -> StatusOut:
     async def create() -> StatusOut:
         return StatusOut(**vars(await catalog.add_status(uow, body.name, body.activates_account)))
 
-    return await idempotent(
-        uow, key, scope="POST /account-statuses", request_body=body, status_code=201, action=create
-    )
+    return await idempotency.run(uow, body, 201, create)
 
 
 @router.get("/account-types", tags=["catalog"], responses=problems())
@@ -80,13 +87,11 @@ async def list_types(uow: UoW) -> Page[TypeOut]:
 
 
 @router.post("/account-types", status_code=201, tags=["catalog"], responses=problems(409, 422))
-async def create_type(body: TypeCreate, uow: UoW, key: IdempotencyKey = None) -> TypeOut:
+async def create_type(body: TypeCreate, uow: UoW, idempotency: Idempotency) -> TypeOut:
     async def create() -> TypeOut:
         return TypeOut(**await catalog.add_type(uow, body.name))
 
-    return await idempotent(
-        uow, key, scope="POST /account-types", request_body=body, status_code=201, action=create
-    )
+    return await idempotency.run(uow, body, 201, create)
 
 
 @router.get("/settings", tags=["catalog"], responses=problems())
@@ -115,7 +120,7 @@ async def put_settings(body: SettingsBody, uow: UoW) -> SettingsBody:
     summary="Create an account",
     responses=problems(409, 422),
 )
-async def create_account(body: AccountCreate, uow: UoW, key: IdempotencyKey = None) -> AccountOut:
+async def create_account(body: AccountCreate, uow: UoW, idempotency: Idempotency) -> AccountOut:
     async def create() -> AccountOut:
         account = await accounts.create_account(
             uow,
@@ -127,9 +132,7 @@ async def create_account(body: AccountCreate, uow: UoW, key: IdempotencyKey = No
         )
         return AccountOut.of(account)
 
-    return await idempotent(
-        uow, key, scope="POST /accounts", request_body=body, status_code=201, action=create
-    )
+    return await idempotency.run(uow, body, 201, create)
 
 
 @router.get(
@@ -241,8 +244,8 @@ async def account_history(
 async def reactivate(
     account_id: AccountId,
     uow: UoW,
+    idempotency: Idempotency,
     body: Annotated[ReactivateBody | None, Body()] = None,
-    key: IdempotencyKey = None,
 ) -> AccountOut:
     async def act() -> AccountOut:
         status_id = body.account_status_id if body else None
@@ -250,14 +253,7 @@ async def reactivate(
             await lifecycle.reactivate(uow, account_id, account_status_id=status_id)
         )
 
-    return await idempotent(
-        uow,
-        key,
-        scope=f"POST /accounts/{account_id}/reactivate",
-        request_body=body,
-        status_code=200,
-        action=act,
-    )
+    return await idempotency.run(uow, body, 200, act)
 
 
 @router.post(
@@ -266,18 +262,11 @@ async def reactivate(
     summary="Archive a disconnected account (rule 7)",
     responses=problems(404, 409),
 )
-async def archive(account_id: AccountId, uow: UoW, key: IdempotencyKey = None) -> AccountOut:
+async def archive(account_id: AccountId, uow: UoW, idempotency: Idempotency) -> AccountOut:
     async def act() -> AccountOut:
         return AccountOut.of(await lifecycle.archive(uow, account_id))
 
-    return await idempotent(
-        uow,
-        key,
-        scope=f"POST /accounts/{account_id}/archive",
-        request_body=None,
-        status_code=200,
-        action=act,
-    )
+    return await idempotency.run(uow, None, 200, act)
 
 
 # --- disconnects ----------------------------------------------------------------------------------
@@ -322,24 +311,72 @@ async def disconnect_preview(account_id: AccountId, uow: UoW, request: Request) 
 async def disconnect_account(
     account_id: AccountId,
     uow: UoW,
+    idempotency: Idempotency,
+    step_timeout: StepTimeout,
     body: Annotated[DisconnectCreate | None, Body()] = None,
-    key: IdempotencyKey = None,
 ) -> DisconnectOut:
     async def disconnect() -> DisconnectOut:
         return DisconnectOut.of(
             await disconnects.request_disconnect(
-                uow, account_id, reason=body.reason if body else None
+                uow, account_id, step_timeout=step_timeout, reason=body.reason if body else None
             )
         )
 
-    return await idempotent(
-        uow,
-        key,
-        scope=f"POST /accounts/{account_id}/disconnect",
-        request_body=body,
-        status_code=202,
-        action=disconnect,
+    return await idempotency.run(uow, body, 202, disconnect)
+
+
+@router.get(
+    "/disconnects",
+    tags=["disconnects"],
+    summary="Disconnects in one state (stalled: pending past their deadline)",
+    responses=problems(422),
+)
+async def list_disconnects(
+    uow: UoW,
+    state: Literal["pending", "stalled", "completed", "abandoned"] | None = None,
+    sort: Annotated[str, _sort("requested_at, completed_at, deadline_at")] = "-requested_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DisconnectOut]:
+    items, next_cursor = await disconnects.list_disconnects(
+        uow, state, sort=sort, limit=limit, cursor=cursor
     )
+    return Page(items=[DisconnectOut.of(item) for item in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/disconnects/{disconnect_id}/retry",
+    status_code=202,
+    tags=["disconnects"],
+    summary="Ask billing and addresses again (same disconnect id; they answer once)",
+    responses=problems(404, 409, 422),
+)
+async def retry_disconnect(
+    disconnect_id: UUID, uow: UoW, idempotency: Idempotency, step_timeout: StepTimeout
+) -> DisconnectOut:
+    async def retry() -> DisconnectOut:
+        return DisconnectOut.of(
+            await disconnects.retry_disconnect(uow, disconnect_id, step_timeout=step_timeout)
+        )
+
+    return await idempotency.run(uow, None, 202, retry)
+
+
+@router.post(
+    "/disconnects/{disconnect_id}/abandon",
+    tags=["disconnects"],
+    summary="End a stalled disconnect: the account keeps its status and is no longer frozen",
+    responses=problems(404, 409, 422),
+)
+async def abandon_disconnect(
+    disconnect_id: UUID, body: DisconnectAbandon, uow: UoW, idempotency: Idempotency
+) -> DisconnectOut:
+    async def abandon() -> DisconnectOut:
+        return DisconnectOut.of(
+            await disconnects.abandon_disconnect(uow, disconnect_id, reason=body.reason)
+        )
+
+    return await idempotency.run(uow, body, 200, abandon)
 
 
 @router.get("/disconnects/{disconnect_id}", tags=["disconnects"], responses=problems(404, 422))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -99,13 +99,19 @@ class FinalInvoiceOut(BaseModel):
     currency: str
 
 
+class DisconnectAbandon(Strict):
+    reason: str = Field(min_length=1, max_length=1000, description="Why it is abandoned")
+
+
 class DisconnectOut(BaseModel):
     id: UUID
     account_id: int
     source: Literal["manual", "scheduled"]
     scheduled_event_id: UUID | None
     reason: str | None
-    state: Literal["pending", "completed"]
+    state: Literal["pending", "stalled", "completed", "abandoned"] = Field(
+        description="stalled: pending past its deadline, with `stalled_steps` not answered"
+    )
     requested_at: datetime
     completed_at: datetime | None
     status_id: UUID
@@ -113,9 +119,16 @@ class DisconnectOut(BaseModel):
     final_invoice_state: Literal["pending", "issued", "not_required"]
     address_state: Literal["pending", "released", "none"]
     released_address_id: UUID | None
+    deadline_at: datetime = Field(description="When a step not answered by then stalls it")
+    stalled_steps: list[Literal["final_invoice", "address"]]
+    retries: int
+    abandoned_at: datetime | None
+    abandoned_by: str | None
+    abandon_reason: str | None
 
     @classmethod
     def of(cls, disconnect: Disconnect) -> DisconnectOut:
+        stalled = disconnect.is_stalled(datetime.now(UTC))
         invoice = (
             FinalInvoiceOut(
                 id=disconnect.final_invoice_id,
@@ -131,7 +144,7 @@ class DisconnectOut(BaseModel):
             source=disconnect.source,
             scheduled_event_id=disconnect.scheduled_event_id,
             reason=disconnect.reason,
-            state=disconnect.state,
+            state="stalled" if stalled else disconnect.state,
             requested_at=disconnect.requested_at,
             completed_at=disconnect.completed_at,
             status_id=disconnect.status_id,
@@ -139,6 +152,12 @@ class DisconnectOut(BaseModel):
             final_invoice_state=disconnect.final_invoice_state,
             address_state=disconnect.address_state,
             released_address_id=disconnect.released_address_id,
+            deadline_at=disconnect.deadline_at,
+            stalled_steps=disconnect.pending_steps if stalled else [],
+            retries=disconnect.retries,
+            abandoned_at=disconnect.abandoned_at,
+            abandoned_by=disconnect.abandoned_by,
+            abandon_reason=disconnect.abandon_reason,
         )
 
 

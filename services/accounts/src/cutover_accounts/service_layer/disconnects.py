@@ -6,6 +6,12 @@
    `record_address_releases` store a batch of answers on their disconnects, under the disconnects'
    row locks, so answers consumed concurrently are applied one after the other.
 3. Whichever answer arrives second completes the disconnect and writes `AccountDisconnected`.
+4. A step that has not answered by the disconnect's deadline (`CUTOVER_DISCONNECT_STEP_TIMEOUT_
+   SECONDS` after the request or the latest retry) shows the disconnect as stalled. `retry_disconnect`
+   publishes the request again (a new event id, the same disconnect id: billing and addresses answer
+   a disconnect they have seen with what they did the first time); `abandon_disconnect` ends it, the
+   account keeping the status it shows and no longer frozen. An answer arriving after an abandon is
+   recorded on the disconnect and changes nothing else.
 A scheduled disconnect (a due `disconnect_account` event from the scheduler) is the same flow with
 `source: scheduled`; its outcome goes back to the scheduler when it completes, or at once when the
 account cannot be disconnected (already disconnected, archived, unknown), with the reason.
@@ -16,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +32,7 @@ from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
+    AccountDisconnectAbandonedV1,
     AccountDisconnectedV1,
     AccountDisconnectRequestedV1,
     DisconnectAddressReleasedV1,
@@ -33,16 +40,19 @@ from cutover_contracts.events import (
     ScheduledEventOutcomeV1,
 )
 from cutover_contracts.topics import (
+    ACCOUNT_DISCONNECT_ABANDONED,
     ACCOUNT_DISCONNECT_REQUESTED,
     ACCOUNT_DISCONNECTED,
     SCHEDULED_EVENT_OUTCOME,
 )
+from cutover_kit import context
 from cutover_kit.db import UnitOfWork
 from cutover_kit.pagination import parse_sort
 
 DISCONNECT_SORTS = {
     "requested_at": disconnects.c.requested_at,
     "completed_at": disconnects.c.completed_at,
+    "deadline_at": disconnects.c.deadline_at,
 }
 
 
@@ -50,13 +60,19 @@ async def request_disconnect(
     uow: UnitOfWork,
     account_id: int,
     *,
+    step_timeout: timedelta,
     reason: str | None = None,
     source: DisconnectSource = "manual",
     scheduled_event_id: UUID | None = None,
 ) -> Disconnect:
     async with uow:
         disconnect = await start_disconnect(
-            uow, account_id, reason=reason, source=source, scheduled_event_id=scheduled_event_id
+            uow,
+            account_id,
+            step_timeout=step_timeout,
+            reason=reason,
+            source=source,
+            scheduled_event_id=scheduled_event_id,
         )
         await uow.commit()
         return disconnect
@@ -66,6 +82,7 @@ async def start_disconnect(
     uow: UnitOfWork,
     account_id: int,
     *,
+    step_timeout: timedelta,
     reason: str | None,
     source: DisconnectSource,
     scheduled_event_id: UUID | None,
@@ -76,8 +93,8 @@ async def start_disconnect(
     locked = await repository.lock_for_disconnect(account_id)
     if locked is None:
         raise errors.AccountNotFound(account_id)
-    account, pending_id, status_id = locked
-    account.check_can_disconnect(pending_id)
+    account, pending_id, last_abandoned, status_id = locked
+    account.check_can_disconnect(pending_id, last_disconnect_abandoned=last_abandoned)
     now = datetime.now(UTC)
     await repository.update_account(account_id, account_status_id=status_id, disconnected_at=now)
     disconnect = await repository.add_disconnect(
@@ -91,6 +108,7 @@ async def start_disconnect(
         status_id=status_id,
         final_invoice_state="pending",
         address_state="pending",
+        deadline_at=now + step_timeout,
     )
     await repository.record_history(
         account_id,
@@ -100,19 +118,104 @@ async def start_disconnect(
         source=source,
         account_status_id=str(status_id),
     )
+    await _publish_request(uow, disconnect)
+    return disconnect
+
+
+async def _publish_request(uow: UnitOfWork, disconnect: Disconnect) -> None:
     await uow.publish(
         ACCOUNT_DISCONNECT_REQUESTED,
         AccountDisconnectRequestedV1(
             disconnect_id=disconnect.id,
-            account_id=account_id,
-            source=source,
-            scheduled_event_id=scheduled_event_id,
-            reason=reason,
-            status_id=status_id,
-            requested_at=now,
+            account_id=disconnect.account_id,
+            source=disconnect.source,
+            scheduled_event_id=disconnect.scheduled_event_id,
+            reason=disconnect.reason,
+            status_id=disconnect.status_id,
+            requested_at=disconnect.requested_at,
         ),
-        account_id=account_id,
+        account_id=disconnect.account_id,
     )
+
+
+async def retry_disconnect(
+    uow: UnitOfWork, disconnect_id: UUID, *, step_timeout: timedelta
+) -> Disconnect:
+    """Ask billing and addresses again for a pending (typically stalled) disconnect: the same
+    disconnect id under a new event id, and a new deadline. A step already done stays done."""
+    async with uow:
+        repository = AccountsRepository(uow.session)
+        disconnect = await _locked(repository, disconnect_id)
+        disconnect.check_pending()
+        now = datetime.now(UTC)
+        disconnect = await repository.update_disconnect(
+            disconnect_id, retries=disconnect.retries + 1, deadline_at=now + step_timeout
+        )
+        await repository.record_history(
+            disconnect.account_id,
+            "disconnect_retried",
+            f"retry {disconnect.retries} of disconnect {disconnect_id}",
+            disconnect_id=str(disconnect_id),
+            pending_steps=disconnect.pending_steps,
+        )
+        await _publish_request(uow, disconnect)
+        await uow.commit()
+        return disconnect
+
+
+async def abandon_disconnect(uow: UnitOfWork, disconnect_id: UUID, *, reason: str) -> Disconnect:
+    """End a pending disconnect without its missing steps: the account keeps the status it shows
+    and is no longer frozen; a scheduled disconnect's event is reported failed."""
+    async with uow:
+        repository = AccountsRepository(uow.session)
+        disconnect = await _locked(repository, disconnect_id)
+        disconnect.check_pending()
+        now, actor = datetime.now(UTC), context.actor.get()
+        disconnect = await repository.update_disconnect(
+            disconnect_id,
+            state="abandoned",
+            abandoned_at=now,
+            abandoned_by=actor,
+            abandon_reason=reason,
+        )
+        await repository.record_history(
+            disconnect.account_id,
+            "disconnect_abandoned",
+            reason,
+            disconnect_id=str(disconnect_id),
+            pending_steps=disconnect.pending_steps,
+        )
+        await uow.publish(
+            ACCOUNT_DISCONNECT_ABANDONED,
+            AccountDisconnectAbandonedV1(
+                account_id=disconnect.account_id,
+                disconnect_id=disconnect_id,
+                source=disconnect.source,
+                scheduled_event_id=disconnect.scheduled_event_id,
+                status_id=disconnect.status_id,
+                pending_steps=disconnect.pending_steps,
+                reason=reason,
+                abandoned_by=actor,
+                abandoned_at=now,
+            ),
+            account_id=disconnect.account_id,
+        )
+        if disconnect.scheduled_event_id is not None:
+            await report_outcome(
+                uow,
+                disconnect.scheduled_event_id,
+                disconnect.account_id,
+                reason=f"disconnect {disconnect_id} abandoned by {actor}: {reason}",
+                disconnect_id=disconnect_id,
+            )
+        await uow.commit()
+        return disconnect
+
+
+async def _locked(repository: AccountsRepository, disconnect_id: UUID) -> Disconnect:
+    disconnect = await repository.lock_disconnect(disconnect_id)
+    if disconnect is None:
+        raise errors.DisconnectNotFound(disconnect_id)
     return disconnect
 
 
@@ -180,11 +283,14 @@ async def _record_answers(
     step: str,
     values_of: Callable[[Any], dict[str, Any]],
 ) -> None:
-    """Apply one step's answers to their pending disconnects (locked together, in id order), and
-    complete those whose other step is done too. An answer seen again finds its step done, or its
-    disconnect completed, and changes nothing."""
+    """Apply one step's answers to their unfinished disconnects (locked together, in id order), and
+    complete the pending ones whose other step is done too. An answer seen again finds its step
+    done, or its disconnect completed, and changes nothing; one for an abandoned disconnect is
+    recorded on it and completes nothing."""
     repository = AccountsRepository(uow.session)
-    pending = await repository.pending_disconnects([answer.disconnect_id for _, answer in answers])
+    pending = await repository.unfinished_disconnects(
+        [answer.disconnect_id for _, answer in answers]
+    )
     changed: dict[UUID, tuple[Disconnect, str | None]] = {}
     changes = []
     for event, answer in answers:
@@ -196,7 +302,15 @@ async def _record_answers(
         changed[disconnect.id] = (disconnect, event.correlationid)
         changes.append({"id": disconnect.id, **values})
     await repository.update_disconnects(changes)
-    await _complete(uow, repository, [done for done in changed.values() if done[0].all_steps_done])
+    await _complete(
+        uow,
+        repository,
+        [
+            (disconnect, correlation_id)
+            for disconnect, correlation_id in changed.values()
+            if disconnect.state == "pending" and disconnect.all_steps_done
+        ],
+    )
 
 
 async def _complete(
@@ -277,3 +391,18 @@ async def disconnects_of(
         if await repository.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
         return await repository.disconnects_of(account_id, order, limit=limit, cursor=cursor)
+
+
+async def list_disconnects(
+    uow: UnitOfWork, state: str | None, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[Disconnect], str | None]:
+    order = parse_sort(sort, DISCONNECT_SORTS)
+    async with uow:
+        return await AccountsRepository(uow.session).list_disconnects(
+            state, order, limit=limit, cursor=cursor
+        )
+
+
+async def count_stalled(uow: UnitOfWork) -> int:
+    async with uow:
+        return await AccountsRepository(uow.session).count_stalled()

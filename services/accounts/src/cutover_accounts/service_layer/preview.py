@@ -6,13 +6,13 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from cutover_accounts.adapters.peers import Peers, PeerUnavailable
+from cutover_accounts.adapters.peers import Peers
 from cutover_accounts.adapters.repository import ACCOUNT_SORTS, AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
 from cutover_accounts.service_layer.accounts import AccountFilter
 from cutover_kit.db import UnitOfWork
-from cutover_kit.errors import DomainError
+from cutover_kit.errors import DomainError, PeerUnavailable
 from cutover_kit.pagination import parse_sort
 
 CHILDREN_SHOWN = 500

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.service_layer.accounts import apply_edit
@@ -15,14 +16,16 @@ from cutover_kit.errors import DomainError
 
 
 class DisconnectPayload(BaseModel):
-    reason: str | None = None
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class ChangeStatusPayload(BaseModel):
     account_status_id: UUID
 
 
-async def apply_due_event(uow: UnitOfWork, due: ScheduledEventDueV1) -> None:
+async def apply_due_event(
+    uow: UnitOfWork, due: ScheduledEventDueV1, *, step_timeout: timedelta
+) -> None:
     """Start what the event asks for, or record why not (skipped) and report it as failed."""
     cause = f"scheduled event {due.scheduled_event_id}"
     try:
@@ -32,6 +35,7 @@ async def apply_due_event(uow: UnitOfWork, due: ScheduledEventDueV1) -> None:
                 await start_disconnect(
                     uow,
                     due.account_id,
+                    step_timeout=step_timeout,
                     reason=payload.reason,
                     source="scheduled",
                     scheduled_event_id=due.scheduled_event_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,41 @@ class AddressesRepository:
             select(serviceable_addresses.c.id).where(
                 serviceable_addresses.c.account_id == account_id
             )
+        )
+
+    async def account_disconnected(self, account_id: int) -> bool:
+        return bool(
+            await self.session.scalar(
+                select(known_accounts.c.disconnected_at.is_not(None)).where(
+                    known_accounts.c.account_id == account_id
+                )
+            )
+        )
+
+    async def mark_disconnected(self, disconnected: list[tuple[int, datetime]]) -> None:
+        """Remember these accounts as disconnected, holding their local-copy rows (in id order,
+        like every lock of them) until commit, so a concurrent attach waits and then sees it."""
+        latest: dict[int, datetime] = {}
+        for account_id, at in disconnected:
+            latest[account_id] = max(at, latest.get(account_id, at))
+        upsert = pg_insert(known_accounts).values(
+            [{"account_id": a, "disconnected_at": at} for a, at in sorted(latest.items())]
+        )
+        await self.session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["account_id"],
+                set_={"disconnected_at": upsert.excluded.disconnected_at},
+            )
+        )
+
+    async def mark_reactivated(self, account_id: int, activated_at: datetime) -> None:
+        await self.session.execute(
+            update(known_accounts)
+            .where(
+                known_accounts.c.account_id == account_id,
+                known_accounts.c.disconnected_at <= activated_at,
+            )
+            .values(disconnected_at=None)
         )
 
     async def lock(self, address_id: UUID) -> ServiceableAddress | None:

@@ -21,8 +21,9 @@ from cutover_kit.directory import known_accounts_table
 
 metadata = MetaData()
 
-# Addresses' local copy of accounts; its row lock serialises attaches of one account.
-known_accounts = known_accounts_table(metadata)
+# Addresses' local copy of accounts; its row lock serialises attaches and releases of one account.
+# It also remembers which accounts are disconnected: a disconnected account holds no address.
+known_accounts = known_accounts_table(metadata, Column("disconnected_at", DateTime(timezone=True)))
 
 serviceable_addresses = Table(
     "serviceable_addresses",

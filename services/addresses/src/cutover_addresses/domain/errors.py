@@ -59,3 +59,14 @@ class AddressFree(Conflict):
             f"Serviceable address {address_id} serves no account: there is nothing to release.",
             address_id=address_id,
         )
+
+
+class AccountDisconnected(Conflict):
+    code = "account-disconnected"
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(
+            f"Account {account_id} is disconnected: a disconnected account holds no serviceable"
+            " address. Reactivate it first.",
+            account_id=account_id,
+        )

@@ -15,7 +15,7 @@ from cutover_addresses.entrypoints.schemas import (
 )
 from cutover_addresses.service_layer import addresses
 from cutover_kit.http import Directory, UoW
-from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
 
@@ -25,18 +25,11 @@ AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id"
 
 
 @router.post("/serviceable-addresses", status_code=201, responses=problems(409, 422))
-async def create_address(body: AddressCreate, uow: UoW, key: IdempotencyKey = None) -> AddressOut:
+async def create_address(body: AddressCreate, uow: UoW, idempotency: Idempotency) -> AddressOut:
     async def create() -> AddressOut:
         return AddressOut.of(await addresses.create_address(uow, **body.model_dump()))
 
-    return await idempotent(
-        uow,
-        key,
-        scope="POST /serviceable-addresses",
-        request_body=body,
-        status_code=201,
-        action=create,
-    )
+    return await idempotency.run(uow, body, 201, create)
 
 
 @router.get("/serviceable-addresses", responses=problems(422))
@@ -63,11 +56,18 @@ async def get_address(address_id: UUID, uow: UoW) -> AddressOut:
 
 @router.put("/serviceable-addresses/{address_id}/account", responses=problems(404, 409, 422))
 async def attach_account(
-    address_id: UUID, body: AttachAccount, uow: UoW, directory: Directory
+    address_id: UUID,
+    body: AttachAccount,
+    uow: UoW,
+    directory: Directory,
+    idempotency: Idempotency,
 ) -> AddressOut:
-    return AddressOut.of(
-        await addresses.attach_account(uow, directory, address_id, body.account_id)
-    )
+    async def attach() -> AddressOut:
+        return AddressOut.of(
+            await addresses.attach_account(uow, directory, address_id, body.account_id)
+        )
+
+    return await idempotency.run(uow, body, 200, attach)
 
 
 @router.get("/accounts/{account_id}/serviceable-address", responses=problems(404, 422))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -75,9 +76,12 @@ async def attach_account(
 ) -> ServiceableAddress:
     async with uow:
         repository = AddressesRepository(uow.session)
-        await require_active_account(repository.accounts, directory, account_id)
-        # Serialise attaches of one account, so it never ends up on two addresses.
+        facts = await require_active_account(repository.accounts, directory, account_id)
+        # Serialise attaches and releases of one account: it never ends up on two addresses, and
+        # an attach either precedes the disconnect's release (which frees it) or sees it.
         await repository.accounts.lock(account_id)
+        if (facts and facts.disconnected) or await repository.account_disconnected(account_id):
+            raise errors.AccountDisconnected(account_id)
         # The address row lock settles two concurrent attaches to one address: one wins, one 409.
         address = await repository.lock(address_id)
         if address is None:
@@ -145,6 +149,9 @@ async def release_for_disconnects(
     """Release each disconnected account's address; a disconnect seen again is answered with the
     same address. A batch takes a few statements whatever its size."""
     repository = AddressesRepository(uow.session)
+    await repository.mark_disconnected(
+        [(request.account_id, request.requested_at) for _, request in requests]
+    )
     released = await repository.released_by([request.disconnect_id for _, request in requests])
     released |= await repository.release_accounts(
         [
@@ -167,3 +174,8 @@ async def release_for_disconnects(
             event_id=uuid.uuid5(ANSWER_NAMESPACE, str(event.id)),
             correlation_id=event.correlationid,
         )
+
+
+async def forget_disconnect(uow: UnitOfWork, account_id: int, activated_at: datetime) -> None:
+    """A reactivated account may hold an address again."""
+    await AddressesRepository(uow.session).mark_reactivated(account_id, activated_at)

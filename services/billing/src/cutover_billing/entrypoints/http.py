@@ -16,7 +16,7 @@ from cutover_billing.entrypoints.schemas import (
 from cutover_billing.service_layer import billing
 from cutover_kit.errors import NotFound
 from cutover_kit.http import Directory, UoW
-from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
 
@@ -33,17 +33,24 @@ class InvoiceNotFound(NotFound):
     "/accounts/{account_id}/debits", status_code=201, tags=["debits"], responses=problems(404, 422)
 )
 async def post_debit(
-    account_id: AccountId, body: DebitCreate, uow: UoW, directory: Directory
+    account_id: AccountId,
+    body: DebitCreate,
+    uow: UoW,
+    directory: Directory,
+    idempotency: Idempotency,
 ) -> DebitOut:
-    debit = await billing.post_debit(
-        uow,
-        directory,
-        account_id,
-        amount=body.amount,
-        currency=body.currency,
-        description=body.description,
-    )
-    return DebitOut.of(debit)
+    async def post() -> DebitOut:
+        debit = await billing.post_debit(
+            uow,
+            directory,
+            account_id,
+            amount=body.amount,
+            currency=body.currency,
+            description=body.description,
+        )
+        return DebitOut.of(debit)
+
+    return await idempotency.run(uow, body, 201, post)
 
 
 @router.get("/accounts/{account_id}/debits", tags=["debits"], responses=problems(422))
@@ -71,19 +78,12 @@ async def list_debits(
     responses=problems(404, 409),
 )
 async def invoice_now(
-    account_id: AccountId, uow: UoW, directory: Directory, key: IdempotencyKey = None
+    account_id: AccountId, uow: UoW, directory: Directory, idempotency: Idempotency
 ) -> InvoiceOut:
     async def issue() -> InvoiceOut:
         return InvoiceOut.of(await billing.invoice_now(uow, directory, account_id))
 
-    return await idempotent(
-        uow,
-        key,
-        scope=f"POST /accounts/{account_id}/invoices",
-        request_body=None,
-        status_code=201,
-        action=issue,
-    )
+    return await idempotency.run(uow, None, 201, issue)
 
 
 @router.get("/accounts/{account_id}/invoices", tags=["invoices"], responses=problems(422))

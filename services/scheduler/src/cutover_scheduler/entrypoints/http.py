@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from cutover_kit.errors import Unprocessable
 from cutover_kit.http import Directory, UoW
-from cutover_kit.idempotency import IdempotencyKey, idempotent
+from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
 from cutover_scheduler.entrypoints.schemas import (
@@ -29,7 +29,7 @@ router = APIRouter(tags=["scheduled events"])
     responses=problems(404, 409, 422),
 )
 async def schedule(
-    body: ScheduledEventCreate, uow: UoW, directory: Directory, key: IdempotencyKey = None
+    body: ScheduledEventCreate, uow: UoW, directory: Directory, idempotency: Idempotency
 ) -> ScheduledEventOut:
     async def create() -> ScheduledEventOut:
         event = await scheduled_events.schedule(
@@ -42,9 +42,7 @@ async def schedule(
         )
         return ScheduledEventOut.of(event)
 
-    return await idempotent(
-        uow, key, scope="POST /scheduled-events", request_body=body, status_code=201, action=create
-    )
+    return await idempotency.run(uow, body, 201, create)
 
 
 @router.get("/scheduled-events", responses=problems(422))
@@ -91,15 +89,8 @@ async def change_event(event_id: UUID, body: ScheduledEventPatch, uow: UoW) -> S
     summary="Cancel a pending event: it never fires",
     responses=problems(404, 409, 422),
 )
-async def cancel_event(event_id: UUID, uow: UoW, key: IdempotencyKey = None) -> ScheduledEventOut:
+async def cancel_event(event_id: UUID, uow: UoW, idempotency: Idempotency) -> ScheduledEventOut:
     async def act() -> ScheduledEventOut:
         return ScheduledEventOut.of(await scheduled_events.cancel(uow, event_id))
 
-    return await idempotent(
-        uow,
-        key,
-        scope=f"POST /scheduled-events/{event_id}/cancel",
-        request_body=None,
-        status_code=200,
-        action=act,
-    )
+    return await idempotency.run(uow, None, 200, act)

@@ -21,7 +21,7 @@ from cutover_cli.config import load
 from cutover_cli.disconnect import follow, preview_details
 from cutover_cli.errors import ExitCode, Problem, exit_code_for
 from cutover_cli.main import app
-from cutover_cli.output import money
+from cutover_cli.output import money, printable
 from cutover_cli.status import parse_metrics
 from cutover_cli.timeparse import parse_when
 
@@ -215,6 +215,28 @@ def test_an_answer_that_is_not_a_problem_document_is_wrapped() -> None:
     problem = Problem.of_response(httpx.Response(502, text="<html>Bad Gateway</html>"))
     assert problem.exit_code == ExitCode.UNREACHABLE
     assert problem.document["title"] == "Bad Gateway" and "html" in problem.document["detail"]
+
+
+def test_a_server_error_names_its_service_and_when_to_retry_on_the_screen_only() -> None:
+    unavailable = httpx.Response(
+        503,
+        json={"type": "urn:cutover:problem:peer-unavailable", "title": "Service Unavailable"},
+        headers={"Retry-After": "5"},
+    )
+    problem = Problem.of_response(unavailable, "billing")
+    assert problem.exit_code == ExitCode.UNREACHABLE
+    assert problem.hint == "billing answered 503; try again in 5 s."
+    assert "hint" not in problem.document  # --json prints the API's document as it came
+    assert Problem.of_response(httpx.Response(409, json={"title": "x"}), "billing").hint is None
+
+
+def test_text_from_outside_cannot_drive_the_terminal() -> None:
+    hostile = "ok\x1b]0;owned\x07 \x1b[31mred\r\u202egnp.exe [/bold]\nline two\tend"
+    assert printable(hostile).plain == (
+        "ok\\x1b]0;owned\\x07 \\x1b[31mred\\x0d\\u202egnp.exe [/bold]\nline two\tend"
+    )
+    assert printable("\ud800").plain == "\\ud800"  # a lone surrogate would not even encode
+    assert printable(None).plain == printable("").plain == "—"
 
 
 def test_money_is_written_in_the_currencys_minor_unit() -> None:

@@ -22,7 +22,16 @@ from cutover_cli.catalog import Catalog
 from cutover_cli.client import Api
 from cutover_cli.errors import ExitCode, Problem, cli_problem
 from cutover_cli.events import event_details
-from cutover_cli.options import AccountId, At, JsonFlag, Reason, Tz
+from cutover_cli.options import (
+    AccountId,
+    At,
+    JsonFlag,
+    Reason,
+    Tz,
+    Yes,
+    confirmed,
+    require_yes_with_json,
+)
 from cutover_cli.output import Output, details, moment, money, table
 from cutover_cli.timeparse import parse_when
 
@@ -35,7 +44,7 @@ def disconnect(
     reason: Reason = None,
     at: At = None,
     tz: Tz = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to follow the disconnect to its end.")
     ] = 60.0,
@@ -44,10 +53,8 @@ def disconnect(
     """Disconnect an account now, after its preview and your confirmation; or later, with --at."""
     out = Output(json_output)
     run_at = parse_when(at, tz) if at else None
-    if run_at is None and json_output and not yes:
-        raise typer.BadParameter(
-            "--json needs --yes: a script cannot answer the confirmation.", param_hint="--yes"
-        )
+    if run_at is None:
+        require_yes_with_json(json_output, yes)
     with Api(ctx.obj) as api:
         if run_at is not None:
             _schedule(api, out, account_id, run_at, reason)
@@ -62,7 +69,7 @@ def disconnect(
                 ),
                 ExitCode.REFUSED,
             )
-        if not yes and not _confirmed(f"Disconnect account {account_id} now?"):
+        if not yes and not confirmed(f"Disconnect account {account_id} now?"):
             out.console.print("Nothing was done.")
             return
         started = api.post(
@@ -193,13 +200,6 @@ def _schedule(api: Api, out: Output, account_id: int, run_at: datetime, reason: 
         },
     )
     out.done(event, f"Disconnect of account {account_id} scheduled.", event_details(event))
-
-
-def _confirmed(question: str) -> bool:
-    try:
-        return typer.confirm(question, default=False)
-    except typer.Abort:  # end of input: nobody said yes
-        return False
 
 
 def _progress(disconnect: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
-"""The operator CLI's pure parts, without a running system: times, metrics, CSV rows and their
-Idempotency-Keys, the progress file, configuration, exit codes, and the top-level error guard."""
+"""The operator CLI without a running system: its pure parts (times, metrics, CSV rows and their
+Idempotency-Keys, the progress file, configuration, exit codes, the top-level error guard), and the
+disconnect commands against canned answers given in place of the APIs."""
 
 from __future__ import annotations
 
@@ -270,21 +271,31 @@ def test_following_a_disconnect_gives_up_after_the_timeout_with_exit_code_7() ->
 runner = CliRunner()
 
 
-def invoke(tmp_path: Path, *args: str) -> Any:
+def invoke(tmp_path: Path, *args: str, input: str | None = None) -> Any:
     env = {"HOME": str(tmp_path), "CUTOVER_CONFIG": None, "COLUMNS": "200"}
-    return runner.invoke(app, list(args), env=env)
+    return runner.invoke(app, list(args), env=env, input=input)
 
 
 def test_help_names_every_command_and_the_exit_codes(tmp_path: Path) -> None:
     result = invoke(tmp_path, "--help")
     assert result.exit_code == 0
-    for text in ("status", "accounts", "events", "report", "bulk", "Exit codes", "130"):
+    for text in (
+        "status",
+        "accounts",
+        "events",
+        "report",
+        "bulk",
+        "disconnects",
+        "Exit codes",
+        "130",
+    ):
         assert text in result.stdout
     for group, commands in {
         "accounts": ("list", "show", "create", "edit", "disconnect", "reactivate", "archive"),
         "events": ("list", "show", "change", "cancel"),
         "report": ("activations-disconnections",),
         "bulk": ("disconnect",),
+        "disconnects": ("stalled", "retry", "abandon"),
     }.items():
         listed = invoke(tmp_path, group, "--help").stdout
         assert all(command in listed for command in commands), listed
@@ -330,3 +341,239 @@ def test_a_preview_with_a_service_down_says_which_parts_are_unknown() -> None:
     assert "address released          none: no serviceable address" in screen
     assert "pending scheduled events  unknown: refused" in screen
     assert "warning                   billing did not answer" in screen
+
+
+# --- stalled disconnects, against answers given in place of the APIs ------------------------------
+
+NOT_FOUND = {"type": "urn:cutover:problem:not-found", "title": "Not Found", "status": 404}
+DISCONNECT_ID = "3b9e1f0a-5c7d-4e2a-8f61-9d4c2b7a1e05"
+
+
+class FakeApis:
+    """The four APIs as canned answers in place of `Api.request`, the one place the CLI sends a
+    request: (service, method, path) → status, body, headers; unknown paths are 404; a service that
+    is `down` does not answer at all. Every request is recorded with its query and body."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str, str], tuple[int, Any, dict[str, str]]] = {}
+        self.down: set[str] = set()
+        self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    def on(
+        self, service: str, method: str, path: str, body: Any, status: int = 200, **headers: str
+    ) -> None:
+        self.answers[(service, method, path)] = (status, body, headers)
+
+    def problem(
+        self, service: str, method: str, path: str, status: int, code: str, detail: str = ""
+    ) -> None:
+        title = {404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}.get(status, "")
+        document = {"type": f"urn:cutover:problem:{code}", "title": title or "Service Unavailable"}
+        self.on(service, method, path, {**document, "status": status, "detail": detail}, status)
+
+    def request(
+        self, api: client.Api, service: str, method: str, path: str, **options: Any
+    ) -> httpx.Response:
+        self.calls.append((service, method, path, options))
+        with client.reaching(service, api.config.urls[service]):
+            if service in self.down:
+                raise httpx.ConnectError("[Errno 111] Connection refused")
+        status, body, headers = self.answers.get((service, method, path), (404, NOT_FOUND, {}))
+        return httpx.Response(status, json=body, headers=headers)
+
+    def asked(self, method: str, path: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(s, options) for s, m, p, options in self.calls if (m, p) == (method, path)]
+
+
+@pytest.fixture
+def apis(monkeypatch: pytest.MonkeyPatch) -> FakeApis:
+    fake = FakeApis()
+    monkeypatch.setattr(
+        client.Api, "request", lambda api, *args, **kw: fake.request(api, *args, **kw)
+    )
+    return fake
+
+
+def stalled_disconnect(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": DISCONNECT_ID,
+        "account_id": 42,
+        "source": "manual",
+        "scheduled_event_id": None,
+        "reason": "moving abroad",
+        "state": "stalled",
+        "requested_at": "2027-01-01T09:00:00Z",
+        "completed_at": None,
+        "status_id": "00000000-0000-4000-8000-000000000003",
+        "final_invoice": None,
+        "final_invoice_state": "pending",
+        "address_state": "released",
+        "released_address_id": None,
+        "deadline_at": "2027-01-01T09:05:00Z",
+        "stalled_steps": ["final_invoice"],
+        "retries": 0,
+        "abandoned_at": None,
+        "abandon_reason": None,
+        **fields,
+    }
+
+
+def page(*items: dict[str, Any], next_cursor: str | None = None) -> dict[str, Any]:
+    return {"items": list(items), "next_cursor": next_cursor}
+
+
+def test_stalled_disconnects_are_a_table_of_what_they_wait_for(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    both = stalled_disconnect(stalled_steps=["final_invoice", "address"], retries=2)
+    apis.on("accounts", "GET", "/disconnects", page(both, next_cursor="n"))
+    screen = invoke(tmp_path, "disconnects", "stalled", "--limit", "10")
+    assert screen.exit_code == 0, screen.output
+    assert apis.asked("GET", "/disconnects") == [
+        ("accounts", {"params": {"state": "stalled", "limit": 10}})
+    ]
+    header = screen.stdout.splitlines()[0]
+    for column in (
+        "id",
+        "account",
+        "requested (UTC)",
+        "deadline (UTC)",
+        "stalled steps",
+        "retries",
+    ):
+        assert column in header, column
+    assert "2027-01-01 09:05:00" in screen.stdout
+    assert "final invoice (billing), address release (addresses)" in screen.stdout
+    assert "More: --cursor n" in screen.stdout
+    document = json.loads(invoke(tmp_path, "disconnects", "stalled", "--json").stdout)
+    assert document == page(both, next_cursor="n")
+
+
+def test_retry_asks_again_and_shows_where_the_disconnect_stands(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    path = f"/disconnects/{DISCONNECT_ID}/retry"
+    apis.on("accounts", "POST", path, stalled_disconnect(state="pending", retries=1), 202)
+    screen = invoke(tmp_path, "disconnects", "retry", DISCONNECT_ID)
+    assert screen.exit_code == 0, screen.output
+    message = f"Disconnect {DISCONNECT_ID} asked again (final invoice pending, address released)"
+    assert message in screen.stdout and "retries        1" in screen.stdout
+    assert "cutover accounts show 42" in screen.stdout
+    assert (
+        json.loads(invoke(tmp_path, "disconnects", "retry", DISCONNECT_ID, "--json").stdout)[
+            "retries"
+        ]
+        == 1
+    )
+
+    apis.problem("accounts", "POST", path, 409, "disconnect-not-pending", "it is completed")
+    refused = invoke(tmp_path, "disconnects", "retry", DISCONNECT_ID)
+    assert refused.exit_code == ExitCode.REFUSED and "it is completed" in refused.stderr
+    unknown = invoke(tmp_path, "disconnects", "retry", "0b7c4b8e-0000-4000-8000-000000000000")
+    assert unknown.exit_code == ExitCode.NOT_FOUND
+
+
+def test_abandon_shows_the_disconnect_and_asks_first(tmp_path: Path, apis: FakeApis) -> None:
+    path = f"/disconnects/{DISCONNECT_ID}/abandon"
+    apis.on("accounts", "GET", f"/disconnects/{DISCONNECT_ID}", stalled_disconnect())
+    abandoned = stalled_disconnect(
+        state="abandoned", abandoned_at="2027-01-01T10:00:00Z", abandon_reason="billing is gone"
+    )
+    apis.on("accounts", "POST", path, abandoned)
+
+    declined = invoke(
+        tmp_path, "disconnects", "abandon", DISCONNECT_ID, "--reason", "r", input="n\n"
+    )
+    assert declined.exit_code == 0 and "Nothing was done." in declined.stdout
+    assert "stalled: no final invoice (billing) yet" in declined.stdout
+    assert "deadline       2027-01-01 09:05:00 UTC" in declined.stdout
+    assert apis.asked("POST", path) == []
+
+    screen = invoke(
+        tmp_path,
+        "disconnects",
+        "abandon",
+        DISCONNECT_ID,
+        "--reason",
+        "billing is gone",
+        input="y\n",
+    )
+    assert screen.exit_code == 0, screen.output
+    assert apis.asked("POST", path) == [("accounts", {"json": {"reason": "billing is gone"}})]
+    assert f"Disconnect {DISCONNECT_ID} abandoned: account 42 is no longer frozen." in screen.stdout
+    assert "abandoned: billing is gone" in screen.stdout
+
+    apis.calls.clear()
+    document = json.loads(
+        invoke(
+            tmp_path, "disconnects", "abandon", DISCONNECT_ID, "--reason", "r", "--yes", "--json"
+        ).stdout
+    )
+    assert document == abandoned and [method for _, method, _, _ in apis.calls] == ["POST"]
+    needs_yes = invoke(tmp_path, "disconnects", "abandon", DISCONNECT_ID, "--reason", "r", "--json")
+    assert needs_yes.exit_code == ExitCode.USAGE and "--yes" in needs_yes.output
+    assert invoke(tmp_path, "disconnects", "abandon", DISCONNECT_ID).exit_code == ExitCode.USAGE
+
+    apis.problem("accounts", "POST", path, 409, "disconnect-not-pending", "it is abandoned")
+    refused = invoke(tmp_path, "disconnects", "abandon", DISCONNECT_ID, "--reason", "r", "-y")
+    assert refused.exit_code == ExitCode.REFUSED and "it is abandoned" in refused.stderr
+    unknown = "0b7c4b8e-0000-4000-8000-000000000000"
+    for yes in ([], ["--yes"]):
+        missing = invoke(tmp_path, "disconnects", "abandon", unknown, "--reason", "r", *yes)
+        assert missing.exit_code == ExitCode.NOT_FOUND
+
+
+def test_following_a_disconnect_stops_when_it_is_abandoned_with_exit_code_1() -> None:
+    pending = stalled_disconnect(state="pending")
+
+    class AbandonedMeanwhile:
+        def get(self, service: str, path: str) -> dict[str, Any]:
+            return stalled_disconnect(state="abandoned", abandon_reason="billing is gone")
+
+    with pytest.raises(Problem) as raised:
+        follow(AbandonedMeanwhile(), pending, timeout=30, spinner_on=None)  # type: ignore[arg-type]
+    assert raised.value.exit_code == ExitCode.REFUSED
+    assert "abandoned (billing is gone)" in raised.value.document["detail"]
+
+
+def test_a_stalled_disconnect_followed_past_the_timeout_says_how_to_retry_it() -> None:
+    stuck = stalled_disconnect(retries=1)
+
+    class Stalled:
+        def get(self, service: str, path: str) -> dict[str, Any]:
+            return stuck
+
+    with pytest.raises(Problem) as raised:
+        follow(Stalled(), stuck, timeout=0.3, spinner_on=None)  # type: ignore[arg-type]
+    assert raised.value.exit_code == ExitCode.STILL_RUNNING
+    assert "stalled waiting for final invoice (billing)" in raised.value.document["detail"]
+    assert f"cutover disconnects retry {DISCONNECT_ID}" in (raised.value.hint or "")
+
+
+def test_an_accounts_disconnects_read_stalled_and_abandoned(tmp_path: Path, apis: FakeApis) -> None:
+    account = {
+        "id": 42,
+        "name": "Grace Hopper",
+        "account_type_id": "t",
+        "account_status_id": "s",
+        "parent_account_id": None,
+        **dict.fromkeys(("activated_at", "disconnected_at", "archived_at"), None),
+        **dict.fromkeys(("created_at", "updated_at"), "2027-01-01T08:00:00Z"),
+    }
+    apis.on("accounts", "GET", "/accounts/42", account)
+    apis.on(
+        "accounts",
+        "GET",
+        "/accounts/42/disconnects",
+        page(
+            stalled_disconnect(stalled_steps=["address"]),
+            stalled_disconnect(state="abandoned", abandon_reason="customer stays"),
+        ),
+    )
+    apis.on("accounts", "GET", "/accounts/42/history", page())
+    apis.on("accounts", "GET", "/account-statuses", page({"id": "s", "name": "Active"}))
+    apis.on("accounts", "GET", "/account-types", page({"id": "t", "name": "Residential"}))
+    screen = invoke(tmp_path, "accounts", "show", "42")
+    assert screen.exit_code == 0, screen.output
+    assert "stalled: no address release (addresses) yet" in screen.stdout
+    assert "abandoned: customer stays" in screen.stdout

@@ -27,7 +27,8 @@ class ExitCode(IntEnum):
 
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 refused by the API (409, 422); 2 usage error; 3 not found (404); "
+    "Exit codes: 0 ok; 1 refused by the API (409, 422), or a followed disconnect abandoned; "
+    "2 usage error; 3 not found (404); "
     "4 auth (401, 403); 5 unreachable (no answer, a timeout, a 5xx, or a service not ready); "
     "6 another client error (4xx); 7 a disconnect accepted but not complete within --timeout; "
     "8 an unexpected error in the CLI itself; 130 interrupted (Ctrl-C)."

@@ -1,6 +1,6 @@
 """The operator CLI without a running system: its pure parts (times, metrics, CSV rows and their
 Idempotency-Keys, the progress file, configuration, exit codes, the top-level error guard), and the
-disconnect commands against canned answers given in place of the APIs."""
+dead-letter and disconnect commands against canned answers given in place of the APIs."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from cutover_cli import client
 from cutover_cli.bulk import Ledger, read_rows
 from cutover_cli.catalog import Catalog
-from cutover_cli.config import load
+from cutover_cli.config import SERVICES, load
 from cutover_cli.disconnect import follow, preview_details
 from cutover_cli.errors import ExitCode, Problem, exit_code_for
 from cutover_cli.main import app
@@ -285,6 +285,7 @@ def test_help_names_every_command_and_the_exit_codes(tmp_path: Path) -> None:
         "events",
         "report",
         "bulk",
+        "dlq",
         "disconnects",
         "Exit codes",
         "130",
@@ -295,6 +296,7 @@ def test_help_names_every_command_and_the_exit_codes(tmp_path: Path) -> None:
         "events": ("list", "show", "change", "cancel"),
         "report": ("activations-disconnections",),
         "bulk": ("disconnect",),
+        "dlq": ("list", "show", "redrive", "discard"),
         "disconnects": ("stalled", "retry", "abandon"),
     }.items():
         listed = invoke(tmp_path, group, "--help").stdout
@@ -343,9 +345,10 @@ def test_a_preview_with_a_service_down_says_which_parts_are_unknown() -> None:
     assert "warning                   billing did not answer" in screen
 
 
-# --- stalled disconnects, against answers given in place of the APIs ------------------------------
+# --- dead letters and stalled disconnects, against answers given in place of the APIs -------------
 
 NOT_FOUND = {"type": "urn:cutover:problem:not-found", "title": "Not Found", "status": 404}
+LETTER_ID = "7d0f3c5e-2a6b-4b1e-9a43-0c2f8e1d5a10"
 DISCONNECT_ID = "3b9e1f0a-5c7d-4e2a-8f61-9d4c2b7a1e05"
 
 
@@ -394,6 +397,30 @@ def apis(monkeypatch: pytest.MonkeyPatch) -> FakeApis:
     return fake
 
 
+def letter(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": LETTER_ID,
+        "consumer": "billing-accounts",
+        "topic": "accounts.account-created.v1",
+        "partition": 2,
+        "offset": 41,
+        "key": "42",
+        "reason": "undecodable: Expecting property name enclosed in double quotes",
+        "received_at": "2027-01-01T09:00:00Z",
+        "state": "open",
+        "size": 9,
+        "sha256": "ab" * 32,
+        "attempts": 1,
+        "event_id": None,
+        "state_changed_at": None,
+        "state_changed_by": None,
+        "discard_reason": None,
+        "value_preview": "{not json",
+        "truncated": False,
+        **fields,
+    }
+
+
 def stalled_disconnect(**fields: Any) -> dict[str, Any]:
     return {
         "id": DISCONNECT_ID,
@@ -420,6 +447,258 @@ def stalled_disconnect(**fields: Any) -> dict[str, Any]:
 
 def page(*items: dict[str, Any], next_cursor: str | None = None) -> dict[str, Any]:
     return {"items": list(items), "next_cursor": next_cursor}
+
+
+def test_dead_letters_of_the_four_services_are_one_table_newest_first(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    older = letter(id="00000000-0000-4000-8000-00000000000a", received_at="2027-01-01T08:00:00Z")
+    newer = letter(id="00000000-0000-4000-8000-00000000000b", received_at="2027-01-02T08:00:00Z")
+    relay = letter(
+        id="00000000-0000-4000-8000-00000000000c",
+        consumer="outbox-relay",
+        topic="accounts.account-disconnected.v1",
+        partition=None,
+        offset=None,
+        key=None,
+        received_at="2027-01-01T12:00:00+01:00",
+    )
+    apis.on("billing", "GET", "/dead-letters", page(older))
+    apis.on("scheduler", "GET", "/dead-letters", page(newer))
+    apis.on("accounts", "GET", "/dead-letters", page(relay))
+    apis.on("addresses", "GET", "/dead-letters", page())
+
+    screen = invoke(tmp_path, "dlq", "list", "--topic", "accounts.account-created.v1")
+    assert screen.exit_code == 0, screen.output
+    asked = apis.asked("GET", "/dead-letters")
+    assert [service for service, _ in asked] == ["accounts", "billing", "addresses", "scheduler"]
+    assert all(
+        options["params"] == {"state": "open", "topic": "accounts.account-created.v1", "limit": 50}
+        for _, options in asked
+    )
+    header = screen.stdout.splitlines()[0].split()
+    assert header[:3] == ["service", "id", "received"] and "consumer" in header
+    at = [screen.stdout.index(item["id"]) for item in (newer, relay, older)]
+    assert at == sorted(at)
+    assert "outbox-relay" in screen.stdout
+    assert "2027-01-01 11:00:00" in screen.stdout  # in UTC, like every time the CLI shows
+
+    document = json.loads(invoke(tmp_path, "dlq", "list", "--json").stdout)
+    assert [(item["service"], item["id"]) for item in document["items"]] == [
+        ("scheduler", newer["id"]),
+        ("accounts", relay["id"]),
+        ("billing", older["id"]),
+    ]
+    assert document["more"] is False and document["unavailable"] == {}
+
+
+def test_dead_letters_beyond_the_limit_are_said_to_exist(tmp_path: Path, apis: FakeApis) -> None:
+    for service in SERVICES:
+        apis.on(service, "GET", "/dead-letters", page())
+    apis.on(
+        "billing",
+        "GET",
+        "/dead-letters",
+        page(letter(), letter(received_at="2027-01-03T00:00:00Z")),
+    )
+    screen = invoke(tmp_path, "dlq", "list", "--limit", "1")
+    assert screen.exit_code == 0, screen.output
+    assert "2027-01-03" in screen.stdout and "2027-01-01" not in screen.stdout
+    assert "More dead letters than shown" in screen.stdout
+    assert json.loads(invoke(tmp_path, "dlq", "list", "--limit", "1", "--json").stdout)["more"]
+
+
+def test_a_service_that_does_not_answer_is_named_and_the_others_still_listed(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    apis.on("accounts", "GET", "/dead-letters", page(letter()))
+    apis.on("billing", "GET", "/dead-letters", page())
+    apis.down.add("addresses")
+    apis.on(
+        "scheduler",
+        "GET",
+        "/dead-letters",
+        {
+            "type": "urn:cutover:problem:temporarily-unavailable",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "The database could not complete the request; nothing was changed. Retry.",
+        },
+        503,
+        **{"Retry-After": "1"},
+    )
+
+    screen = invoke(tmp_path, "dlq", "list")
+    assert screen.exit_code == ExitCode.UNREACHABLE
+    assert LETTER_ID in screen.stdout
+    assert (
+        "addresses's dead letters are missing: addresses at http://127.0.0.1:8003 did not answer"
+        in screen.stderr
+    )
+    assert "scheduler's dead letters are missing: The database could not complete" in screen.stderr
+    assert "scheduler answered 503; try again in 1 s" in screen.stderr
+    assert "Traceback" not in screen.output
+
+    as_json = invoke(tmp_path, "dlq", "list", "--json")
+    assert as_json.exit_code == ExitCode.UNREACHABLE and as_json.stderr == ""
+    document = json.loads(as_json.stdout)
+    assert [item["id"] for item in document["items"]] == [LETTER_ID]
+    assert document["unavailable"]["addresses"]["type"] == "urn:cutover:cli:unreachable"
+    assert document["unavailable"]["scheduler"]["status"] == 503
+
+
+def test_no_service_answering_the_list_is_one_unreachable_problem(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    apis.down.update(SERVICES)
+    screen = invoke(tmp_path, "dlq", "list")
+    assert screen.exit_code == ExitCode.UNREACHABLE and screen.stdout == ""
+    assert "No service answered" in screen.stderr and "scheduler: scheduler at" in screen.stderr
+
+
+def test_one_services_dead_letters_are_its_apis_page(tmp_path: Path, apis: FakeApis) -> None:
+    apis.on("billing", "GET", "/dead-letters", page(letter(state="discarded"), next_cursor="c2"))
+    screen = invoke(
+        tmp_path, "dlq", "list", "--service", "billing", "--state", "discarded", "--cursor", "c1"
+    )
+    assert screen.exit_code == 0, screen.output
+    assert apis.asked("GET", "/dead-letters") == [
+        ("billing", {"params": {"state": "discarded", "limit": 50, "cursor": "c1"}})
+    ]
+    assert "billing" in screen.stdout and "More: --cursor c2" in screen.stdout
+    document = json.loads(invoke(tmp_path, "dlq", "list", "--service", "billing", "--json").stdout)
+    assert document == page(letter(state="discarded"), next_cursor="c2")
+
+    assert invoke(tmp_path, "dlq", "list", "--cursor", "c1").exit_code == ExitCode.USAGE
+    assert invoke(tmp_path, "dlq", "list", "--service", "telephony").exit_code == ExitCode.USAGE
+    assert invoke(tmp_path, "dlq", "list", "--state", "lost").exit_code == ExitCode.USAGE
+
+
+def test_a_dead_letter_is_found_on_the_service_that_holds_it(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    hostile = letter(
+        key="\x1b]0;owned\x07",
+        value_preview='{"name": "\x1b[2J[/bold]", "account_id": ',
+        truncated=True,
+        size=1_048_576,
+    )
+    apis.on("addresses", "GET", f"/dead-letters/{LETTER_ID}", hostile)
+
+    screen = invoke(tmp_path, "dlq", "show", LETTER_ID)
+    assert screen.exit_code == 0, screen.output
+    assert [service for service, _, _, _ in apis.calls] == ["accounts", "billing", "addresses"]
+    for fact in (
+        "service           addresses",
+        "partition:offset  2:41",
+        "received          2027-01-01 09:00:00 UTC",
+        "undecodable: Expecting property name",
+        "1048576 bytes, SHA-256 abab",
+        "only the start is shown",
+        "\\x1b]0;owned\\x07",
+        '{"name": "\\x1b[2J[/bold]"',
+    ):
+        assert fact in screen.stdout, fact
+    assert "\x1b" not in screen.stdout
+
+    apis.calls.clear()
+    document = json.loads(
+        invoke(tmp_path, "dlq", "show", LETTER_ID, "--service", "addresses", "--json").stdout
+    )
+    assert document == hostile and len(apis.calls) == 1
+
+
+def test_a_dead_letter_on_no_service_is_not_found_and_one_that_may_be_on_a_silent_one_is_not(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    for service in SERVICES:
+        apis.problem(service, "GET", f"/dead-letters/{LETTER_ID}", 404, "dead-letter-not-found")
+    screen = invoke(tmp_path, "dlq", "show", LETTER_ID)
+    assert screen.exit_code == ExitCode.NOT_FOUND
+    assert f"No service has dead letter {LETTER_ID}" in screen.stderr
+    problem = json.loads(invoke(tmp_path, "dlq", "show", LETTER_ID, "--json").stdout)
+    assert problem["type"] == "urn:cutover:problem:dead-letter-not-found"
+
+    apis.down.add("billing")
+    screen = invoke(tmp_path, "dlq", "show", LETTER_ID)
+    assert screen.exit_code == ExitCode.UNREACHABLE
+    message = " ".join(screen.stderr.split())
+    assert (
+        f"Dead letter {LETTER_ID} is not on accounts, addresses, scheduler; billing did not "
+        "answer: billing at http://127.0.0.1:8002 did not answer" in message
+    )
+    assert "give --service" in screen.stderr
+    nothing_sent = invoke(tmp_path, "dlq", "redrive", LETTER_ID)
+    assert nothing_sent.exit_code == ExitCode.UNREACHABLE
+    assert apis.asked("POST", f"/dead-letters/{LETTER_ID}/redrive") == []
+
+
+def test_redrive_applies_the_original_again_or_says_why_the_letter_stays_open(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    path = f"/dead-letters/{LETTER_ID}/redrive"
+    apis.on("billing", "GET", f"/dead-letters/{LETTER_ID}", letter())
+    apis.on("billing", "POST", path, letter(state="redriven", state_changed_by="operator"))
+    screen = invoke(tmp_path, "dlq", "redrive", LETTER_ID)
+    assert screen.exit_code == 0, screen.output
+    assert f"Dead letter {LETTER_ID} redriven: billing applied its original." in screen.stdout
+    assert "redriven" in screen.stdout and "by operator" in screen.stdout
+    assert [service for service, _ in apis.asked("POST", path)] == ["billing"]
+    document = json.loads(
+        invoke(tmp_path, "dlq", "redrive", LETTER_ID, "--service", "billing", "--json").stdout
+    )
+    assert document["state"] == "redriven"
+
+    apis.problem("billing", "POST", path, 422, "redrive-failed", "account 42 does not exist here")
+    failed = invoke(tmp_path, "dlq", "redrive", LETTER_ID, "--service", "billing")
+    assert failed.exit_code == ExitCode.REFUSED
+    assert "account 42 does not exist here" in failed.stderr and "stays open" in failed.stderr
+    apis.problem("billing", "POST", path, 409, "dead-letter-not-open", "it was discarded")
+    refused = invoke(tmp_path, "dlq", "redrive", LETTER_ID, "--service", "billing", "--json")
+    assert refused.exit_code == ExitCode.REFUSED
+    assert json.loads(refused.stdout)["type"] == "urn:cutover:problem:dead-letter-not-open"
+    apis.problem("billing", "POST", path, 503, "peer-unavailable", "accounts did not answer")
+    unavailable = invoke(tmp_path, "dlq", "redrive", LETTER_ID, "--service", "billing")
+    assert unavailable.exit_code == ExitCode.UNREACHABLE
+    assert (
+        "accounts did not answer" in unavailable.stderr
+        and "billing answered 503" in unavailable.stderr
+    )
+
+
+def test_discard_needs_a_reason_and_sends_it(tmp_path: Path, apis: FakeApis) -> None:
+    path = f"/dead-letters/{LETTER_ID}/discard"
+    discarded = letter(state="discarded", discard_reason="test record", state_changed_by="ops")
+    apis.on("scheduler", "POST", path, discarded)
+    screen = invoke(
+        tmp_path, "dlq", "discard", LETTER_ID, "--service", "scheduler", "--reason", "test record"
+    )
+    assert screen.exit_code == 0, screen.output
+    assert apis.asked("POST", path) == [("scheduler", {"json": {"reason": "test record"}})]
+    assert f"Dead letter {LETTER_ID} discarded on scheduler." in screen.stdout
+    assert "discard reason    test record" in screen.stdout
+    document = json.loads(
+        invoke(
+            tmp_path,
+            "dlq",
+            "discard",
+            LETTER_ID,
+            "--service",
+            "scheduler",
+            "--reason",
+            "x",
+            "--json",
+        ).stdout
+    )
+    assert document == discarded
+
+    for reasons in ([], ["--reason", " "], ["--reason", "x" * 1001]):
+        assert invoke(tmp_path, "dlq", "discard", LETTER_ID, *reasons).exit_code == ExitCode.USAGE
+    apis.problem("scheduler", "POST", path, 409, "dead-letter-not-open", "it was redriven")
+    again = invoke(tmp_path, "dlq", "discard", LETTER_ID, "--service", "scheduler", "--reason", "x")
+    assert again.exit_code == ExitCode.REFUSED and "it was redriven" in again.stderr
+    missing = invoke(tmp_path, "dlq", "discard", LETTER_ID, "--reason", "x")
+    assert missing.exit_code == ExitCode.NOT_FOUND
 
 
 def test_stalled_disconnects_are_a_table_of_what_they_wait_for(

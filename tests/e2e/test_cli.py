@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner, Result
 
 from cutover_cli.main import app
+from cutover_contracts.topics import ACCOUNT_CREATED
 from tests.support.api import (
     ACTIVE,
     INACTIVE,
@@ -642,3 +644,126 @@ async def test_bulk_retries_failed_rows_and_stops_at_once_on_a_wrong_token(
     assert retried["done_in_an_earlier_run"] == 0
     assert sorted(row["account_id"] for row in retried["succeeded"]) == ids
     assert retried["failed"] == []
+
+
+async def test_a_bad_record_becomes_dead_letters_that_are_listed_shown_and_settled(
+    system: System, operator_env: dict[str, str | None]
+) -> None:
+    # Given a record no consumer of the topic can decode
+    topic = ACCOUNT_CREATED.name
+    tag = uuid.uuid4().hex
+    original = f"{{not json {tag}".encode()
+    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, original, key=tag.encode())
+    finally:
+        await producer.stop()
+
+    # When the operator lists the open dead letters of that topic, on all four services
+    async def on_every_consumer() -> list[dict[str, Any]] | None:
+        listed = loaded(
+            await cutover(operator_env, "dlq", "list", "--topic", topic, "--limit", 500, "--json")
+        )
+        ours = [item for item in listed["items"] if tag in (item["value_preview"] or "")]
+        return (
+            ours if {item["service"] for item in ours} == set(ACCOUNT_CREATED.consumers) else None
+        )
+
+    letters = await wait_until(on_every_consumer, within=30)
+
+    # Then each service that consumes the topic holds it, open, with the original
+    assert {item["service"] for item in letters} == set(ACCOUNT_CREATED.consumers)
+    letter = letters[0]
+    assert letter["state"] == "open" and letter["topic"] == topic
+    assert letter["value_preview"] == original.decode() and letter["size"] == len(original)
+    screen = await cutover(operator_env, "dlq", "list", "--topic", topic)
+    assert screen.exit_code == 0, screen.output
+    assert "service" in screen.stdout and letter["id"] in screen.stdout
+
+    shown = await cutover(operator_env, "dlq", "show", letter["id"])
+    assert shown.exit_code == 0, shown.output
+    assert letter["service"] in shown.stdout and tag in shown.stdout
+
+    # A redrive fails (the original still cannot be decoded) and leaves it open
+    failed = await cutover(operator_env, "dlq", "redrive", letter["id"])
+    assert failed.exit_code == 1 and "stays open" in failed.stderr
+    still = loaded(await cutover(operator_env, "dlq", "show", letter["id"], "--json"))
+    assert still["state"] == "open"
+
+    # A discard settles it, once
+    discarded = await cutover(
+        operator_env, "dlq", "discard", letter["id"], "--reason", "e2e: a test record"
+    )
+    assert discarded.exit_code == 0, discarded.output
+    assert f"discarded on {letter['service']}" in discarded.stdout
+    settled = loaded(
+        await cutover(
+            operator_env, "dlq", "show", letter["id"], "--service", letter["service"], "--json"
+        )
+    )
+    assert settled["state"] == "discarded" and settled["discard_reason"] == "e2e: a test record"
+    again = await cutover(operator_env, "dlq", "discard", letter["id"], "--reason", "twice")
+    assert again.exit_code == 1 and "dead-letter-not-open" in again.stderr
+    listed = loaded(
+        await cutover(
+            operator_env,
+            "dlq",
+            "list",
+            "--service",
+            letter["service"],
+            "--state",
+            "discarded",
+            "--topic",
+            topic,
+            "--limit",
+            500,
+            "--json",
+        )
+    )
+    assert letter["id"] in [item["id"] for item in listed["items"]]
+
+    for other in letters[1:]:
+        settled_too = await cutover(
+            operator_env, "dlq", "discard", other["id"], "--service", other["service"],
+            "--reason", "e2e: a test record",
+        )  # fmt: skip
+        assert settled_too.exit_code == 0, settled_too.output
+    missing = await cutover(operator_env, "dlq", "show", str(uuid.uuid4()))
+    assert missing.exit_code == 3 and "No service has dead letter" in missing.stderr
+
+
+async def test_stalled_disconnects_are_listed_and_a_finished_or_unknown_one_is_refused(
+    system: System, operator_env: dict[str, str | None]
+) -> None:
+    screen = await cutover(operator_env, "disconnects", "stalled")
+    assert screen.exit_code == 0, screen.output
+    assert "deadline (UTC)" in screen.stdout or "Nothing matches." in screen.stdout
+    page = loaded(await cutover(operator_env, "disconnects", "stalled", "--json"))
+    assert all(item["state"] == "stalled" and item["stalled_steps"] for item in page["items"])
+
+    async with system.client("accounts") as accounts:
+        account = await new_account(accounts)
+        completed = await disconnect(accounts, account["id"])
+    retried = await cutover(operator_env, "disconnects", "retry", completed["id"])
+    assert retried.exit_code == 1 and "disconnect-not-pending" in retried.stderr
+    declined = await cutover(
+        operator_env, "disconnects", "abandon", completed["id"], "--reason", "x", input="n\n"
+    )
+    assert declined.exit_code == 0 and "completed" in declined.stdout
+    assert "Nothing was done." in declined.stdout
+    refused = loaded(
+        await cutover(
+            operator_env, "disconnects", "abandon", completed["id"], "--reason", "x", "-y", "--json"
+        ),
+        1,
+    )
+    assert refused["type"] == "urn:cutover:problem:disconnect-not-pending"
+
+    unknown = str(uuid.uuid4())
+    assert (await cutover(operator_env, "disconnects", "retry", unknown)).exit_code == 3
+    for yes in ((), ("--yes",)):
+        abandoned = await cutover(
+            operator_env, "disconnects", "abandon", unknown, "--reason", "x", *yes
+        )
+        assert abandoned.exit_code == 3, abandoned.output

@@ -12,6 +12,7 @@ from rich.text import Text
 from cutover_cli import disconnect
 from cutover_cli.catalog import Catalog
 from cutover_cli.client import Api
+from cutover_cli.disconnects import state as disconnect_state
 from cutover_cli.options import AccountId, Cursor, JsonFlag, Limit
 from cutover_cli.output import Output, clock, details, moment, money, shown, table, time_column
 
@@ -110,7 +111,7 @@ def show(ctx: typer.Context, account_id: AccountId, json_output: JsonFlag = Fals
                 requests.add_row(
                     clock(item["requested_at"]),
                     item["source"],
-                    item["state"],
+                    disconnect_state(item),
                     money(invoice["total"], invoice["currency"])
                     if invoice
                     else item["final_invoice_state"],

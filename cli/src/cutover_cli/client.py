@@ -30,11 +30,11 @@ def reaching(service: str, url: str) -> Iterator[None]:
         raise Problem.unreachable(service, url, error) from error
 
 
-def answer(response: httpx.Response) -> Any:
+def answer(response: httpx.Response, service: str | None = None) -> Any:
     """The body of a success; the problem document of anything else, raised."""
     if response.is_success:
         return response.json() if response.content else None
-    raise Problem.of_response(response)
+    raise Problem.of_response(response, service)
 
 
 def query(params: dict[str, Any]) -> dict[str, Any]:
@@ -68,10 +68,10 @@ class Api:
             return self._clients[service].request(method, path, **options)
 
     def get(self, service: str, path: str, **params: Any) -> Any:
-        return answer(self.request(service, "GET", path, params=query(params)))
+        return answer(self.request(service, "GET", path, params=query(params)), service)
 
     def post(self, service: str, path: str, body: Any = None) -> Any:
-        return answer(self.request(service, "POST", path, json=body))
+        return answer(self.request(service, "POST", path, json=body), service)
 
     def patch(self, service: str, path: str, body: Any) -> Any:
-        return answer(self.request(service, "PATCH", path, json=body))
+        return answer(self.request(service, "PATCH", path, json=body), service)

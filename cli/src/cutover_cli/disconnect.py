@@ -20,9 +20,19 @@ from rich.text import Text
 
 from cutover_cli.catalog import Catalog
 from cutover_cli.client import Api
+from cutover_cli.disconnects import progress
 from cutover_cli.errors import ExitCode, Problem, cli_problem
 from cutover_cli.events import event_details
-from cutover_cli.options import AccountId, At, JsonFlag, Reason, Tz
+from cutover_cli.options import (
+    AccountId,
+    At,
+    JsonFlag,
+    Reason,
+    Tz,
+    Yes,
+    confirmed,
+    require_yes_with_json,
+)
 from cutover_cli.output import Output, details, moment, money, table
 from cutover_cli.timeparse import parse_when
 
@@ -35,7 +45,7 @@ def disconnect(
     reason: Reason = None,
     at: At = None,
     tz: Tz = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to follow the disconnect to its end.")
     ] = 60.0,
@@ -44,10 +54,8 @@ def disconnect(
     """Disconnect an account now, after its preview and your confirmation; or later, with --at."""
     out = Output(json_output)
     run_at = parse_when(at, tz) if at else None
-    if run_at is None and json_output and not yes:
-        raise typer.BadParameter(
-            "--json needs --yes: a script cannot answer the confirmation.", param_hint="--yes"
-        )
+    if run_at is None:
+        require_yes_with_json(json_output, yes)
     with Api(ctx.obj) as api:
         if run_at is not None:
             _schedule(api, out, account_id, run_at, reason)
@@ -62,7 +70,7 @@ def disconnect(
                 ),
                 ExitCode.REFUSED,
             )
-        if not yes and not _confirmed(f"Disconnect account {account_id} now?"):
+        if not yes and not confirmed(f"Disconnect account {account_id} now?"):
             out.console.print("Nothing was done.")
             return
         started = api.post(
@@ -94,28 +102,51 @@ def disconnect(
 def follow(
     api: Api, disconnect: dict[str, Any], timeout: float, spinner_on: Console | None
 ) -> dict[str, Any]:
-    """Poll the disconnect request until it is completed, or fail with exit code 7."""
+    """Poll the disconnect request until it is completed; fail with exit code 7 when it is not
+    within `timeout` (it goes on), with exit code 1 when an operator abandons it meanwhile."""
     deadline = time.monotonic() + timeout
-    spinner = spinner_on.status(_progress(disconnect)) if spinner_on else nullcontext()
+    spinner = spinner_on.status(progress(disconnect)) if spinner_on else nullcontext()
     with spinner:
         while disconnect["state"] != "completed":
+            if disconnect["state"] == "abandoned":
+                raise Problem(
+                    cli_problem(
+                        "disconnect-abandoned",
+                        "Disconnect abandoned",
+                        f"Disconnect {disconnect['id']} of account {disconnect['account_id']} was "
+                        f"abandoned ({disconnect.get('abandon_reason') or 'no reason given'}): "
+                        "the account keeps the status it shows.",
+                        disconnect=disconnect,
+                    ),
+                    ExitCode.REFUSED,
+                )
             if time.monotonic() >= deadline:
                 raise Problem(
                     cli_problem(
                         "still-running",
                         "Not complete yet",
                         f"Disconnect {disconnect['id']} of account {disconnect['account_id']} was "
-                        f"accepted; after {timeout:g} s {_progress(disconnect)}. It goes on by "
+                        f"accepted; after {timeout:g} s {progress(disconnect)}. It goes on by "
                         f"itself: see `cutover accounts show {disconnect['account_id']}`.",
                         disconnect=disconnect,
                     ),
                     ExitCode.STILL_RUNNING,
+                    _stalled_hint(disconnect),
                 )
             time.sleep(POLL_SECONDS)
             disconnect = api.get("accounts", f"/disconnects/{disconnect['id']}")
             if spinner_on:
-                spinner.update(_progress(disconnect))
+                spinner.update(progress(disconnect))
     return disconnect
+
+
+def _stalled_hint(disconnect: dict[str, Any]) -> str | None:
+    if disconnect["state"] != "stalled":
+        return None
+    return (
+        f"It is stalled: `cutover disconnects retry {disconnect['id']}` asks again, "
+        f"`cutover disconnects abandon {disconnect['id']} --reason ...` ends it."
+    )
 
 
 def preview_details(preview: dict[str, Any], catalog: Catalog) -> Table:
@@ -193,19 +224,6 @@ def _schedule(api: Api, out: Output, account_id: int, run_at: datetime, reason: 
         },
     )
     out.done(event, f"Disconnect of account {account_id} scheduled.", event_details(event))
-
-
-def _confirmed(question: str) -> bool:
-    try:
-        return typer.confirm(question, default=False)
-    except typer.Abort:  # end of input: nobody said yes
-        return False
-
-
-def _progress(disconnect: dict[str, Any]) -> str:
-    return (
-        f"final invoice {disconnect['final_invoice_state']}, address {disconnect['address_state']}"
-    )
 
 
 def _render_outcome(

@@ -27,7 +27,8 @@ class ExitCode(IntEnum):
 
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 refused by the API (409, 422); 2 usage error; 3 not found (404); "
+    "Exit codes: 0 ok; 1 refused by the API (409, 422), or a followed disconnect abandoned; "
+    "2 usage error; 3 not found (404); "
     "4 auth (401, 403); 5 unreachable (no answer, a timeout, a 5xx, or a service not ready); "
     "6 another client error (4xx); 7 a disconnect accepted but not complete within --timeout; "
     "8 an unexpected error in the CLI itself; 130 interrupted (Ctrl-C)."
@@ -52,15 +53,21 @@ def cli_problem(code: str, title: str, detail: str, **extra: Any) -> dict[str, A
 
 
 class Problem(Exception):
-    """A failure to show the operator (title, detail, field errors) before exiting with its code."""
+    """A failure to show the operator (title, detail, field errors) before exiting with its code.
 
-    def __init__(self, document: dict[str, Any], exit_code: ExitCode) -> None:
+    `hint` is a line for the screen only (what to do next); `--json` prints the document alone.
+    """
+
+    def __init__(
+        self, document: dict[str, Any], exit_code: ExitCode, hint: str | None = None
+    ) -> None:
         super().__init__(document.get("detail") or document.get("title"))
         self.document = document
         self.exit_code = exit_code
+        self.hint = hint
 
     @classmethod
-    def of_response(cls, response: httpx.Response) -> Problem:
+    def of_response(cls, response: httpx.Response, service: str | None = None) -> Problem:
         """The API's problem document; a body that is not one (a proxy's page) is wrapped."""
         try:
             document = response.json()
@@ -73,7 +80,7 @@ class Problem(Exception):
                 "status": response.status_code,
                 "detail": response.text[:300],
             }
-        return cls(document, exit_code_for(response.status_code))
+        return cls(document, exit_code_for(response.status_code), _server_hint(response, service))
 
     @classmethod
     def unreachable(cls, service: str, url: str, error: Exception) -> Problem:
@@ -90,3 +97,17 @@ class Problem(Exception):
     @property
     def status(self) -> int | None:
         return self.document.get("status")
+
+
+def _server_hint(response: httpx.Response, service: str | None) -> str | None:
+    """A 5xx names the service that answered it and, with `Retry-After`, when to try again: the
+    problem's own detail may be about a peer of that service."""
+    if response.status_code < 500:
+        return None
+    hint = f"{service or 'The service'} answered {response.status_code}"
+    retry_after = response.headers.get("Retry-After", "").strip()
+    if retry_after.isdigit():
+        hint += f"; try again in {retry_after} s"
+    elif retry_after:
+        hint += f"; try again after {retry_after}"
+    return hint + "."

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cutover_cli import accounts, bulk, events, report, status
+from cutover_cli import accounts, bulk, disconnects, dlq, events, report, status
 from cutover_cli.config import DEFAULT_FILE, load
 from cutover_cli.errors import EXIT_CODES_HELP, ExitCode, Problem, cli_problem
 from cutover_cli.output import JSON_MODE, Output
@@ -77,6 +77,12 @@ def configure(
 
 app.command("status")(status.status)
 app.add_typer(accounts.app, name="accounts", help="List, show, create, edit and act on accounts.")
+app.add_typer(
+    disconnects.app, name="disconnects", help="Stalled disconnects: list, ask again, abandon."
+)
 app.add_typer(events.app, name="events", help="Scheduled events: list, show, change, cancel.")
+app.add_typer(
+    dlq.app, name="dlq", help="Dead letters of the four services: list, show, redrive, discard."
+)
 app.add_typer(report.app, name="report", help="Reports.")
 app.add_typer(bulk.app, name="bulk", help="Act on many accounts at once, from a CSV file.")

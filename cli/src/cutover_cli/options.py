@@ -1,4 +1,5 @@
-"""Options that several commands share, declared once so they read and behave the same."""
+"""Options that several commands share, declared once so they read and behave the same, and the
+confirmation that `--yes` skips."""
 
 from __future__ import annotations
 
@@ -49,3 +50,18 @@ Tz = Annotated[
 Reason = Annotated[
     str | None, typer.Option(help="Why (kept with the disconnect).", show_default=False)
 ]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def require_yes_with_json(json_output: bool, yes: bool) -> None:
+    if json_output and not yes:
+        raise typer.BadParameter(
+            "--json needs --yes: a script cannot answer the confirmation.", param_hint="--yes"
+        )
+
+
+def confirmed(question: str) -> bool:
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:  # end of input: nobody said yes
+        return False

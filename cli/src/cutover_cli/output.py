@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +80,8 @@ class Output:
             self.errors.print(Text(f"  • {location}: {error.get('message', '')}", style="red"))
         if problem.exit_code == ExitCode.AUTH:
             self.errors.print("  Set CUTOVER_API_TOKEN, or api_token in the config file.")
+        if problem.hint:
+            self.errors.print(Text(f"  {problem.hint}", style="yellow"))
         if str(document.get("type", "")).startswith("urn:"):
             self.errors.print(Text(f"  ({document['type'].rsplit(':', 1)[-1]})", style="dim"))
 
@@ -108,6 +111,22 @@ def clock(value: str | None) -> str:
 
 def shown(value: Any) -> str:
     return NOTHING if value is None or value == "" else str(value)
+
+
+def printable(value: str | None) -> Text:
+    """Text that came from outside (a Kafka record's key or bytes, a reason) as plain text, its
+    control and invisible characters written out (`\\x1b`): they could otherwise recolour, move
+    the cursor in or retitle the operator's terminal, or hide what a value really holds."""
+    if value is None or value == "":
+        return Text(NOTHING)
+    return Text("".join(_visible(char) for char in value))
+
+
+def _visible(char: str) -> str:
+    if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Cs"):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def table(*headers: str | Column, title: str | None = None, style: str = "bold") -> Table:

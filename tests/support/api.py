@@ -65,12 +65,14 @@ async def debit(billing: httpx.AsyncClient, account_id: int, amount: int) -> dic
     )
 
 
-async def completed_disconnect(accounts: httpx.AsyncClient, disconnect_id: str) -> dict[str, Any]:
+async def completed_disconnect(
+    accounts: httpx.AsyncClient, disconnect_id: str, within: float = 20
+) -> dict[str, Any]:
     async def completed() -> dict[str, Any] | None:
         body = ok(await accounts.get(f"/disconnects/{disconnect_id}"))
         return body if body["state"] == "completed" else None
 
-    return await wait_until(completed, within=20)
+    return await wait_until(completed, within=within)
 
 
 async def disconnect(accounts: httpx.AsyncClient, account_id: int, **body: Any) -> dict[str, Any]:

@@ -77,6 +77,13 @@ def one_by_one(apply: Callable[[UnitOfWork, CloudEvent, Any], Awaitable[None]]) 
 REDELIVERY_BACKOFF_SECONDS = {"conflict": 0.05, "unreachable": 1.0, None: 1.0}
 
 
+async def _undecoded(_: Any) -> None:
+    """FastStream's own decoder would parse every record as JSON before the handler runs, and a
+    record it cannot parse (an array nested 100,000 deep) would fail the batch forever; the
+    consumer decodes the raw records itself, each failure its own dead letter."""
+    return None
+
+
 class HandlerFailed(Exception):
     """A handler raised on the fast path; the batch is done again the careful way."""
 
@@ -126,6 +133,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_undecoded,
             title=self.group_id,
             description="; ".join(handler.__doc__ or "" for _, handler in self.handlers.values()),
         )(consume)

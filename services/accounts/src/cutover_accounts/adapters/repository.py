@@ -110,23 +110,21 @@ class AccountsRepository:
             await self.session.execute(select(settings.c.disconnect_account_status_id))
         ).scalar_one()
 
-    async def account_id_taken(self, account_id: int) -> bool:
-        return bool(await self.session.scalar(select(exists().where(accounts.c.id == account_id))))
+    async def next_account_id(self) -> int:
+        return (await self.session.execute(text("SELECT nextval('accounts_id_seq')"))).scalar_one()
 
-    async def next_free_account_id(self) -> int:
-        """The next id from the sequence that no caller-chosen id has taken already."""
-        while True:
-            candidate = (
-                await self.session.execute(text("SELECT nextval('accounts_id_seq')"))
-            ).scalar_one()
-            if not await self.account_id_taken(candidate):
-                return candidate
-
-    async def add_account(self, **values: Any) -> Account:
+    async def add_account(self, **values: Any) -> Account | None:
+        """Insert the account; None when its id is taken. A create of the same id still in flight
+        is waited for: if it commits this one yields, if it rolls back this one goes ahead."""
         row = (
-            await self.session.execute(insert(accounts).values(**values).returning(accounts))
-        ).one()
-        return Account(**row._mapping)
+            await self.session.execute(
+                pg_insert(accounts)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(accounts)
+            )
+        ).first()
+        return Account(**row._mapping) if row else None
 
     async def get(self, account_id: int, *, for_update: bool = False) -> Account | None:
         query = select(accounts).where(accounts.c.id == account_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,9 @@ from cutover_accounts.adapters.tables import (
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
 from cutover_kit.pagination import Sort, fetch_page
+
+# The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
+PARENT_LINKS_LOCK_KEY = zlib.crc32(b"cutover-accounts:parent-links")
 
 ACCOUNT_SORTS = {
     "id": accounts.c.id,
@@ -156,6 +160,17 @@ class AccountsRepository:
             cursor=cursor,
         )
         return [Account(**row._mapping) for row in rows], next_cursor
+
+    async def lock_parent_links(self) -> None:
+        """Hold, until commit, the one lock that every parent change takes before its cycle check.
+
+        A cycle check reads other accounts' parent links, which no row lock of this transaction
+        covers: two changes (1 → parent 2, 2 → parent 1) could each pass it and close a cycle
+        together. Parent changes are rare edits, so taking them one at a time costs nothing that
+        matters, and it is simpler and surer than locking whole chains. A new account cannot
+        close a cycle (it has no children yet), so creating one does not take it.
+        """
+        await self.session.execute(select(func.pg_advisory_xact_lock(PARENT_LINKS_LOCK_KEY)))
 
     async def is_ancestor_or_self(self, account_id: int, of: int) -> bool:
         """Whether `account_id` is `of` or one of its ancestors (walking up parent links)."""

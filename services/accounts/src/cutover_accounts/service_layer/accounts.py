@@ -191,6 +191,11 @@ async def apply_edit(
 ) -> Account:
     """The edit inside an open unit of work."""
     repository = AccountsRepository(uow.session)
+    if parent_account_id is not UNSET and parent_account_id is not None:
+        # Before the account's row lock: a change queued for the parent-links lock while holding
+        # its row could deadlock with the holder, whose new link's foreign-key check may need
+        # that row. Once held, the cycle check below reads every change committed before it.
+        await repository.lock_parent_links()
     account = await repository.get(account_id, for_update=True)
     if account is None:
         raise errors.AccountNotFound(account_id)

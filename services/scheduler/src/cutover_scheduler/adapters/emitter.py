@@ -8,7 +8,7 @@ for the batch and then finds it emitted.
 
 A live emitter keeps its claim however long Kafka takes to acknowledge (the producer's own request
 timeout bounds that): while it waits it touches its connection every third of the lease, so
-PostgreSQL never sees it idle. A batch acknowledged sooner costs no extra round trip. Only a replica
+PostgreSQL never sees it idle; a batch acknowledged within that third costs no extra round trip. Only a replica
 that dies or freezes loses its claim: one that dies loses its connection, so its locks go at once;
 one that freezes (stopped, suspended) is cut off by PostgreSQL after the lease
 (`idle_in_transaction_session_timeout`). Either way another replica emits the batch. The CloudEvent

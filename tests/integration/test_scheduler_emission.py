@@ -1,5 +1,6 @@
 """The scheduler's emitter against real PostgreSQL and Kafka: never early, exactly once with two
-replicas, nothing lost when a replica dies or hangs mid-batch, moved and cancelled events obeyed."""
+replicas, nothing lost when a replica dies or freezes mid-batch, a live one keeping its claim
+however slow Kafka is, moved and cancelled events obeyed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
+import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, insert, select, text
 
 from cutover_contracts.events import ScheduledEventDueV1, ScheduledEventOutcomeV1
@@ -23,6 +26,7 @@ from cutover_kit.kafka import make_producer
 from cutover_kit.relay import asyncpg_dsn
 from cutover_scheduler.adapters.emitter import Emitter
 from cutover_scheduler.adapters.tables import scheduled_events
+from cutover_scheduler.domain.errors import NotPending
 from cutover_scheduler.service_layer import scheduled_events as use_cases
 from tests.integration.conftest import create_topic
 from tests.support.events import EventTap, wait_until
@@ -163,8 +167,8 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("failure", ["killed", "hung"])
-async def test_a_replica_that_dies_or_hangs_after_claiming_a_batch_loses_nothing(
+@pytest.mark.parametrize("failure", ["killed", "frozen"])
+async def test_a_replica_that_dies_or_freezes_after_claiming_a_batch_loses_nothing(
     infra: Infra, scheduler_database: Database, failure: str
 ) -> None:
     topic = await due_topic(infra)
@@ -181,13 +185,13 @@ async def test_a_replica_that_dies_or_hangs_after_claiming_a_batch_loses_nothing
     )
     assert replica.stdout is not None
     assert (await asyncio.wait_for(replica.stdout.readline(), 20)).strip() == b"claimed"
-    if failure == "killed":
-        replica.send_signal(signal.SIGKILL)
+    # Killed: its locks go with the connection. Frozen (its broker never answering would not do:
+    # a live emitter keeps its claim while it waits): the 1 s lease ends its transaction.
+    replica.send_signal(signal.SIGKILL if failure == "killed" else signal.SIGSTOP)
     async with (
         EventTap(infra.kafka_bootstrap, topic.name) as tap,
         emitters(infra, scheduler_database, topic, 1, batch_size=500),
     ):
-        # Killed: the locks go with the connection. Hung: the 1 s lease ends its transaction.
         await tap.wait_for(lambda _: len(tap.seen) >= 300, within=30)
     with suppress(ProcessLookupError):
         replica.kill()
@@ -251,11 +255,72 @@ async def test_an_idle_scheduler_wakes_for_a_new_event_before_its_next_poll(
     assert fired.data["emitted_at"] >= fired.data["run_at"]
 
 
+class SlowAcks:
+    """A real producer whose acknowledgements reach the emitter `delay` seconds late, as from a
+    slow broker; `handed` is set once the emitter has handed it an event."""
+
+    def __init__(self, producer: AIOKafkaProducer, delay: float) -> None:
+        self.producer = producer
+        self.delay = delay
+        self.handed = asyncio.Event()
+
+    async def send(self, *args, **kwargs) -> asyncio.Future:  # noqa: ANN002, ANN003
+        delivery = await self.producer.send(*args, **kwargs)
+        self.handed.set()
+        return asyncio.ensure_future(self._late(delivery))
+
+    async def _late(self, delivery: asyncio.Future):  # noqa: ANN202
+        acknowledgement = await delivery
+        await asyncio.sleep(self.delay)  # the slow broker, not a wait in the test
+        return acknowledgement
+
+
+async def test_a_batch_whose_acknowledgements_outlast_the_lease_keeps_its_claim(
+    infra: Infra, scheduler_database: Database
+) -> None:
+    # Given an event due now, and an emitter with a 1 s lease whose acknowledgements take 1.5 s
+    lease = 1.0
+    topic = await due_topic(infra)
+    [event_id] = await insert_events(scheduler_database, await database_now(scheduler_database), 1)
+    producer = make_producer(infra.kafka_settings(), "emitter-slow-acks")
+    await producer.start()
+    slow = SlowAcks(producer, delay=1.5 * lease)
+    dsn = asyncpg_dsn(scheduler_database.url)
+    emitter = Emitter(dsn, slow, topic=topic.name, lease_seconds=lease)
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with EventTap(infra.kafka_bootstrap, topic.name) as tap:
+            emission = asyncio.create_task(emitter.emit_batch(connection))
+            await asyncio.wait_for(slow.handed.wait(), 10)
+
+            # When an operator cancels it while its acknowledgements are pending
+            cancel = asyncio.create_task(
+                use_cases.cancel(scheduler_database.unit_of_work(), event_id)
+            )
+            emitted, cancelled = await asyncio.wait_for(
+                asyncio.gather(emission, cancel, return_exceptions=True), 20
+            )
+            await tap.wait_for(lambda event: event.id == event_id, within=10)
+    finally:
+        await connection.close()
+        await producer.stop()
+
+    # Then the emitter kept its claim to the end, and the cancel, which waited for it, came too
+    # late: the event was sent, so it reads emitted, not cancelled
+    assert isinstance(cancelled, NotPending), (
+        f"cancelled while being sent: {cancelled!r}; the emitter's batch: {emitted!r}"
+    )
+    assert emitted == 1, f"the emitter lost its claim: {emitted!r}"
+    event = await use_cases.get(scheduler_database.unit_of_work(), event_id)
+    assert event.state == "emitted" and event.emitted_at is not None
+
+
 async def test_an_outcome_for_an_event_never_marked_emitted_records_when_it_was_known(
     scheduler_database: Database,
 ) -> None:
-    """The emitter sent the event, then its lease cut the transaction that would have marked it
-    (Kafka slow): the event is still `pending` when accounts' outcome arrives."""
+    """The event was sent but its batch never marked (the batch failed after the broker wrote it,
+    or a frozen emitter's producer sent it after the lease): it is still `pending` when accounts'
+    outcome arrives."""
     run_at = await database_now(scheduler_database) - timedelta(seconds=1)
     [event_id] = await insert_events(scheduler_database, run_at, 1)
     disconnect_id = uuid.uuid4()

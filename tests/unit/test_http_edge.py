@@ -9,10 +9,13 @@ from __future__ import annotations
 import importlib
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy.exc import IntegrityError
 
 from cutover_contracts.topics import SERVICES
+from cutover_kit.problems import install_problem_handlers
 from cutover_kit.settings import Settings
 
 TOKEN = "unit-test-token"
@@ -91,6 +94,37 @@ def test_a_database_out_of_reach_is_a_503_to_retry_not_a_500() -> None:
     body = assert_problem(response, 503)
     assert body["type"] == "urn:cutover:problem:temporarily-unavailable"
     assert response.headers["retry-after"] == "1"
+
+
+class PostgresError(Exception):
+    """What the driver raises: the SQLSTATE is all the edge reads."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "said"), [("23505", "wrote the same thing"), ("23503", "was missing")]
+)
+def test_a_unique_or_foreign_key_violation_reaching_the_edge_is_a_409_not_a_500(
+    sqlstate: str, said: str
+) -> None:
+    # Given a route whose write loses a race it does not settle itself
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/things")
+    async def create_thing() -> None:
+        raise IntegrityError("INSERT INTO things …", {}, PostgresError(sqlstate))
+
+    # When it is called
+    response = TestClient(app, raise_server_exceptions=False).post("/things")
+
+    # Then the client is told of a conflict, not of a server error
+    body = assert_problem(response, 409)
+    assert body["type"] == "urn:cutover:problem:conflict"
+    assert said in body["detail"] and "nothing was written" in body["detail"]
 
 
 def test_a_token_expiry_without_an_offset_stops_the_service_at_start() -> None:

@@ -20,7 +20,7 @@ from types import TracebackType
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from cutover_contracts.envelope import CloudEvent, encode_event
@@ -48,6 +48,19 @@ def transient_kind(error: BaseException) -> str | None:
         if error.connection_invalidated:
             return "unreachable"
     return "unreachable" if isinstance(error, UNREACHABLE) else None
+
+
+# unique_violation, foreign_key_violation
+INTEGRITY_SQLSTATES = {"23505": "duplicate", "23503": "missing-reference"}
+
+
+def integrity_kind(error: BaseException) -> str | None:
+    """'duplicate' (a unique violation) or 'missing-reference' (a foreign-key violation) when a
+    write lost a race the use case did not settle itself (the other writer committed first), else
+    None. The transaction is rolled back, so nothing was written."""
+    if isinstance(error, IntegrityError):
+        return INTEGRITY_SQLSTATES.get(getattr(error.orig, "sqlstate", None) or "")
+    return None
 
 
 # Four bind parameters a row; PostgreSQL takes at most 32,767 in one statement.

@@ -2,7 +2,9 @@
 
 Domain errors are mapped here, once, by their base class (`NotFound` → 404, `Conflict` → 409, ...).
 A `type` is a stable URN per kind of problem (`urn:cutover:problem:account-not-found`) so clients
-branch on it, not on prose; the README lists them.
+branch on it, not on prose; the README lists them. What no use case turned into a domain error is
+mapped by its cause: a database out of reach is a 503 to retry, a unique or foreign-key violation
+(a race the use case did not settle) a 409 `conflict`; only the rest is a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cutover_kit.db import transient_kind
+from cutover_kit.db import integrity_kind, transient_kind
 from cutover_kit.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,14 @@ async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse
     return problem_response(error.status_code, code=code, detail=detail, headers=error.headers)
 
 
+INTEGRITY_DETAILS = {
+    "duplicate": "Another request wrote the same thing at the same moment and won; nothing was "
+    "written. Read the current state before trying again.",
+    "missing-reference": "Something this request refers to was missing when it was written (a "
+    "concurrent change); nothing was written. Read the current state before trying again.",
+}
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     if kind := transient_kind(error):
         log.warning("%s %s: database %s: %s", request.method, request.url.path, kind, error)
@@ -110,6 +120,11 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
             detail="The database could not complete the request; nothing was changed. Retry.",
             headers={"Retry-After": "1"},
         )
+    if kind := integrity_kind(error):
+        # A use case settles its own races with a domain error (ON CONFLICT, row locks); one that
+        # does not still gets a 409, never a 500. Logged: it names a race to settle in the code.
+        log.warning("%s %s: unsettled %s: %s", request.method, request.url.path, kind, error)
+        return problem_response(409, code="conflict", detail=INTEGRITY_DETAILS[kind])
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         500, code="internal-error", detail="An unexpected error occurred; it has been logged."

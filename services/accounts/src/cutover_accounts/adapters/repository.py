@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -23,6 +24,9 @@ from cutover_accounts.adapters.tables import (
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
 from cutover_kit.pagination import Sort, fetch_page
+
+# The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
+PARENT_LINKS_LOCK_KEY = zlib.crc32(b"cutover-accounts:parent-links")
 
 ACCOUNT_SORTS = {
     "id": accounts.c.id,
@@ -126,23 +130,21 @@ class AccountsRepository:
             await self.session.execute(select(settings.c.disconnect_account_status_id))
         ).scalar_one()
 
-    async def account_id_taken(self, account_id: int) -> bool:
-        return bool(await self.session.scalar(select(exists().where(accounts.c.id == account_id))))
+    async def next_account_id(self) -> int:
+        return (await self.session.execute(text("SELECT nextval('accounts_id_seq')"))).scalar_one()
 
-    async def next_free_account_id(self) -> int:
-        """The next id from the sequence that no caller-chosen id has taken already."""
-        while True:
-            candidate = (
-                await self.session.execute(text("SELECT nextval('accounts_id_seq')"))
-            ).scalar_one()
-            if not await self.account_id_taken(candidate):
-                return candidate
-
-    async def add_account(self, **values: Any) -> Account:
+    async def add_account(self, **values: Any) -> Account | None:
+        """Insert the account; None when its id is taken. A create of the same id still in flight
+        is waited for: if it commits this one yields, if it rolls back this one goes ahead."""
         row = (
-            await self.session.execute(insert(accounts).values(**values).returning(accounts))
-        ).one()
-        return Account(**row._mapping)
+            await self.session.execute(
+                pg_insert(accounts)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(accounts)
+            )
+        ).first()
+        return Account(**row._mapping) if row else None
 
     async def get(self, account_id: int, *, for_update: bool = False) -> Account | None:
         query = select(accounts).where(accounts.c.id == account_id)
@@ -174,6 +176,17 @@ class AccountsRepository:
             cursor=cursor,
         )
         return [Account(**row._mapping) for row in rows], next_cursor
+
+    async def lock_parent_links(self) -> None:
+        """Hold, until commit, the one lock that every parent change takes before its cycle check.
+
+        A cycle check reads other accounts' parent links, which no row lock of this transaction
+        covers: two changes (1 → parent 2, 2 → parent 1) could each pass it and close a cycle
+        together. Parent changes are rare edits, so taking them one at a time costs nothing that
+        matters, and it is simpler and surer than locking whole chains. A new account cannot
+        close a cycle (it has no children yet), so creating one does not take it.
+        """
+        await self.session.execute(select(func.pg_advisory_xact_lock(PARENT_LINKS_LOCK_KEY)))
 
     async def is_ancestor_or_self(self, account_id: int, of: int) -> bool:
         """Whether `account_id` is `of` or one of its ancestors (walking up parent links)."""

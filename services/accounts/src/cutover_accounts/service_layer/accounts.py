@@ -79,21 +79,27 @@ async def create_account(
             raise errors.UnknownAccountStatus(account_status_id)  # type: ignore[arg-type]
         if parent_account_id is not None:
             await _check_parent(repository, parent_account_id)
-        if account_id is None:
-            account_id = await repository.next_free_account_id()
-        elif await repository.account_id_taken(account_id):
-            raise errors.AccountIdTaken(account_id)
         now = datetime.now(UTC)
-        account = await repository.add_account(
-            id=account_id,
-            name=name,
-            account_type_id=account_type_id,
-            account_status_id=status.id,
-            parent_account_id=parent_account_id,
-            activated_at=now if status.activates_account else None,
-            created_at=now,
-            updated_at=now,
-        )
+        values = {
+            "name": name,
+            "account_type_id": account_type_id,
+            "account_status_id": status.id,
+            "parent_account_id": parent_account_id,
+            "activated_at": now if status.activates_account else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if account_id is not None:
+            # The insert settles a race for one id: one create wins, the others are told it is taken.
+            account = await repository.add_account(id=account_id, **values)
+            if account is None:
+                raise errors.AccountIdTaken(account_id)
+        else:
+            account = None
+            while account is None:  # a caller may have chosen the sequence's next id already
+                account = await repository.add_account(
+                    id=await repository.next_account_id(), **values
+                )
         await repository.record_history(
             account.id, "created", "account created", account_status_id=str(status.id)
         )
@@ -185,6 +191,11 @@ async def apply_edit(
 ) -> Account:
     """The edit inside an open unit of work."""
     repository = AccountsRepository(uow.session)
+    if parent_account_id is not UNSET and parent_account_id is not None:
+        # Before the account's row lock: a change queued for the parent-links lock while holding
+        # its row could deadlock with the holder, whose new link's foreign-key check may need
+        # that row. Once held, the cycle check below reads every change committed before it.
+        await repository.lock_parent_links()
     account = await repository.get(account_id, for_update=True)
     if account is None:
         raise errors.AccountNotFound(account_id)

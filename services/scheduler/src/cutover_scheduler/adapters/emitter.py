@@ -4,10 +4,23 @@ Due means `run_at <= now()` by the database clock. Each batch is one transaction
 own connection: claim up to `batch_size` due events (`FOR UPDATE SKIP LOCKED`, so replicas take
 disjoint batches), send them all with the idempotent producer, wait for Kafka's acknowledgements,
 mark them emitted, commit. The row locks are the claim: a cancel or change of a claimed event waits
-for the batch and then finds it emitted. A replica that dies mid-batch loses its connection, so its
-locks go at once and another replica emits the batch; one that hangs is cut off by PostgreSQL after
-the lease (`idle_in_transaction_session_timeout`), with the same effect. The CloudEvent id is the
-scheduled event's id, so a re-emission after such a failure is recognisable and consumers dedupe it.
+for the batch and then finds it emitted.
+
+A live emitter keeps its claim however long Kafka takes to acknowledge (the producer's own request
+timeout bounds that): while it waits it touches its connection every third of the lease, so
+PostgreSQL never sees it idle; a batch acknowledged within that third costs no extra round trip. Only a replica
+that dies or freezes loses its claim: one that dies loses its connection, so its locks go at once;
+one that freezes (stopped, suspended) is cut off by PostgreSQL after the lease
+(`idle_in_transaction_session_timeout`). Either way another replica emits the batch. The CloudEvent
+id is the scheduled event's id, so a re-emission is recognisable and consumers dedupe it. A batch
+whose transaction is lost is never marked: the mark runs in the claim's transaction, which goes with
+the connection, and it marks all of the claimed events, still pending, or none.
+
+What remains, by design of an at-least-once sender: the broker may have written events whose batch
+still failed (the producer timed out waiting for Kafka; the batch rolls back), and a replica frozen
+past the lease may deliver its batch when it thaws, though its mark then fails. Such an event reads
+`pending` meanwhile: it is emitted again (and deduped), or, if an operator cancels it first, it reads
+`cancelled` although accounts carries it out.
 
 Between batches the emitter sleeps until the earliest pending `run_at` (at most `max_sleep`), and is
 woken at once by a NOTIFY when an event is created or moved.
@@ -18,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from contextlib import suppress
 from datetime import datetime
 
@@ -56,8 +70,10 @@ MARK = """
 UPDATE scheduled_events AS event
 SET state = 'emitted', emitted_at = claimed.emitted_at, updated_at = now()
 FROM unnest($1::uuid[], $2::timestamptz[]) AS claimed(id, emitted_at)
-WHERE event.id = claimed.id
+WHERE event.id = claimed.id AND event.state = 'pending'
 """
+# Run while Kafka has not answered, so that the batch's transaction is not idle.
+KEEP_CLAIM = "SELECT 1"
 NEXT = """
 SELECT EXTRACT(EPOCH FROM min(run_at) - clock_timestamp())::float8 AS delay,
        count(*) FILTER (WHERE run_at <= now()) AS due
@@ -114,6 +130,7 @@ class Emitter:
         self.producer = producer
         self.batch_size = batch_size
         self.lease_ms = int(lease_seconds * 1000)
+        self.keep_claim_every = lease_seconds / 3
         self.max_sleep = max_sleep
         self._wake = asyncio.Event()
 
@@ -157,22 +174,47 @@ class Emitter:
             rows = await connection.fetch(CLAIM, self.batch_size)
             if not rows:
                 return 0
-            deliveries = [
-                await self.producer.send(
-                    self.topic,
-                    value=due_event(row),
-                    key=str(row["account_id"]).encode(),
-                    headers=HEADERS,
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
-            await connection.execute(
+            await self._keeping_the_claim(connection, self._publish(rows))
+            marked = await connection.execute(
                 MARK, [row["id"] for row in rows], [row["emitted_at"] for row in rows]
             )
+            if marked != f"UPDATE {len(rows)}":  # never, while the claim holds: mark none
+                raise RuntimeError(f"{marked} of {len(rows)} claimed events; marking none")
         emitted_total.inc(len(rows))
         for row in rows:
             late = (row["emitted_at"] - row["run_at"]).total_seconds()
             lateness.observe(late)
         last_lateness.set(late)
         return len(rows)
+
+    async def _publish(self, rows: list[asyncpg.Record]) -> None:
+        """Send the batch and wait for every acknowledgement."""
+        deliveries = [
+            await self.producer.send(
+                self.topic,
+                value=due_event(row),
+                key=str(row["account_id"]).encode(),
+                headers=HEADERS,
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*deliveries)
+
+    async def _keeping_the_claim(
+        self, connection: asyncpg.Connection, work: Awaitable[None]
+    ) -> None:
+        """Await `work`, touching the connection every third of the lease until it is done.
+
+        The sends wait for Kafka too (a full batch waits until its partition's previous one is
+        acknowledged), so they are part of `work`. Only this coroutine uses the connection, so a
+        touch never overlaps another statement.
+        """
+        sending = asyncio.ensure_future(work)
+        try:
+            while True:
+                done, _ = await asyncio.wait((sending,), timeout=self.keep_claim_every)
+                if done:
+                    return sending.result()
+                await connection.execute(KEEP_CLAIM)
+        finally:
+            sending.cancel()  # a no-op unless the batch is abandoned (lost connection, cancelled)

@@ -146,8 +146,9 @@ async def record_outcome(uow: UnitOfWork, outcome: ScheduledEventOutcomeV1) -> N
         state=outcome.outcome,
         outcome=outcome.reason or summary,
         disconnect_id=outcome.disconnect_id,
-        # Still pending: the emitter sent the event but its transaction was cut (by its lease,
-        # while Kafka was slow) before marking it. It was emitted by now, never earlier than due.
+        # Still pending: the event was sent but never marked (its batch failed after the broker
+        # wrote it, or a frozen emitter's producer sent it after the lease had cut its
+        # transaction). It was emitted by now, never earlier than due.
         emitted_at=event.emitted_at or func.clock_timestamp(),
     )
 

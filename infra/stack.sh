@@ -22,6 +22,8 @@ export ACCOUNTS_PORT="${ACCOUNTS_PORT:-8001}" BILLING_PORT="${BILLING_PORT:-8002
 export ADDRESSES_PORT="${ADDRESSES_PORT:-8003}" SCHEDULER_PORT="${SCHEDULER_PORT:-8004}"
 export ACCOUNTS_URL="http://127.0.0.1:$ACCOUNTS_PORT" BILLING_URL="http://127.0.0.1:$BILLING_PORT"
 export ADDRESSES_URL="http://127.0.0.1:$ADDRESSES_PORT" SCHEDULER_URL="http://127.0.0.1:$SCHEDULER_PORT"
+# The break-glass token is for scripts (a bulk CLI run): a limit far above the default for people.
+export CUTOVER_RATE_LIMITS="${CUTOVER_RATE_LIMITS:-operator=120000}"
 SERVICES=(accounts billing addresses scheduler)
 PYTHON="$REPO_ROOT/.venv/bin/python"
 RUN_DIR="$CUTOVER_STATE_DIR/run"

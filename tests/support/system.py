@@ -86,6 +86,9 @@ class System:
             **os.environ,
             **infra.service_env(),
             "CUTOVER_API_TOKEN": TEST_TOKEN,
+            # The suite drives the APIs as fast as it can with the break-glass token (fuzzing,
+            # concurrency, crashes): its own limit, like a load generator's.
+            "CUTOVER_RATE_LIMITS": "operator=1000000",
             "CUTOVER_RELAY_POLL_SECONDS": "0.5",
             **{
                 f"{name.upper()}_URL": f"http://127.0.0.1:{port}"

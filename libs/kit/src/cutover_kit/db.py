@@ -1,6 +1,7 @@
 """The database and the unit of work: one transaction per request or per consumed batch.
 
-Nothing but `UnitOfWork.commit` commits. Leaving the `async with` block without committing rolls
+Nothing but `UnitOfWork.commit` commits. A commit made for an HTTP write also writes its audit record
+(`cutover_kit.audit`), so there is no write without one and no record without its write. Leaving the `async with` block without committing rolls
 back, so an exception anywhere leaves no partial write. Events are added to the outbox through the
 unit of work, in the same transaction as the state they announce: they are kept in memory and
 written with one statement just before the commit (a consumed batch may publish hundreds).
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from cutover_contracts.envelope import CloudEvent, encode_event
 from cutover_contracts.topics import Topic
 from cutover_kit import context
-from cutover_kit.tables import outbox, processed_events
+from cutover_kit.tables import audit_log, outbox, processed_events
 
 # deadlock_detected, serialization_failure, lock_not_available
 CONFLICT_SQLSTATES = {"40P01", "40001", "55P03"}
@@ -134,9 +135,24 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._depth > 1:
             return  # the outermost block commits
+        await self._audit()
         await self._flush_outbox()
         await self.session.commit()
         self._committed = True
+
+    async def _audit(self) -> None:
+        """The audit record of the HTTP write this commit carries out, in its transaction."""
+        write = context.audited_write.get()
+        if write is not None:
+            action, resource = write
+            await self.session.execute(
+                audit_log.insert().values(
+                    actor=context.actor.get(),
+                    action=action,
+                    resource=resource,
+                    request_id=context.correlation_id.get(),
+                )
+            )
 
     async def _flush_outbox(self) -> None:
         """Write the published events and the wake-ups in as few statements as possible: the last

@@ -16,11 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cutover_kit import context, dead_letters, metrics
+from cutover_kit import audit, context, dead_letters, metrics
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory
 from cutover_kit.errors import DomainError
 from cutover_kit.problems import install_problem_handlers, problem_response
+from cutover_kit.ratelimit import enforce_rate_limit
 from cutover_kit.runtime import ServiceRuntime
 from cutover_kit.settings import ApiToken
 
@@ -178,6 +179,9 @@ def build_app(
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(operations_router())
-    for router in [*routers, dead_letters.router]:
-        app.include_router(router, dependencies=[Depends(require_token)])
+    # Authentication first (it names the actor), then the actor's rate limit, then the write the
+    # request makes, which its commit records in the audit log.
+    guards = [Depends(require_token), Depends(enforce_rate_limit), Depends(audit.note_write)]
+    for router in [*routers, dead_letters.router, audit.router]:
+        app.include_router(router, dependencies=guards)
     return app

@@ -199,3 +199,27 @@ def drop_dead_letters_and_retention() -> None:
     op.alter_column("outbox", "key", type_=sa.String(length=255), existing_nullable=False)
     op.drop_index("dead_letters_state_received", table_name="dead_letters")
     op.drop_table("dead_letters")
+
+
+def add_audit_log() -> None:
+    """Version 3 of the kit's tables: the audit log. Frozen like `create_kit_tables`."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("action", sa.String(length=300), nullable=False),
+        sa.Column("resource", sa.Text(), nullable=False),
+        sa.Column("request_id", sa.String(length=128), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("audit_log_at", "audit_log", ["at"])
+    op.create_index("audit_log_actor_at", "audit_log", ["actor", "at"])
+
+
+def drop_audit_log() -> None:
+    op.drop_index("audit_log_actor_at", table_name="audit_log")
+    op.drop_index("audit_log_at", table_name="audit_log")
+    op.drop_table("audit_log")

@@ -15,6 +15,7 @@ from cutover_contracts.topics import Topic
 from cutover_kit.consumer import EventConsumer, Handler
 from cutover_kit.db import Database
 from cutover_kit.kafka import make_broker, make_producer
+from cutover_kit.ratelimit import RateLimits, parse_overrides
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.settings import Settings
 
@@ -32,6 +33,12 @@ class ServiceRuntime:
         self.tokens = settings.tokens()
         self.database = Database(
             settings.database_url, service=settings.service, pool_size=settings.database_pool_size
+        )
+        self.rate_limits = RateLimits(
+            settings.service,
+            settings.rate_limit_per_minute,
+            parse_overrides(settings.rate_limits),
+            settings.rate_limit_storage,
         )
         self.broker = make_broker(settings.kafka, client_id=f"cutover-{settings.service}")
         # aiokafka clients bind to the running event loop, so they are made in `start`.

@@ -93,6 +93,17 @@ class Settings(BaseSettings):
             " topics' retention (KAFKA_TOPIC_RETENTION_HOURS), so a replay is always recognised"
         ),
     )
+    rate_limit_per_minute: int = Field(default=1200, ge=1, alias="CUTOVER_RATE_LIMIT_PER_MINUTE")
+    rate_limits: str = Field(
+        default="",
+        alias="CUTOVER_RATE_LIMITS",
+        description="Per-actor limits, 'name=per_minute,…' (service identities, load generators)",
+    )
+    rate_limit_storage: str = Field(
+        default="async+memory://",
+        alias="CUTOVER_RATE_LIMIT_STORAGE",
+        description="Where the counts live: this process (default) or a store replicas share",
+    )
     disconnect_step_timeout_seconds: float = Field(
         default=300.0, gt=0, alias="CUTOVER_DISCONNECT_STEP_TIMEOUT_SECONDS"
     )

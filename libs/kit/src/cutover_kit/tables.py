@@ -95,3 +95,18 @@ dead_letters = Table(
     CheckConstraint("state IN ('open', 'redriven', 'discarded')", name="dead_letters_state"),
     Index("dead_letters_state_received", "state", "received_at"),
 )
+
+# Every write made through a service's HTTP API, in the transaction of the write: who, what, on which
+# resource, under which request id (`GET /audit-log`).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(300), nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("request_id", String(128)),
+    Index("audit_log_at", "at"),
+    Index("audit_log_actor_at", "actor", "at"),
+)

@@ -1,0 +1,82 @@
+"""The audit log: every write made through a service's HTTP API, with time, actor, action, resource
+and request id, recorded in the same transaction as the write (`UnitOfWork.commit`), and read with
+`GET /audit-log`.
+
+A write is any POST, PUT, PATCH or DELETE that commits: a refused or failed request rolls back and
+leaves no record, an Idempotency-Key replay writes nothing and records nothing. The action is the
+route (`POST /accounts/{account_id}/disconnect`), the resource the path it was called on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import select
+
+from cutover_kit import context
+from cutover_kit.errors import Unprocessable
+from cutover_kit.openapi import problems
+from cutover_kit.pagination import Cursor, Limit, Page, fetch_page, parse_sort
+from cutover_kit.tables import audit_log
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+async def note_write(request: Request) -> None:
+    """Before the route runs: name the write this request makes, for the commit to record."""
+    if request.method in WRITES:
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        context.audited_write.set((f"{request.method} {route}", request.url.path))
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    resource: str
+    request_id: str | None
+
+
+def _runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get(
+    "/audit-log", summary="Every write made through this API, newest first", responses=problems(422)
+)
+async def read_audit_log(
+    runtime: Annotated[Any, Depends(_runtime)],
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=300, description="e.g. POST /accounts")] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: AwareDatetime | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[AuditEntry]:
+    if from_ is not None and to is not None and from_ >= to:
+        raise Unprocessable("`from` must be before `to`.")
+    query = select(audit_log)
+    for column, value in ((audit_log.c.actor, actor), (audit_log.c.action, action)):
+        if value is not None:
+            query = query.where(column == value)
+    if from_ is not None:
+        query = query.where(audit_log.c.at >= from_)
+    if to is not None:
+        query = query.where(audit_log.c.at < to)
+    async with runtime.database.unit_of_work() as uow:
+        rows, next_cursor = await fetch_page(
+            uow.session,
+            query,
+            parse_sort("-at", {"at": audit_log.c.at}),
+            audit_log.c.id,
+            limit=limit,
+            cursor=cursor,
+        )
+    return Page(items=[AuditEntry(**row._mapping) for row in rows], next_cursor=next_cursor)

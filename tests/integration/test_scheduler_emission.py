@@ -345,3 +345,43 @@ async def test_an_outcome_for_an_event_never_marked_emitted_records_when_it_was_
         ).one()
     assert event.state == "completed" and event.disconnect_id == disconnect_id
     assert event.emitted_at is not None and event.emitted_at >= event.run_at
+
+
+async def test_an_event_kafka_refuses_fails_and_the_rest_of_its_batch_is_emitted(
+    infra: Infra, scheduler_database: Database
+) -> None:
+    topic = await due_topic(infra)
+    now = await database_now(scheduler_database)
+    # Given a batch of due events, one of which carries a payload larger than Kafka accepts
+    ids = await insert_events(scheduler_database, now, 5)
+    async with scheduler_database.unit_of_work() as uow:
+        await uow.session.execute(
+            scheduled_events.update()
+            .where(scheduled_events.c.id == ids[2])
+            .values(payload={"reason": "x" * 2_000_000})
+        )
+        await uow.commit()
+
+    async with EventTap(infra.kafka_bootstrap, topic.name) as tap:
+        async with emitters(infra, scheduler_database, topic, 1, batch_size=500):
+            # Then the other four are emitted
+            await tap.wait_for(lambda _: len(tap.seen) >= 4, within=20)
+
+            # And the refused one fails with the reason instead of blocking them
+            async def settled() -> dict[uuid.UUID, tuple[str, str | None]] | None:
+                async with scheduler_database.unit_of_work() as uow:
+                    rows = await uow.session.execute(
+                        select(
+                            scheduled_events.c.id,
+                            scheduled_events.c.state,
+                            scheduled_events.c.outcome,
+                        ).where(scheduled_events.c.id.in_(ids))
+                    )
+                    states = {row.id: (row.state, row.outcome) for row in rows}
+                return states if all(s != "pending" for s, _ in states.values()) else None
+
+            states = await wait_until(settled, within=20)
+    assert {event.id for event in tap.seen} == set(ids) - {ids[2]}
+    assert states[ids[2]][0] == "failed"
+    assert "MessageSizeTooLarge" in (states[ids[2]][1] or "")
+    assert {states[i][0] for i in ids if i != ids[2]} == {"emitted"}

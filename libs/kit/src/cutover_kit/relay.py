@@ -30,17 +30,11 @@ from contextlib import suppress
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    CorruptRecordException,
-    InvalidTimestampError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-)
 from sqlalchemy import Table, func, select, text, update
 
 from cutover_kit import dead_letters, metrics
 from cutover_kit.db import Database, outbox_channel
+from cutover_kit.publisher import send_batch
 from cutover_kit.tables import idempotency_keys, outbox, processed_events
 
 log = logging.getLogger(__name__)
@@ -49,14 +43,6 @@ PUBLISHED_RETENTION_HOURS = 24
 PRUNE_EVERY_SECONDS = 600.0
 # Rows deleted per statement, so pruning a large backlog never holds one long transaction.
 PRUNE_CHUNK = 10_000
-# Kafka's refusals of one record: retrying the same bytes cannot succeed.
-REFUSED_RECORD = (
-    MessageSizeTooLargeError,
-    RecordTooLargeError,
-    RecordListTooLargeError,
-    CorruptRecordException,
-    InvalidTimestampError,
-)
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -136,29 +122,10 @@ class OutboxRelay:
             if not rows:
                 metrics.outbox_backlog.set(0)
                 return 0
-            refused = []
-            deliveries = []
-            for row in rows:
-                try:
-                    deliveries.append(
-                        (
-                            row,
-                            await self.producer.send(
-                                row.topic,
-                                value=row.value,
-                                key=row.key.encode(),
-                                headers=[("content-type", b"application/cloudevents+json")],
-                            ),
-                        )
-                    )
-                except REFUSED_RECORD as error:
-                    refused.append((row, repr(error)))
-            acks = await asyncio.gather(*(ack for _, ack in deliveries), return_exceptions=True)
-            for (row, _), ack in zip(deliveries, acks, strict=True):
-                if isinstance(ack, REFUSED_RECORD):
-                    refused.append((row, repr(ack)))
-                elif isinstance(ack, BaseException):
-                    raise ack
+            refusals = await send_batch(
+                self.producer, ((row.topic, row.key.encode(), row.value) for row in rows)
+            )
+            refused = [(row, why) for row, why in zip(rows, refusals, strict=True) if why]
             if refused:
                 await dead_letters.record_refused(session, refused)
                 for row, reason in refused:

@@ -14,7 +14,9 @@ one that freezes (stopped, suspended) is cut off by PostgreSQL after the lease
 (`idle_in_transaction_session_timeout`). Either way another replica emits the batch. The CloudEvent
 id is the scheduled event's id, so a re-emission is recognisable and consumers dedupe it. A batch
 whose transaction is lost is never marked: the mark runs in the claim's transaction, which goes with
-the connection, and it marks all of the claimed events, still pending, or none.
+the connection, and it marks all of the claimed events, still pending, or none. An event Kafka
+refuses as a record (larger than the broker takes) is marked `failed` with the reason instead, and
+the rest of its batch is emitted: one event never blocks the others (`cutover_kit.publisher`).
 
 What remains, by design of an at-least-once sender: the broker may have written events whose batch
 still failed (the producer timed out waiting for Kafka; the batch rolls back), and a replica frozen
@@ -40,11 +42,11 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
 
 from cutover_contracts.topics import SCHEDULED_EVENT_DUE
+from cutover_kit.publisher import send_batch
 
 log = logging.getLogger(__name__)
 
 WAKEUP_CHANNEL = "scheduler_wakeup"
-HEADERS = [("content-type", b"application/cloudevents+json")]
 
 emitted_total = Counter("cutover_scheduler_emitted_total", "Scheduled events emitted to Kafka")
 lateness = Histogram(
@@ -71,6 +73,11 @@ UPDATE scheduled_events AS event
 SET state = 'emitted', emitted_at = claimed.emitted_at, updated_at = now()
 FROM unnest($1::uuid[], $2::timestamptz[]) AS claimed(id, emitted_at)
 WHERE event.id = claimed.id AND event.state = 'pending'
+"""
+# An event Kafka refuses as a record (too large for the broker) fails instead of blocking the rest.
+REFUSED = """
+UPDATE scheduled_events SET state = 'failed', outcome = $2, updated_at = now()
+WHERE id = $1 AND state = 'pending'
 """
 # Run while Kafka has not answered, so that the batch's transaction is not idle.
 KEEP_CLAIM = "SELECT 1"
@@ -166,7 +173,7 @@ class Emitter:
                 await asyncio.shield(connection.close(timeout=2))
 
     async def emit_batch(self, connection: asyncpg.Connection) -> int:
-        """Claim, publish and mark one batch of due events; return how many."""
+        """Claim, publish and mark one batch of due events; return how many were claimed."""
         async with connection.transaction():
             await connection.execute(
                 f"SET LOCAL idle_in_transaction_session_timeout = {self.lease_ms}"
@@ -174,35 +181,36 @@ class Emitter:
             rows = await connection.fetch(CLAIM, self.batch_size)
             if not rows:
                 return 0
-            await self._keeping_the_claim(connection, self._publish(rows))
+            refusals = await self._keeping_the_claim(connection, self._publish(rows))
+            for row, why in zip(rows, refusals, strict=True):
+                if why:
+                    log.error("scheduled event %s refused by Kafka: %s", row["id"], why)
+                    await connection.execute(REFUSED, row["id"], f"refused by Kafka: {why}")
+            emitted = [row for row, why in zip(rows, refusals, strict=True) if not why]
             marked = await connection.execute(
-                MARK, [row["id"] for row in rows], [row["emitted_at"] for row in rows]
+                MARK, [row["id"] for row in emitted], [row["emitted_at"] for row in emitted]
             )
-            if marked != f"UPDATE {len(rows)}":  # never, while the claim holds: mark none
-                raise RuntimeError(f"{marked} of {len(rows)} claimed events; marking none")
-        emitted_total.inc(len(rows))
-        for row in rows:
+            if marked != f"UPDATE {len(emitted)}":  # never, while the claim holds: mark none
+                raise RuntimeError(f"{marked} of {len(emitted)} claimed events; marking none")
+        emitted_total.inc(len(emitted))
+        late = None
+        for row in emitted:
             late = (row["emitted_at"] - row["run_at"]).total_seconds()
             lateness.observe(late)
-        last_lateness.set(late)
+        if late is not None:
+            last_lateness.set(late)
         return len(rows)
 
-    async def _publish(self, rows: list[asyncpg.Record]) -> None:
-        """Send the batch and wait for every acknowledgement."""
-        deliveries = [
-            await self.producer.send(
-                self.topic,
-                value=due_event(row),
-                key=str(row["account_id"]).encode(),
-                headers=HEADERS,
-            )
-            for row in rows
-        ]
-        await asyncio.gather(*deliveries)
+    async def _publish(self, rows: list[asyncpg.Record]) -> list[str | None]:
+        """Send the batch and wait for every acknowledgement; why Kafka refused each, if it did."""
+        return await send_batch(
+            self.producer,
+            ((self.topic, str(row["account_id"]).encode(), due_event(row)) for row in rows),
+        )
 
     async def _keeping_the_claim(
-        self, connection: asyncpg.Connection, work: Awaitable[None]
-    ) -> None:
+        self, connection: asyncpg.Connection, work: Awaitable[list[str | None]]
+    ) -> list[str | None]:
         """Await `work`, touching the connection every third of the lease until it is done.
 
         The sends wait for Kafka too (a full batch waits until its partition's previous one is

@@ -64,6 +64,9 @@ def integrity_kind(error: BaseException) -> str | None:
     return None
 
 
+# The namespace of answers' event ids (`UnitOfWork.answer`).
+ANSWERS = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
+
 # Four bind parameters a row; PostgreSQL takes at most 32,767 in one statement.
 OUTBOX_ROWS_PER_STATEMENT = 1000
 
@@ -229,6 +232,20 @@ class UnitOfWork:
         )
         self.notify_on_commit(outbox_channel(self.database.service))
         return event
+
+    async def answer(
+        self, request: CloudEvent, topic: Topic, data: BaseModel, *, account_id: int | str
+    ) -> CloudEvent:
+        """Publish the answer to a consumed event. Its id is derived from the request's, so a
+        redelivered request is answered with the same event (consumers dedupe it) and a replayed
+        one under a new id gets an answer of its own; it carries the request's correlation id."""
+        return await self.publish(
+            topic,
+            data,
+            account_id=account_id,
+            event_id=uuid.uuid5(ANSWERS, f"{topic.name}/{request.id}"),
+            correlation_id=request.correlationid,
+        )
 
     async def claim_events(self, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Record that `consumer` handles these events in this transaction; return the ones it had

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,9 +15,6 @@ from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import parse_sort
-
-# An answer's id is derived from the request event's id (see billing's final invoice).
-ANSWER_NAMESPACE = uuid.UUID("0b8e7f53-8d3c-4c52-a0f5-4f3f1f7d9a21")
 
 
 async def create_address(
@@ -162,7 +158,8 @@ async def release_for_disconnects(
     )
     for event, request in requests:
         address_id = released.get(request.disconnect_id)
-        await uow.publish(
+        await uow.answer(
+            event,
             DISCONNECT_ADDRESS_RELEASED,
             DisconnectAddressReleasedV1(
                 disconnect_id=request.disconnect_id,
@@ -171,8 +168,6 @@ async def release_for_disconnects(
                 released_address_id=address_id,
             ),
             account_id=request.account_id,
-            event_id=uuid.uuid5(ANSWER_NAMESPACE, str(event.id)),
-            correlation_id=event.correlationid,
         )
 
 

@@ -25,11 +25,6 @@ from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import parse_sort
 
-# An answer's id is derived from the request event's id: the same request answered twice (a consumer
-# that died before committing its offsets) is one event, and a replayed request gets its own answer,
-# naming the same final invoice.
-ANSWER_NAMESPACE = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
-
 
 async def _lock_active_account(
     repository: BillingRepository, directory: AccountsDirectory, account_id: int
@@ -94,7 +89,8 @@ async def issue_final_invoices(
         finals[invoice.disconnect_id] = invoice
     for event, request in requests:
         invoice = finals.get(request.disconnect_id)
-        await uow.publish(
+        await uow.answer(
+            event,
             DISCONNECT_BILLED,
             DisconnectBilledV1(
                 disconnect_id=request.disconnect_id,
@@ -107,8 +103,6 @@ async def issue_final_invoices(
                 ),
             ),
             account_id=request.account_id,
-            event_id=uuid.uuid5(ANSWER_NAMESPACE, str(event.id)),
-            correlation_id=event.correlationid,
         )
 
 

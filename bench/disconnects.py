@@ -33,6 +33,7 @@ import uvloop
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import BOOTSTRAP, POSTGRES, REPO, STATE, infra, machine
+from cutover_contracts import seeds
 from cutover_contracts.topics import ACCOUNT_DISCONNECTED, SERVICES
 from cutover_kit.kafka import provision_topics
 from cutover_kit.migrations import upgrade
@@ -45,8 +46,7 @@ RATE = int(os.environ.get("BENCH_RATE", "200"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
 ACCOUNTS_WORKERS = os.environ.get("ACCOUNTS_WORKERS", "1")
-RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
-ACTIVE = "00000000-0000-4000-8000-000000000002"
+RESIDENTIAL, ACTIVE = str(seeds.RESIDENTIAL), str(seeds.ACTIVE)
 
 
 def url(service: str) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from cutover_contracts import seeds
 from cutover_contracts.topics import ACCOUNT_DISCONNECTED
 from tests.support.events import EventTap, wait_until
 from tests.support.system import System
 
-RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
-INACTIVE = "00000000-0000-4000-8000-000000000003"
+RESIDENTIAL, INACTIVE = str(seeds.RESIDENTIAL), str(seeds.INACTIVE)
 
 pytestmark = pytest.mark.e2e
 

@@ -13,6 +13,7 @@ from cutover_accounts.adapters.tables import disconnects
 from cutover_accounts.entrypoints.consumers import on_address_released, on_disconnect_billed
 from cutover_accounts.service_layer import accounts
 from cutover_accounts.service_layer import disconnects as disconnect_flow
+from cutover_contracts import seeds
 from cutover_contracts.envelope import decode_event
 from cutover_contracts.events import DisconnectAddressReleasedV1, DisconnectBilledV1, FinalInvoice
 from cutover_contracts.topics import (
@@ -27,7 +28,7 @@ from tests.support.records import record
 
 pytestmark = pytest.mark.infra
 
-RESIDENTIAL = uuid.UUID("00000000-0000-4000-8000-000000000101")
+RESIDENTIAL = seeds.RESIDENTIAL
 
 
 def billed(disconnect_id: uuid.UUID, account_id: int, total: int) -> DisconnectBilledV1:

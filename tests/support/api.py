@@ -8,13 +8,12 @@ from typing import Any
 
 import httpx
 
+from cutover_contracts import seeds
 from tests.support.events import wait_until
 
-RESIDENTIAL = "00000000-0000-4000-8000-000000000101"
-COMMERCIAL = "00000000-0000-4000-8000-000000000102"
-LEAD = "00000000-0000-4000-8000-000000000001"
-ACTIVE = "00000000-0000-4000-8000-000000000002"
-INACTIVE = "00000000-0000-4000-8000-000000000003"
+# The seeded ids, as the JSON bodies carry them
+RESIDENTIAL, COMMERCIAL = str(seeds.RESIDENTIAL), str(seeds.COMMERCIAL)
+LEAD, ACTIVE, INACTIVE = str(seeds.LEAD), str(seeds.ACTIVE), str(seeds.INACTIVE)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:

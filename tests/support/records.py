@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from aiokafka import ConsumerRecord
 from pydantic import BaseModel
 
+from cutover_contracts import seeds
 from cutover_contracts.envelope import CloudEvent, encode_event
 from cutover_contracts.events import AccountDisconnectRequestedV1
 from cutover_contracts.topics import Topic
 
-INACTIVE = uuid.UUID("00000000-0000-4000-8000-000000000003")
+INACTIVE = seeds.INACTIVE
 
 
 def record(

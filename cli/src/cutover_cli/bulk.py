@@ -36,6 +36,7 @@ from cutover_cli.errors import ExitCode, Problem
 from cutover_cli.options import At, JsonFlag, Reason, Tz
 from cutover_cli.output import Output, details, table
 from cutover_cli.timeparse import parse_when
+from cutover_contracts.scheduled import DISCONNECT_ACCOUNT
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -119,7 +120,7 @@ async def send(clients: dict[str, httpx.AsyncClient], row: Row) -> dict[str, Any
     else:
         service, path = "scheduler", "/scheduled-events"
         body = {
-            "event_type": "disconnect_account",
+            "event_type": DISCONNECT_ACCOUNT,
             "account_id": row.account_id,
             "run_at": row.run_at.isoformat(),
             "payload": {"reason": row.reason} if row.reason else {},

@@ -35,6 +35,7 @@ from cutover_cli.options import (
 )
 from cutover_cli.output import Output, details, moment, money, table
 from cutover_cli.timeparse import parse_when
+from cutover_contracts.scheduled import DISCONNECT_ACCOUNT
 
 POLL_SECONDS = 0.2
 
@@ -217,7 +218,7 @@ def _schedule(api: Api, out: Output, account_id: int, run_at: datetime, reason: 
         "scheduler",
         "/scheduled-events",
         {
-            "event_type": "disconnect_account",
+            "event_type": DISCONNECT_ACCOUNT,
             "account_id": account_id,
             "run_at": run_at.isoformat(),
             "payload": {"reason": reason} if reason else {},

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import UUID
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.service_layer.accounts import apply_edit
 from cutover_accounts.service_layer.disconnects import report_outcome, start_disconnect
 from cutover_contracts.events import ScheduledEventDueV1
+from cutover_contracts.scheduled import (
+    CHANGE_ACCOUNT_STATUS,
+    DISCONNECT_ACCOUNT,
+    ChangeAccountStatusPayload,
+    DisconnectAccountPayload,
+)
 from cutover_kit.db import UnitOfWork
 from cutover_kit.errors import DomainError
-
-
-class DisconnectPayload(BaseModel):
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-class ChangeStatusPayload(BaseModel):
-    account_status_id: UUID
 
 
 async def apply_due_event(
@@ -30,8 +27,8 @@ async def apply_due_event(
     cause = f"scheduled event {due.scheduled_event_id}"
     try:
         async with uow.savepoint():
-            if due.event_type == "disconnect_account":
-                payload = DisconnectPayload.model_validate(due.payload)
+            if due.event_type == DISCONNECT_ACCOUNT:
+                payload = DisconnectAccountPayload.model_validate(due.payload)
                 await start_disconnect(
                     uow,
                     due.account_id,
@@ -41,8 +38,8 @@ async def apply_due_event(
                     scheduled_event_id=due.scheduled_event_id,
                 )
                 return  # the outcome is reported when the disconnect completes
-            if due.event_type == "change_account_status":
-                change = ChangeStatusPayload.model_validate(due.payload)
+            if due.event_type == CHANGE_ACCOUNT_STATUS:
+                change = ChangeAccountStatusPayload.model_validate(due.payload)
                 await apply_edit(
                     uow, due.account_id, account_status_id=change.account_status_id, cause=cause
                 )

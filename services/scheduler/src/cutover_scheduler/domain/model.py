@@ -1,4 +1,5 @@
-"""Scheduled events: what may be scheduled, and what may change while an event waits."""
+"""Scheduled events: what may change while an event waits. (What may be scheduled, the event types
+and their payloads, is a contract between the scheduler and accounts: `cutover_contracts.scheduled`.)"""
 
 from __future__ import annotations
 
@@ -7,41 +8,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from cutover_scheduler.domain import errors
 
 State = Literal["pending", "emitted", "completed", "failed", "cancelled"]
-
-
-class DisconnectAccount(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(default=None, max_length=1000)
-
-
-class ChangeAccountStatus(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    account_status_id: UUID
-
-
-# The scheduler is generic: an event type is a name and the shape of its payload. Accounts decides
-# what each one does when it is due.
-EVENT_TYPES: dict[str, type[BaseModel]] = {
-    "disconnect_account": DisconnectAccount,
-    "change_account_status": ChangeAccountStatus,
-}
-
-
-def valid_payload(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    shape = EVENT_TYPES.get(event_type)
-    if shape is None:
-        raise errors.UnknownEventType(event_type, sorted(EVENT_TYPES))
-    try:
-        return shape.model_validate(payload).model_dump(mode="json", exclude_none=True)
-    except ValidationError as error:
-        raise errors.InvalidPayload(event_type, str(error)) from error
 
 
 @dataclass(frozen=True)

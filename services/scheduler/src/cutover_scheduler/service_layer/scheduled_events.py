@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import func
 
 from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
+from cutover_contracts.scheduled import PAYLOADS
 from cutover_kit import context
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
@@ -18,10 +20,21 @@ from cutover_scheduler.adapters.emitter import WAKEUP_CHANNEL
 from cutover_scheduler.adapters.repository import SchedulerRepository
 from cutover_scheduler.adapters.tables import scheduled_events
 from cutover_scheduler.domain import errors
-from cutover_scheduler.domain.model import ScheduledEvent, valid_payload
+from cutover_scheduler.domain.model import ScheduledEvent
 
 SORTS = {"run_at": scheduled_events.c.run_at, "created_at": scheduled_events.c.created_at}
 UNSET: Any = object()
+
+
+def valid_payload(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload in its contract's shape, or the refusal naming what is wrong."""
+    shape = PAYLOADS.get(event_type)
+    if shape is None:
+        raise errors.UnknownEventType(event_type, sorted(PAYLOADS))
+    try:
+        return shape.model_validate(payload).model_dump(mode="json", exclude_none=True)
+    except ValidationError as error:
+        raise errors.InvalidPayload(event_type, str(error)) from error
 
 
 async def _check_future(repository: SchedulerRepository, run_at: datetime) -> None:

@@ -1,4 +1,4 @@
-"""`cutover report activations-disconnections`: rule 8's two tables, each filtered on its own."""
+"""`cutover report activations-disconnections`: the Activations & Disconnections report's two tables, each filtered on its own."""
 
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ class NotDisconnected(Conflict):
     def __init__(self, account_id: int, action: str) -> None:
         super().__init__(
             f"Account {account_id} is not disconnected; only a disconnected account can be "
-            f"{action} (rules 6 and 7).",
+            f"{action}.",
             account_id=account_id,
         )
 
@@ -185,7 +185,7 @@ class ArchiveNeedsNonActivatingStatus(Conflict):
     def __init__(self, account_id: int) -> None:
         super().__init__(
             f"Account {account_id} is in a status that activates it; only a disconnected account "
-            "in a non-activating status can be archived (rule 7).",
+            "in a non-activating status can be archived.",
             account_id=account_id,
         )
 

@@ -42,14 +42,14 @@ class Account:
         return self.disconnected_at is not None
 
     def check_editable(self) -> None:
-        """Rule 7: archived accounts cannot be edited."""
+        """Archived accounts cannot be edited."""
         if self.is_archived:
             raise errors.AccountArchived(self.id)
 
     def check_can_disconnect(
         self, pending_disconnect_id: UUID | None, *, last_disconnect_abandoned: bool = False
     ) -> None:
-        """Rule 2: only an account that is neither archived nor disconnected can be disconnected;
+        """Disconnect: only an account that is neither archived nor disconnected can be disconnected;
         one whose last disconnect was abandoned may be disconnected again, to finish the job."""
         self.check_editable()
         if pending_disconnect_id is not None:
@@ -83,7 +83,7 @@ class Account:
     def check_can_reactivate(
         self, target: AccountStatus, pending_disconnect_id: UUID | None
     ) -> None:
-        """Rule 6: a disconnected, unarchived account goes back to an activating status."""
+        """Reactivate: a disconnected, unarchived account goes back to an activating status."""
         self.check_editable()
         if pending_disconnect_id is not None:
             raise errors.DisconnectInProgress(self.id, pending_disconnect_id)
@@ -93,7 +93,7 @@ class Account:
             raise errors.ActivatingStatusRequired(target.id)
 
     def check_can_archive(self, current: AccountStatus, pending_disconnect_id: UUID | None) -> None:
-        """Rule 7: only a disconnected account in a non-activating status is archived."""
+        """Archive: only a disconnected account in a non-activating status is archived."""
         self.check_editable()
         if pending_disconnect_id is not None:
             raise errors.DisconnectInProgress(self.id, pending_disconnect_id)

@@ -1,4 +1,4 @@
-"""Reactivate (rule 6) and archive (rule 7). Both lock the account's row, like a disconnect, so a
+"""Reactivate and archive. Both lock the account's row, like a disconnect, so a
 reactivation, an archive and a disconnect of one account are applied one after the other."""
 
 from __future__ import annotations

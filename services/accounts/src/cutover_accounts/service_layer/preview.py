@@ -1,4 +1,4 @@
-"""The confirmation details an operator reads before disconnecting (rule 3)."""
+"""The confirmation details an operator reads before disconnecting (the disconnect preview)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Activations & Disconnections report (rule 8): two tables over one period, each filtered and
+"""The Activations & Disconnections report: two tables over one period, each filtered and
 sorted on its own. Created-as-active, a lead made active and a reactivation all count as activations;
 a disconnection counts when it is requested (the moment the account left active status)."""
 

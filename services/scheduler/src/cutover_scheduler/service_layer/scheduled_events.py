@@ -167,7 +167,7 @@ async def record_outcome(uow: UnitOfWork, outcome: ScheduledEventOutcomeV1) -> N
 
 
 async def cancel_for_archived_account(uow: UnitOfWork, archived: AccountArchivedV1) -> None:
-    """Rule 7: an archived account's pending scheduled events are cancelled."""
+    """Archiving cancels the account's pending scheduled events."""
     await SchedulerRepository(uow.session).cancel_pending_of(
         archived.account_id, "cancelled: the account was archived"
     )

@@ -136,9 +136,25 @@ def drop_kit_tables() -> None:
     op.drop_table("idempotency_keys")
 
 
-def add_dead_letters_and_retention() -> None:
-    """Version 2 of the kit's tables: dead letters kept for operators, outbox rows that can be set
-    aside and keyed by any key, and the indexes retention prunes by. Frozen like `create_kit_tables`."""
+def add_dead_letters_audit_and_retention() -> None:
+    """Version 2 of the kit's tables: dead letters kept for operators, the audit log, outbox rows
+    that can be set aside and keyed by any key, and the indexes retention prunes by. Frozen like
+    `create_kit_tables`."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("action", sa.String(length=300), nullable=False),
+        sa.Column("resource", sa.Text(), nullable=False),
+        sa.Column("request_id", sa.String(length=128), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("audit_log_at", "audit_log", ["at"])
+    op.create_index("audit_log_actor_at", "audit_log", ["actor", "at"])
+
     op.create_table(
         "dead_letters",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -183,7 +199,10 @@ def add_dead_letters_and_retention() -> None:
     op.create_index("idempotency_keys_created_at", "idempotency_keys", ["created_at"])
 
 
-def drop_dead_letters_and_retention() -> None:
+def drop_dead_letters_audit_and_retention() -> None:
+    op.drop_index("audit_log_actor_at", table_name="audit_log")
+    op.drop_index("audit_log_at", table_name="audit_log")
+    op.drop_table("audit_log")
     op.drop_index("idempotency_keys_created_at", table_name="idempotency_keys")
     op.drop_index("processed_events_processed_at", table_name="processed_events")
     op.drop_index("outbox_unpublished", table_name="outbox")
@@ -199,27 +218,3 @@ def drop_dead_letters_and_retention() -> None:
     op.alter_column("outbox", "key", type_=sa.String(length=255), existing_nullable=False)
     op.drop_index("dead_letters_state_received", table_name="dead_letters")
     op.drop_table("dead_letters")
-
-
-def add_audit_log() -> None:
-    """Version 3 of the kit's tables: the audit log. Frozen like `create_kit_tables`."""
-    op.create_table(
-        "audit_log",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column(
-            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("action", sa.String(length=300), nullable=False),
-        sa.Column("resource", sa.Text(), nullable=False),
-        sa.Column("request_id", sa.String(length=128), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index("audit_log_at", "audit_log", ["at"])
-    op.create_index("audit_log_actor_at", "audit_log", ["actor", "at"])
-
-
-def drop_audit_log() -> None:
-    op.drop_index("audit_log_actor_at", table_name="audit_log")
-    op.drop_index("audit_log_at", table_name="audit_log")
-    op.drop_table("audit_log")

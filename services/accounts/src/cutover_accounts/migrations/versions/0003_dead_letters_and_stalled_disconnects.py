@@ -1,5 +1,5 @@
-"""Dead letters, outbox set-aside and retention indexes (the kit's version 2); disconnects get a
-deadline, retries and abandonment.
+"""Dead letters, the audit log, outbox set-aside and retention indexes (the kit's version 2);
+disconnects get a deadline, retries and abandonment.
 
 Revision ID: 0003
 Revises: 0002
@@ -8,7 +8,10 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-from cutover_kit.migrations import add_dead_letters_and_retention, drop_dead_letters_and_retention
+from cutover_kit.migrations import (
+    add_dead_letters_audit_and_retention,
+    drop_dead_letters_audit_and_retention,
+)
 
 revision = "0003"
 down_revision = "0002"
@@ -20,7 +23,7 @@ DEFAULT_STEP_TIMEOUT = "interval '300 seconds'"
 
 
 def upgrade() -> None:
-    add_dead_letters_and_retention()
+    add_dead_letters_audit_and_retention()
     op.add_column("disconnects", sa.Column("deadline_at", sa.DateTime(timezone=True)))
     op.execute(f"UPDATE disconnects SET deadline_at = requested_at + {DEFAULT_STEP_TIMEOUT}")
     op.alter_column("disconnects", "deadline_at", nullable=False)
@@ -53,4 +56,4 @@ def downgrade() -> None:
     )
     for column in ("abandon_reason", "abandoned_by", "abandoned_at", "retries", "deadline_at"):
         op.drop_column("disconnects", column)
-    drop_dead_letters_and_retention()
+    drop_dead_letters_audit_and_retention()

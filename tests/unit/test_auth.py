@@ -17,7 +17,9 @@ import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
+from cutover_cli.main import app as cli
 from cutover_kit import identity
 from cutover_kit.auth import SCOPES, JwksFile, JwksUrl, TokenVerifier, Unauthorized, requires
 from cutover_kit.http import build_app
@@ -304,3 +306,39 @@ def test_the_break_glass_token_is_the_identity_only_when_nothing_else_is_set(
         fallback = identity.service_identity("billing", token_file=None, break_glass="b", **common)
     assert isinstance(fallback.source, identity.StaticToken)
     assert "break-glass CUTOVER_API_TOKEN" in caplog.text
+
+
+# --- the local stack's tokens ---------------------------------------------------------------------
+
+
+async def test_cutover_tokens_issue_prints_a_token_the_services_accept(tmp_path: Path) -> None:
+    # Given the local stack's key, made as `make up` makes it
+    key_dir = tmp_path / "dev"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["tokens", "init", "--key-dir", str(key_dir)]).exit_code == 0
+    assert (key_dir / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+
+    # When a token is issued for a name and scopes
+    issued = runner.invoke(
+        cli,
+        ["tokens", "issue", "--key-dir", str(key_dir), "--name", "Ada Lovelace"]
+        + ["--scope", "accounts:read", "--scope", "accounts:lifecycle", "--ttl", "1h"],
+    )
+    assert issued.exit_code == 0, issued.output
+    token = issued.stdout.strip().splitlines()[-1]
+
+    # Then a service pointed at that stack's JWKS and issuer accepts it as hers, with those scopes
+    issuer = (key_dir / "token-issuer").read_text().strip()
+    verifier = TokenVerifier(JwksFile(key_dir / "jwks.json"), issuer=issuer, break_glass=None)
+    principal = await verifier.verify(token)
+    assert principal.actor == "Ada Lovelace"
+    assert principal.scopes == {"accounts:read", "accounts:lifecycle"}
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 3600 and claims["aud"] == "cutover"
+
+    # And an unknown scope or duration is a usage error
+    for wrong in (["--scope", "accounts:admin"], ["--scope", "ops", "--ttl", "forever"]):
+        refused = runner.invoke(
+            cli, ["tokens", "issue", "--key-dir", str(key_dir), "--name", "x", *wrong]
+        )
+        assert refused.exit_code == 2

@@ -18,13 +18,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import jwt
 import typer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# PyJWT and cryptography are imported where they are used: every other command starts without them.
 
 AUDIENCE = "cutover"
 ALGORITHM = "ES256"
@@ -59,6 +60,8 @@ class SigningKey:
 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -66,6 +69,8 @@ def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
 
 
 def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    from jwt.algorithms import ECAlgorithm
+
     jwk = ECAlgorithm.to_jwk(public_key, as_dict=True)
     return {**jwk, "kid": key_id(public_key), "alg": ALGORITHM, "use": "sig"}
 
@@ -80,6 +85,9 @@ def _write_private(path: Path, data: bytes) -> None:
 def init_keys(key_dir: Path, issuer: str = DEFAULT_ISSUER) -> SigningKey:
     """The key dir's signing key, its JWKS and issuer, each created when missing (an existing key
     is kept, so tokens already issued stay valid)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key_dir.mkdir(parents=True, exist_ok=True)
     key_path = key_dir / KEY_FILE
     if not key_path.exists():
@@ -105,6 +113,9 @@ def init_keys(key_dir: Path, issuer: str = DEFAULT_ISSUER) -> SigningKey:
 
 
 def load_key(key_dir: Path) -> SigningKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         private_key = serialization.load_pem_private_key(
             (key_dir / KEY_FILE).read_bytes(), password=None
@@ -124,6 +135,8 @@ def load_key(key_dir: Path) -> SigningKey:
 def issue(
     key: SigningKey, *, name: str, scopes: list[str], ttl_seconds: int, subject: str | None = None
 ) -> str:
+    import jwt
+
     now = int(time.time())
     claims = {
         "iss": key.issuer,

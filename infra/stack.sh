@@ -10,6 +10,14 @@
 # Environment (defaults in brackets): CUTOVER_STATE_DIR [<repo>/.local/dev], POSTGRES_PORT [5432],
 # KAFKA_PORT [9092], KAFKA_CONTROLLER_PORT [9093], ACCOUNTS_PORT [8001], BILLING_PORT [8002],
 # ADDRESSES_PORT [8003], SCHEDULER_PORT [8004], CUTOVER_API_TOKEN [generated into the state dir].
+#
+# Identities: `up` makes the stack its own little identity provider. It creates a signing key
+# (0600) and its JWKS in the state dir (`cutover tokens init`, kept across restarts), points the
+# services at them (CUTOVER_JWKS_FILE, CUTOVER_TOKEN_ISSUER), and mints each service's own token
+# into tokens/<service>.jwt (CUTOVER_SERVICE_TOKEN_FILE), valid CUTOVER_SERVICE_TOKEN_TTL [24h]
+# and renewed every CUTOVER_SERVICE_TOKEN_RENEW_SECONDS [3600] by a small loop in the background
+# (stopped by `down`); the services read the file again when it changes. People get tokens with
+# `uv run cutover tokens issue`.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,6 +37,10 @@ PYTHON="$REPO_ROOT/.venv/bin/python"
 RUN_DIR="$CUTOVER_STATE_DIR/run"
 LOG_DIR="$CUTOVER_STATE_DIR/log"
 TOKEN_FILE="$CUTOVER_STATE_DIR/api-token"
+CUTOVER_BIN="$REPO_ROOT/.venv/bin/cutover"
+SERVICE_TOKENS_DIR="$CUTOVER_STATE_DIR/tokens"
+SERVICE_TOKEN_TTL="${CUTOVER_SERVICE_TOKEN_TTL:-24h}"
+SERVICE_TOKEN_RENEW_SECONDS="${CUTOVER_SERVICE_TOKEN_RENEW_SECONDS:-3600}"
 
 say() { echo "stack: $*"; }
 
@@ -45,6 +57,62 @@ ensure_token() {
   export CUTOVER_API_TOKEN
 }
 
+ensure_identities() {
+  "$CUTOVER_BIN" tokens init --key-dir "$CUTOVER_STATE_DIR" >/dev/null
+  export CUTOVER_JWKS_FILE="$CUTOVER_STATE_DIR/jwks.json"
+  CUTOVER_TOKEN_ISSUER="$(cat "$CUTOVER_STATE_DIR/token-issuer")"
+  export CUTOVER_TOKEN_ISSUER
+  mint_service_tokens
+  for service in "${SERVICES[@]}"; do
+    [ -s "$SERVICE_TOKENS_DIR/$service.jwt" ] || { say "no token minted for $service"; exit 1; }
+  done
+}
+
+# Each service's identity holds only the scopes it needs to call the others (cutover_kit.identity).
+mint_service_tokens() {
+  local service scopes scope args new
+  (umask 077 && mkdir -p "$SERVICE_TOKENS_DIR")
+  while read -r service scopes; do
+    args=()
+    for scope in $scopes; do args+=(--scope "$scope"); done
+    # Written whole, then moved into place: a service never reads half a token, nor an empty one.
+    new="$SERVICE_TOKENS_DIR/$service.jwt.new"
+    if (umask 077 && "$CUTOVER_BIN" tokens issue --key-dir "$CUTOVER_STATE_DIR" \
+        --name "$service" "${args[@]}" --ttl "$SERVICE_TOKEN_TTL" 2>/dev/null | tail -n 1 >"$new") \
+        && [ -s "$new" ]; then
+      mv "$new" "$SERVICE_TOKENS_DIR/$service.jwt"
+    else
+      rm -f "$new"
+      say "could not mint the token of $service"
+      return 1
+    fi
+  done < <("$PYTHON" -c 'from cutover_kit.identity import SERVICE_SCOPES
+for service, scopes in SERVICE_SCOPES.items(): print(service, *scopes)')
+}
+
+start_token_renewer() {
+  local pid_file="$RUN_DIR/token-renewer.pid"
+  if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then return; fi
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  (
+    trap '' HUP  # outlive the terminal of `make up`, like the services
+    while sleep "$SERVICE_TOKEN_RENEW_SECONDS"; do
+      mint_service_tokens && echo "$(date -u +%FT%TZ) service tokens renewed" \
+        || echo "$(date -u +%FT%TZ) renewing the service tokens failed; retrying later"
+    done
+  ) >>"$LOG_DIR/token-renewer.log" 2>&1 &
+  echo $! >"$pid_file"
+}
+
+stop_token_renewer() {
+  local pid_file="$RUN_DIR/token-renewer.pid" pid
+  [ -f "$pid_file" ] || return 0
+  pid="$(cat "$pid_file")"
+  pkill -P "$pid" 2>/dev/null || true  # its sleep
+  kill "$pid" 2>/dev/null || true
+  rm -f "$pid_file"
+}
+
 service_pid() {
   local pid_file="$RUN_DIR/$1.pid"
   [ -f "$pid_file" ] || return 1
@@ -59,7 +127,8 @@ start_service() {
     return
   fi
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  nohup "$PYTHON" -m "cutover_$service" serve >>"$LOG_DIR/$service.log" 2>&1 &
+  CUTOVER_SERVICE_TOKEN_FILE="$SERVICE_TOKENS_DIR/$service.jwt" \
+    nohup "$PYTHON" -m "cutover_$service" serve >>"$LOG_DIR/$service.log" 2>&1 &
   echo $! >"$RUN_DIR/$service.pid"
 }
 
@@ -94,10 +163,12 @@ cmd_up() {
   "$REPO_ROOT/infra/kafka.sh" start
   "$REPO_ROOT/.venv/bin/cutover-topics"
   ensure_token
+  ensure_identities
   for service in "${SERVICES[@]}"; do
     "$PYTHON" -m "cutover_$service" migrate
   done
   for service in "${SERVICES[@]}"; do start_service "$service"; done
+  start_token_renewer
   for service in "${SERVICES[@]}"; do wait_ready "$service"; done
   say "all four services are ready:"
   for service in "${SERVICES[@]}"; do
@@ -116,9 +187,14 @@ cmd_up() {
     echo "  export ADDRESSES_URL=$ADDRESSES_URL SCHEDULER_URL=$SCHEDULER_URL"
   fi
   echo "  uv run cutover status        (uv run cutover --help for the rest)"
+  say "a token of your own (the actor in history), e.g. to disconnect and read accounts:"
+  local key_dir=""
+  [ "$CUTOVER_STATE_DIR" = "$REPO_ROOT/.local/dev" ] || key_dir="--key-dir $CUTOVER_STATE_DIR "
+  echo "  export CUTOVER_API_TOKEN=\$(uv run cutover tokens issue ${key_dir}--name \"\$USER\" --scope accounts:read --scope accounts:lifecycle --ttl 8h | tail -n 1)"
 }
 
 cmd_down() {
+  stop_token_renewer
   for service in "${SERVICES[@]}"; do stop_service "$service"; done
   "$REPO_ROOT/infra/kafka.sh" stop
   "$REPO_ROOT/infra/postgres.sh" stop

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.infra import TEST_SLOT, TEST_STATE, Infra
+from tests.support.tokens import ISSUER, TestIssuer
 
 TEST_TOKEN = "test-token-operator"
 TEST_PORTS = {
@@ -81,7 +82,12 @@ class ServiceProcess:
 
 
 class System:
+    """The four services, each verifying JWTs from the session's own issuer (`self.issuer`) and
+    calling the others with its own identity token; the break-glass `TEST_TOKEN` is accepted too,
+    for the tests that do not care who acts."""
+
     def __init__(self, infra: Infra) -> None:
+        self.issuer = TestIssuer(TEST_STATE / "auth")
         env = {
             **os.environ,
             **infra.service_env(),
@@ -89,6 +95,8 @@ class System:
             # The suite drives the APIs as fast as it can with the break-glass token (fuzzing,
             # concurrency, crashes): its own limit, like a load generator's.
             "CUTOVER_RATE_LIMITS": "operator=1000000",
+            "CUTOVER_JWKS_FILE": str(self.issuer.jwks_file),
+            "CUTOVER_TOKEN_ISSUER": ISSUER,
             "CUTOVER_RELAY_POLL_SECONDS": "0.5",
             **{
                 f"{name.upper()}_URL": f"http://127.0.0.1:{port}"
@@ -100,7 +108,16 @@ class System:
         for old_log in LOG_DIR.glob("*.log"):
             if old_log.stem in TEST_PORTS:
                 old_log.unlink()
-        self.services = {name: ServiceProcess(name, env) for name in TEST_PORTS}
+        self.services = {
+            name: ServiceProcess(
+                name,
+                {
+                    **env,
+                    "CUTOVER_SERVICE_TOKEN_FILE": str(self.issuer.service_token_file(name)),
+                },
+            )
+            for name in TEST_PORTS
+        }
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
@@ -115,9 +132,9 @@ class System:
         for service in self.services.values():
             service.stop()
 
-    def client(self, name: str) -> httpx.AsyncClient:
+    def client(self, name: str, token: str = TEST_TOKEN) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.services[name].url,
-            headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+            headers={"Authorization": f"Bearer {token}"},
             timeout=10.0,
         )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cutover_cli import accounts, bulk, disconnects, dlq, events, report, status
+from cutover_cli import accounts, bulk, disconnects, dlq, events, report, status, tokens
 from cutover_cli.config import DEFAULT_FILE, load
 from cutover_cli.errors import EXIT_CODES_HELP, ExitCode, Problem, cli_problem
 from cutover_cli.output import JSON_MODE, Output
@@ -86,3 +86,6 @@ app.add_typer(
 )
 app.add_typer(report.app, name="report", help="Reports.")
 app.add_typer(bulk.app, name="bulk", help="Act on many accounts at once, from a CSV file.")
+app.add_typer(
+    tokens.app, name="tokens", help="The local stack's tokens: issue one for a name and scopes."
+)

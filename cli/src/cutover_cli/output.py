@@ -79,7 +79,10 @@ class Output:
             location = ".".join(str(part) for part in error.get("location", []))
             self.errors.print(Text(f"  • {location}: {error.get('message', '')}", style="red"))
         if problem.exit_code == ExitCode.AUTH:
-            self.errors.print("  Set CUTOVER_API_TOKEN, or api_token in the config file.")
+            self.errors.print(
+                "  Set CUTOVER_API_TOKEN (a token from `cutover tokens issue`, or the break-glass"
+                " one), or api_token in the config file."
+            )
         if problem.hint:
             self.errors.print(Text(f"  {problem.hint}", style="yellow"))
         if str(document.get("type", "")).startswith("urn:"):

@@ -151,6 +151,11 @@ class ScheduledEventDueV1(EventData):
     run_at: AwareDatetime
     emitted_at: AwareDatetime
     payload: dict[str, Any] = Field(default_factory=dict)
+    actor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Who scheduled it (their token's name or sub); what it sets off is theirs",
+    )
 
 
 # --- every consumer -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
 from cutover_kit import context
+from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page, fetch_page, parse_sort
@@ -45,7 +46,7 @@ def _runtime(request: Request) -> Any:
     return request.app.state.runtime
 
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], dependencies=[requires("ops")])
 
 
 @router.get(

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cutover_contracts.events import DeadLetterV1
 from cutover_contracts.topics import Topic
 from cutover_kit import context
+from cutover_kit.auth import requires
 from cutover_kit.db import UnitOfWork, outbox_channel
 from cutover_kit.errors import Conflict, NotFound, Unprocessable
 from cutover_kit.idempotency import Idempotency
@@ -293,8 +294,9 @@ def _runtime(request: Request) -> Any:
 
 Runtime = Annotated[Any, Depends(_runtime)]
 SORTS = {"received_at": dead_letters.c.received_at}
-# `/dead-letters` on every service (all four consume, and all four publish through a relay).
-router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+# `/dead-letters` on every service (all four consume, and all four publish through a relay); every
+# route, reading included (the originals are raw payloads), is for operators: scope `ops`.
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[requires("ops")])
 
 
 @router.get("", summary="Dead letters, newest first", responses=problems(422))

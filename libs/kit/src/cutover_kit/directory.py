@@ -33,9 +33,9 @@ class AccountFacts:
 
 
 class AccountsDirectory:
-    def __init__(self, base_url: str, token: str | None, timeout: float = 2.0) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
+    def __init__(self, base_url: str, auth: httpx.Auth | None, timeout: float = 2.0) -> None:
+        """`auth`: the calling service's own identity (`accounts:read` is all it needs)."""
+        self._client = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout)
 
     async def lookup(self, account_id: int) -> AccountFacts | None:
         """The account as the accounts service knows it now; None when it does not exist."""

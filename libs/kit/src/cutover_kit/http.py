@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cutover_kit import audit, context, dead_letters, metrics
+from cutover_kit.auth import authenticate, check_every_route_is_scoped
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory
-from cutover_kit.errors import DomainError
 from cutover_kit.problems import install_problem_handlers, problem_response
 from cutover_kit.ratelimit import enforce_rate_limit
 from cutover_kit.runtime import ServiceRuntime
-from cutover_kit.settings import ApiToken
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_BODY_BYTES = 1024 * 1024
@@ -31,31 +27,8 @@ TOO_LARGE = f"Request bodies are limited to {MAX_BODY_BYTES} bytes."
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json"}
 
 
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
-
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-async def require_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """Accept a configured bearer token; the token's name becomes the actor of what follows."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Send 'Authorization: Bearer <token>' (the token is CUTOVER_API_TOKEN).")
-    tokens: list[ApiToken] = request.app.state.runtime.tokens
-    for token in tokens:
-        if hmac.compare_digest(token.secret.encode(), credentials.credentials.encode()):
-            if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-                raise Unauthorized(
-                    f"The bearer token expired at {token.expires_at.isoformat()}; use a new one."
-                )
-            context.actor.set(token.name)
-            return token.name
-    raise Unauthorized("The bearer token is not valid.")
+# Every router's routes authenticate the caller (401); each route then declares its scopes (403).
+require_token = authenticate
 
 
 async def unit_of_work(request: Request) -> UnitOfWork:
@@ -173,7 +146,10 @@ def build_app(
         description=description,
         version="0.1.0",
         lifespan=runtime.lifespan,
-        responses={401: {"description": "Missing or invalid bearer token"}},
+        responses={
+            401: {"description": "Missing or invalid bearer token"},
+            403: {"description": "The token lacks a scope the route needs"},
+        },
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -184,4 +160,5 @@ def build_app(
     guards = [Depends(require_token), Depends(enforce_rate_limit), Depends(audit.note_write)]
     for router in [*routers, dead_letters.router, audit.router]:
         app.include_router(router, dependencies=guards)
+    check_every_route_is_scoped(app, OPEN_PATHS)
     return app

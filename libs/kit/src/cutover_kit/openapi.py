@@ -19,11 +19,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each status documented as `application/problem+json`."""
+    """`responses=` for a route: each status documented as `application/problem+json`, with the
+    401 and 403 that every protected route may answer."""
     return {
         status: {
             "description": HTTPStatus(status).phrase,
             "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
         }
-        for status in (*statuses, 401)
+        for status in (*statuses, 401, 403)
     }

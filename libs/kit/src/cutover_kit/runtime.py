@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaProducer
 
 from cutover_contracts.topics import Topic
+from cutover_kit.auth import token_verifier
 from cutover_kit.consumer import EventConsumer, Handler
 from cutover_kit.db import Database
+from cutover_kit.identity import service_identity
 from cutover_kit.kafka import make_broker, make_producer
 from cutover_kit.ratelimit import RateLimits, parse_overrides
 from cutover_kit.relay import OutboxRelay
@@ -28,9 +30,7 @@ T = TypeVar("T")
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.api_token = settings.api_token.get_secret_value() if settings.api_token else None
         self.service = settings.service
-        self.tokens = settings.tokens()
         self.database = Database(
             settings.database_url, service=settings.service, pool_size=settings.database_pool_size
         )
@@ -47,6 +47,32 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer] = []
         self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        break_glass = settings.api_token.get_secret_value() if settings.api_token else None
+        # Who may call this service, and who this service is when it calls the others.
+        self.verifier = self.provide(
+            "token_verifier",
+            token_verifier(
+                jwks_file=settings.jwks_file,
+                jwks_url=settings.jwks_url,
+                issuer=settings.token_issuer,
+                break_glass=break_glass,
+            ),
+        )
+        self.service_auth = self.provide(
+            "service_identity",
+            service_identity(
+                settings.service,
+                token_file=settings.service_token_file,
+                oauth_token_url=settings.oauth_token_url,
+                oauth_client_id=settings.oauth_client_id,
+                oauth_client_secret=(
+                    settings.oauth_client_secret.get_secret_value()
+                    if settings.oauth_client_secret
+                    else None
+                ),
+                break_glass=break_glass,
+            ),
+        )
 
     def consume(self, name: str, handlers: Mapping[Topic, Handler]) -> None:
         """Subscribe one idempotent consumer group, `<service>.<name>`, to the handlers' topics."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import ssl
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
@@ -71,15 +69,18 @@ class Settings(BaseSettings):
     postgres_user: str = Field(default="postgres", alias="POSTGRES_USER")
     postgres_password: SecretStr = Field(default=SecretStr(""), alias="POSTGRES_PASSWORD")
     database_pool_size: int = Field(default=20, ge=1, alias="CUTOVER_DB_POOL_SIZE")
-    api_token: SecretStr | None = Field(default=None, alias="CUTOVER_API_TOKEN")
-    api_tokens: str = Field(
-        default="",
-        alias="CUTOVER_API_TOKENS",
-        description=(
-            "More named tokens, 'name=token,name2=token2;expires=2027-01-31T00:00:00Z'; the name"
-            " is the actor in history; a token given an expiry is refused from that instant on"
-        ),
+    api_token: SecretStr | None = Field(
+        default=None,
+        alias="CUTOVER_API_TOKEN",
+        description="Break-glass: a static token with every scope (actor `operator`); off when unset",
     )
+    jwks_file: str | None = Field(default=None, alias="CUTOVER_JWKS_FILE")
+    jwks_url: str | None = Field(default=None, alias="CUTOVER_JWKS_URL")
+    token_issuer: str | None = Field(default=None, alias="CUTOVER_TOKEN_ISSUER")
+    service_token_file: str | None = Field(default=None, alias="CUTOVER_SERVICE_TOKEN_FILE")
+    oauth_token_url: str | None = Field(default=None, alias="CUTOVER_OAUTH_TOKEN_URL")
+    oauth_client_id: str | None = Field(default=None, alias="CUTOVER_OAUTH_CLIENT_ID")
+    oauth_client_secret: SecretStr | None = Field(default=None, alias="CUTOVER_OAUTH_CLIENT_SECRET")
     log_level: str = Field(default="INFO", alias="CUTOVER_LOG_LEVEL")
     consumer_max_attempts: int = Field(default=3, ge=1, alias="CUTOVER_CONSUMER_MAX_ATTEMPTS")
     relay_batch_size: int = Field(default=500, ge=1, alias="CUTOVER_RELAY_BATCH_SIZE")
@@ -120,6 +121,7 @@ class Settings(BaseSettings):
                 f" the topics' retention ({self.kafka.topic_retention_hours:g} h): a replayed"
                 " event could be applied twice"
             )
+        self._check_identity()
         prefix = self.service.upper()
         if not self.http_port:
             self.http_port = int(os.environ.get(f"{prefix}_PORT", DEFAULT_PORTS[self.service]))
@@ -136,28 +138,21 @@ class Settings(BaseSettings):
             f"/{self.service}"
         )
 
-    def tokens(self) -> list[ApiToken]:
-        """Accepted bearer tokens. A bad expiry stops the service at start, not at first use."""
-        accepted = []
-        if self.api_token:
-            accepted.append(ApiToken("operator", self.api_token.get_secret_value()))
-        for item in filter(None, (item.strip() for item in self.api_tokens.split(","))):
-            pair, _, expiry = item.partition(";expires=")
-            name, _, token = pair.partition("=")
-            if not token:
-                continue
-            expires_at = datetime.fromisoformat(expiry) if expiry else None
-            if expires_at is not None and expires_at.tzinfo is None:
-                raise ValueError(f"CUTOVER_API_TOKENS: the expiry of {name!r} needs an offset")
-            accepted.append(ApiToken(name, token, expires_at))
-        return accepted
-
-
-@dataclass(frozen=True)
-class ApiToken:
-    """A bearer token; its name is the actor recorded in history. Rotate by adding the new token and
-    giving the old one an expiry."""
-
-    name: str
-    secret: str = field(repr=False)
-    expires_at: datetime | None = None
+    def _check_identity(self) -> None:
+        """Half an identity configuration stops the service at start, not at its first request."""
+        if self.jwks_file and self.jwks_url:
+            raise ValueError("set CUTOVER_JWKS_FILE or CUTOVER_JWKS_URL, not both")
+        if (self.jwks_file or self.jwks_url) and not self.token_issuer:
+            raise ValueError(
+                "CUTOVER_TOKEN_ISSUER is required with a JWKS: it is checked on every token"
+            )
+        oauth = (self.oauth_token_url, self.oauth_client_id, self.oauth_client_secret)
+        if any(oauth) and not all(oauth):
+            raise ValueError(
+                "client credentials need CUTOVER_OAUTH_TOKEN_URL, CUTOVER_OAUTH_CLIENT_ID and"
+                " CUTOVER_OAUTH_CLIENT_SECRET together"
+            )
+        if self.service_token_file and any(oauth):
+            raise ValueError(
+                "set CUTOVER_SERVICE_TOKEN_FILE or the CUTOVER_OAUTH_* variables, not both"
+            )

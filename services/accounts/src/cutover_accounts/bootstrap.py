@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             billing_url=settings.billing_url,
             addresses_url=settings.addresses_url,
             scheduler_url=settings.scheduler_url,
-            token=runtime.api_token,
+            auth=runtime.service_auth,
         ),
     )
     consumers.register(runtime)

@@ -14,7 +14,7 @@ from cutover_kit.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings or Settings(service="billing"))
     runtime.provide(
-        "accounts_directory", AccountsDirectory(runtime.settings.accounts_url, runtime.api_token)
+        "accounts_directory", AccountsDirectory(runtime.settings.accounts_url, runtime.service_auth)
     )
     consumers.register(runtime)
     return build_app(

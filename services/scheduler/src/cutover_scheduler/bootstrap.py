@@ -28,7 +28,7 @@ class EmitterSettings(BaseSettings):
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings or Settings(service="scheduler"))
     runtime.provide(
-        "accounts_directory", AccountsDirectory(runtime.settings.accounts_url, runtime.api_token)
+        "accounts_directory", AccountsDirectory(runtime.settings.accounts_url, runtime.service_auth)
     )
     consumers.register(runtime)
     emitter_settings = EmitterSettings()

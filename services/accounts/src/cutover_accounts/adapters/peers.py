@@ -15,10 +15,15 @@ PEER_TIMEOUT_SECONDS = 1.5
 
 class Peers:
     def __init__(
-        self, *, billing_url: str, addresses_url: str, scheduler_url: str, token: str | None
+        self,
+        *,
+        billing_url: str,
+        addresses_url: str,
+        scheduler_url: str,
+        auth: httpx.Auth | None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.AsyncClient(headers=headers, timeout=PEER_TIMEOUT_SECONDS)
+        """`auth`: accounts' own identity (billing:read, addresses:read, scheduler:read)."""
+        self._client = httpx.AsyncClient(auth=auth, timeout=PEER_TIMEOUT_SECONDS)
         self._urls = {
             "billing": billing_url,
             "addresses": addresses_url,

@@ -39,6 +39,7 @@ from cutover_accounts.service_layer import (
     preview,
     report,
 )
+from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.http import UoW
 from cutover_kit.idempotency import Idempotency
@@ -67,13 +68,24 @@ def _sort(fields: str) -> object:
 # --- statuses, types, settings --------------------------------------------------------------------
 
 
-@router.get("/account-statuses", tags=["catalog"], responses=problems())
+@router.get(
+    "/account-statuses",
+    dependencies=[requires("accounts:read")],
+    tags=["catalog"],
+    responses=problems(),
+)
 async def list_statuses(uow: UoW) -> Page[StatusOut]:
     items = await catalog.statuses(uow)
     return Page(items=[StatusOut(**vars(item)) for item in items])
 
 
-@router.post("/account-statuses", status_code=201, tags=["catalog"], responses=problems(409, 422))
+@router.post(
+    "/account-statuses",
+    dependencies=[requires("accounts:write")],
+    status_code=201,
+    tags=["catalog"],
+    responses=problems(409, 422),
+)
 async def create_status(body: StatusCreate, uow: UoW, idempotency: Idempotency) -> StatusOut:
     async def create() -> StatusOut:
         return StatusOut(**vars(await catalog.add_status(uow, body.name, body.activates_account)))
@@ -81,12 +93,23 @@ async def create_status(body: StatusCreate, uow: UoW, idempotency: Idempotency) 
     return await idempotency.run(uow, body, 201, create)
 
 
-@router.get("/account-types", tags=["catalog"], responses=problems())
+@router.get(
+    "/account-types",
+    dependencies=[requires("accounts:read")],
+    tags=["catalog"],
+    responses=problems(),
+)
 async def list_types(uow: UoW) -> Page[TypeOut]:
     return Page(items=[TypeOut(**item) for item in await catalog.types(uow)])
 
 
-@router.post("/account-types", status_code=201, tags=["catalog"], responses=problems(409, 422))
+@router.post(
+    "/account-types",
+    dependencies=[requires("accounts:write")],
+    status_code=201,
+    tags=["catalog"],
+    responses=problems(409, 422),
+)
 async def create_type(body: TypeCreate, uow: UoW, idempotency: Idempotency) -> TypeOut:
     async def create() -> TypeOut:
         return TypeOut(**await catalog.add_type(uow, body.name))
@@ -94,13 +117,16 @@ async def create_type(body: TypeCreate, uow: UoW, idempotency: Idempotency) -> T
     return await idempotency.run(uow, body, 201, create)
 
 
-@router.get("/settings", tags=["catalog"], responses=problems())
+@router.get(
+    "/settings", dependencies=[requires("accounts:read")], tags=["catalog"], responses=problems()
+)
 async def get_settings(uow: UoW) -> SettingsBody:
     return SettingsBody(disconnect_account_status_id=await catalog.disconnect_status_id(uow))
 
 
 @router.put(
     "/settings",
+    dependencies=[requires("settings:write")],
     tags=["catalog"],
     summary="Choose the Disconnect Account Status (a non-activating status)",
     responses=problems(422),
@@ -115,6 +141,7 @@ async def put_settings(body: SettingsBody, uow: UoW) -> SettingsBody:
 
 @router.post(
     "/accounts",
+    dependencies=[requires("accounts:write")],
     status_code=201,
     tags=["accounts"],
     summary="Create an account",
@@ -137,6 +164,7 @@ async def create_account(body: AccountCreate, uow: UoW, idempotency: Idempotency
 
 @router.get(
     "/accounts",
+    dependencies=[requires("accounts:read")],
     tags=["accounts"],
     summary="List accounts (archived ones on request)",
     responses=problems(422),
@@ -167,13 +195,19 @@ async def list_accounts(
     return Page(items=[AccountOut.of(item) for item in items], next_cursor=next_cursor)
 
 
-@router.get("/accounts/{account_id}", tags=["accounts"], responses=problems(404, 422))
+@router.get(
+    "/accounts/{account_id}",
+    dependencies=[requires("accounts:read")],
+    tags=["accounts"],
+    responses=problems(404, 422),
+)
 async def get_account(account_id: AccountId, uow: UoW) -> AccountOut:
     return AccountOut.of(await accounts.get_account(uow, account_id))
 
 
 @router.patch(
     "/accounts/{account_id}",
+    dependencies=[requires("accounts:write")],
     tags=["accounts"],
     summary="Edit an account",
     description=(
@@ -193,6 +227,7 @@ async def patch_account(account_id: AccountId, body: AccountPatch, uow: UoW) -> 
 
 @router.delete(
     "/accounts/{account_id}",
+    dependencies=[requires("accounts:write")],
     tags=["accounts"],
     summary="Refused: accounts are never deleted",
     status_code=405,
@@ -202,7 +237,12 @@ async def delete_account(account_id: AccountId) -> None:
     raise AccountsAreNeverDeleted(account_id)
 
 
-@router.get("/accounts/{account_id}/children", tags=["accounts"], responses=problems(404, 422))
+@router.get(
+    "/accounts/{account_id}/children",
+    dependencies=[requires("accounts:read")],
+    tags=["accounts"],
+    responses=problems(404, 422),
+)
 async def list_children(
     account_id: AccountId,
     uow: UoW,
@@ -218,6 +258,7 @@ async def list_children(
 
 @router.get(
     "/accounts/{account_id}/history",
+    dependencies=[requires("accounts:read")],
     tags=["accounts"],
     summary="Every lifecycle change, with time, actor, cause and correlation id",
     responses=problems(404, 422),
@@ -237,6 +278,7 @@ async def account_history(
 
 @router.post(
     "/accounts/{account_id}/reactivate",
+    dependencies=[requires("accounts:lifecycle")],
     tags=["lifecycle"],
     summary="Reactivate a disconnected account (rule 6)",
     responses=problems(404, 409, 422),
@@ -258,6 +300,7 @@ async def reactivate(
 
 @router.post(
     "/accounts/{account_id}/archive",
+    dependencies=[requires("accounts:lifecycle")],
     tags=["lifecycle"],
     summary="Archive a disconnected account (rule 7)",
     responses=problems(404, 409),
@@ -274,6 +317,7 @@ async def archive(account_id: AccountId, uow: UoW, idempotency: Idempotency) -> 
 
 @router.get(
     "/accounts/{account_id}/disconnect-preview",
+    dependencies=[requires("accounts:read")],
     tags=["disconnects"],
     summary="What disconnecting this account will do (rule 3)",
     responses=problems(404, 422),
@@ -299,6 +343,7 @@ async def disconnect_preview(account_id: AccountId, uow: UoW, request: Request) 
 
 @router.post(
     "/accounts/{account_id}/disconnect",
+    dependencies=[requires("accounts:lifecycle")],
     status_code=202,
     tags=["disconnects"],
     summary="Disconnect an account",
@@ -327,6 +372,7 @@ async def disconnect_account(
 
 @router.get(
     "/disconnects",
+    dependencies=[requires("accounts:read")],
     tags=["disconnects"],
     summary="Disconnects in one state (stalled: pending past their deadline)",
     responses=problems(422),
@@ -346,6 +392,7 @@ async def list_disconnects(
 
 @router.post(
     "/disconnects/{disconnect_id}/retry",
+    dependencies=[requires("ops")],
     status_code=202,
     tags=["disconnects"],
     summary="Ask billing and addresses again (same disconnect id; they answer once)",
@@ -364,6 +411,7 @@ async def retry_disconnect(
 
 @router.post(
     "/disconnects/{disconnect_id}/abandon",
+    dependencies=[requires("ops")],
     tags=["disconnects"],
     summary="End a stalled disconnect: the account keeps its status and is no longer frozen",
     responses=problems(404, 409, 422),
@@ -379,13 +427,21 @@ async def abandon_disconnect(
     return await idempotency.run(uow, body, 200, abandon)
 
 
-@router.get("/disconnects/{disconnect_id}", tags=["disconnects"], responses=problems(404, 422))
+@router.get(
+    "/disconnects/{disconnect_id}",
+    dependencies=[requires("accounts:read")],
+    tags=["disconnects"],
+    responses=problems(404, 422),
+)
 async def get_disconnect(disconnect_id: UUID, uow: UoW) -> DisconnectOut:
     return DisconnectOut.of(await disconnects.get_disconnect(uow, disconnect_id))
 
 
 @router.get(
-    "/accounts/{account_id}/disconnects", tags=["disconnects"], responses=problems(404, 422)
+    "/accounts/{account_id}/disconnects",
+    dependencies=[requires("accounts:read")],
+    tags=["disconnects"],
+    responses=problems(404, 422),
 )
 async def account_disconnects(
     account_id: AccountId,
@@ -405,6 +461,7 @@ async def account_disconnects(
 
 @router.get(
     "/reports/activations-disconnections",
+    dependencies=[requires("accounts:read")],
     tags=["reports"],
     summary="Activations & Disconnections in a period (rule 8; default the last 12 months)",
     responses=problems(422),

@@ -110,13 +110,21 @@ async def start_disconnect(
         address_state="pending",
         deadline_at=now + step_timeout,
     )
+    # A manual disconnect's cause is its reason; a scheduled one's is the schedule, its reason and
+    # event in the details (and its actor whoever scheduled it: see `scheduled.apply_due_event`).
+    scheduled = {"reason": reason, "scheduled_event_id": str(scheduled_event_id)}
     await repository.record_history(
         account_id,
         "disconnect_requested",
-        reason or f"{source} disconnect",
+        "scheduled" if source == "scheduled" else reason or "manual disconnect",
         disconnect_id=str(disconnect.id),
         source=source,
         account_status_id=str(status_id),
+        **(
+            {key: value for key, value in scheduled.items() if value}
+            if source == "scheduled"
+            else {}
+        ),
     )
     await _publish_request(uow, disconnect)
     return disconnect

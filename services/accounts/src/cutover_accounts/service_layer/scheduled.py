@@ -16,6 +16,7 @@ from cutover_contracts.scheduled import (
     ChangeAccountStatusPayload,
     DisconnectAccountPayload,
 )
+from cutover_kit import context
 from cutover_kit.db import UnitOfWork
 from cutover_kit.errors import DomainError
 
@@ -23,7 +24,17 @@ from cutover_kit.errors import DomainError
 async def apply_due_event(
     uow: UnitOfWork, due: ScheduledEventDueV1, *, step_timeout: timedelta
 ) -> None:
-    """Start what the event asks for, or record why not (skipped) and report it as failed."""
+    """Start what the event asks for, or record why not (skipped) and report it as failed; as the
+    actor who scheduled it (events from before the scheduler carried one stay `system`'s)."""
+    acting = context.actor.set(due.actor) if due.actor else None
+    try:
+        await _apply(uow, due, step_timeout=step_timeout)
+    finally:
+        if acting is not None:
+            context.actor.reset(acting)
+
+
+async def _apply(uow: UnitOfWork, due: ScheduledEventDueV1, *, step_timeout: timedelta) -> None:
     cause = f"scheduled event {due.scheduled_event_id}"
     try:
         async with uow.savepoint():

@@ -14,6 +14,7 @@ from cutover_addresses.entrypoints.schemas import (
     HistoryEntry,
 )
 from cutover_addresses.service_layer import addresses
+from cutover_kit.auth import requires
 from cutover_kit.http import Directory, UoW
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
@@ -24,7 +25,12 @@ router = APIRouter(tags=["serviceable addresses"])
 AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id")]
 
 
-@router.post("/serviceable-addresses", status_code=201, responses=problems(409, 422))
+@router.post(
+    "/serviceable-addresses",
+    dependencies=[requires("addresses:write")],
+    status_code=201,
+    responses=problems(409, 422),
+)
 async def create_address(body: AddressCreate, uow: UoW, idempotency: Idempotency) -> AddressOut:
     async def create() -> AddressOut:
         return AddressOut.of(await addresses.create_address(uow, **body.model_dump()))
@@ -32,7 +38,9 @@ async def create_address(body: AddressCreate, uow: UoW, idempotency: Idempotency
     return await idempotency.run(uow, body, 201, create)
 
 
-@router.get("/serviceable-addresses", responses=problems(422))
+@router.get(
+    "/serviceable-addresses", dependencies=[requires("addresses:read")], responses=problems(422)
+)
 async def list_addresses(
     uow: UoW,
     available: Annotated[bool | None, Query(description="Only free, or only taken")] = None,
@@ -49,12 +57,20 @@ async def list_addresses(
     return Page(items=[AddressOut.of(item) for item in items], next_cursor=next_cursor)
 
 
-@router.get("/serviceable-addresses/{address_id}", responses=problems(404))
+@router.get(
+    "/serviceable-addresses/{address_id}",
+    dependencies=[requires("addresses:read")],
+    responses=problems(404),
+)
 async def get_address(address_id: UUID, uow: UoW) -> AddressOut:
     return AddressOut.of(await addresses.get_address(uow, address_id))
 
 
-@router.put("/serviceable-addresses/{address_id}/account", responses=problems(404, 409, 422))
+@router.put(
+    "/serviceable-addresses/{address_id}/account",
+    dependencies=[requires("addresses:write")],
+    responses=problems(404, 409, 422),
+)
 async def attach_account(
     address_id: UUID,
     body: AttachAccount,
@@ -70,13 +86,18 @@ async def attach_account(
     return await idempotency.run(uow, body, 200, attach)
 
 
-@router.get("/accounts/{account_id}/serviceable-address", responses=problems(404, 422))
+@router.get(
+    "/accounts/{account_id}/serviceable-address",
+    dependencies=[requires("addresses:read")],
+    responses=problems(404, 422),
+)
 async def address_of_account(account_id: AccountId, uow: UoW) -> AddressOut:
     return AddressOut.of(await addresses.address_of_account(uow, account_id))
 
 
 @router.delete(
     "/serviceable-addresses/{address_id}/account",
+    dependencies=[requires("addresses:write")],
     summary="Release the address by hand",
     responses=problems(404, 409, 422),
 )
@@ -84,7 +105,11 @@ async def release_address(address_id: UUID, uow: UoW) -> AddressOut:
     return AddressOut.of(await addresses.release_by_hand(uow, address_id))
 
 
-@router.get("/accounts/{account_id}/address-history", responses=problems(422))
+@router.get(
+    "/accounts/{account_id}/address-history",
+    dependencies=[requires("addresses:read")],
+    responses=problems(422),
+)
 async def address_history(
     account_id: AccountId,
     uow: UoW,

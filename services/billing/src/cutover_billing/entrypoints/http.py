@@ -14,6 +14,7 @@ from cutover_billing.entrypoints.schemas import (
     UninvoicedOut,
 )
 from cutover_billing.service_layer import billing
+from cutover_kit.auth import requires
 from cutover_kit.errors import NotFound
 from cutover_kit.http import Directory, UoW
 from cutover_kit.idempotency import Idempotency
@@ -30,7 +31,11 @@ class InvoiceNotFound(NotFound):
 
 
 @router.post(
-    "/accounts/{account_id}/debits", status_code=201, tags=["debits"], responses=problems(404, 422)
+    "/accounts/{account_id}/debits",
+    dependencies=[requires("billing:write")],
+    status_code=201,
+    tags=["debits"],
+    responses=problems(404, 422),
 )
 async def post_debit(
     account_id: AccountId,
@@ -53,7 +58,12 @@ async def post_debit(
     return await idempotency.run(uow, body, 201, post)
 
 
-@router.get("/accounts/{account_id}/debits", tags=["debits"], responses=problems(422))
+@router.get(
+    "/accounts/{account_id}/debits",
+    dependencies=[requires("billing:read")],
+    tags=["debits"],
+    responses=problems(422),
+)
 async def list_debits(
     account_id: AccountId,
     uow: UoW,
@@ -72,6 +82,7 @@ async def list_debits(
 
 @router.post(
     "/accounts/{account_id}/invoices",
+    dependencies=[requires("billing:write")],
     status_code=201,
     tags=["invoices"],
     summary="Invoice every uninvoiced debit now",
@@ -86,7 +97,12 @@ async def invoice_now(
     return await idempotency.run(uow, None, 201, issue)
 
 
-@router.get("/accounts/{account_id}/invoices", tags=["invoices"], responses=problems(422))
+@router.get(
+    "/accounts/{account_id}/invoices",
+    dependencies=[requires("billing:read")],
+    tags=["invoices"],
+    responses=problems(422),
+)
 async def list_invoices(
     account_id: AccountId,
     uow: UoW,
@@ -102,7 +118,12 @@ async def list_invoices(
     return Page(items=[InvoiceOut.of(item) for item in items], next_cursor=next_cursor)
 
 
-@router.get("/invoices/{invoice_id}", tags=["invoices"], responses=problems(404))
+@router.get(
+    "/invoices/{invoice_id}",
+    dependencies=[requires("billing:read")],
+    tags=["invoices"],
+    responses=problems(404),
+)
 async def get_invoice(invoice_id: UUID, uow: UoW) -> InvoiceOut:
     invoice = await billing.get_invoice(uow, invoice_id)
     if invoice is None:
@@ -110,7 +131,12 @@ async def get_invoice(invoice_id: UUID, uow: UoW) -> InvoiceOut:
     return InvoiceOut.of(invoice)
 
 
-@router.get("/accounts/{account_id}/uninvoiced", tags=["debits"], responses=problems(422))
+@router.get(
+    "/accounts/{account_id}/uninvoiced",
+    dependencies=[requires("billing:read")],
+    tags=["debits"],
+    responses=problems(422),
+)
 async def uninvoiced(account_id: AccountId, uow: UoW) -> UninvoicedOut:
     count, total, currency = await billing.uninvoiced_summary(uow, account_id)
     return UninvoicedOut(count=count, total=total, currency=currency or "USD")

@@ -60,7 +60,7 @@ last_lateness = Gauge(
 due_backlog = Gauge("cutover_scheduler_due_backlog", "Pending events whose run_at has passed")
 
 CLAIM = """
-SELECT id, event_type, account_id, run_at, payload, correlation_id,
+SELECT id, event_type, account_id, run_at, payload, correlation_id, scheduled_by,
        clock_timestamp() AS emitted_at
 FROM scheduled_events
 WHERE state = 'pending' AND run_at <= now()
@@ -115,6 +115,7 @@ def due_event(row: asyncpg.Record) -> bytes:
                 "run_at": _iso(row["run_at"]),
                 "emitted_at": emitted_at,
                 "payload": json.loads(row["payload"]),
+                "actor": row["scheduled_by"],
             },
         },
         separators=(",", ":"),

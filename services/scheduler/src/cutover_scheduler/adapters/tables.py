@@ -37,6 +37,8 @@ scheduled_events = Table(
     Column("outcome", Text),
     Column("disconnect_id", UUID(as_uuid=True)),
     Column("correlation_id", String(128)),
+    # The actor who scheduled it (the token's name or sub): accounts records it on what it does.
+    Column("scheduled_by", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(

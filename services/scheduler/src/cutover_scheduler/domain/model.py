@@ -25,6 +25,7 @@ class ScheduledEvent:
     outcome: str | None
     disconnect_id: UUID | None
     correlation_id: str | None
+    scheduled_by: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.http import Directory, UoW
 from cutover_kit.idempotency import Idempotency
@@ -24,6 +25,7 @@ router = APIRouter(tags=["scheduled events"])
 
 @router.post(
     "/scheduled-events",
+    dependencies=[requires("scheduler:write", "accounts:lifecycle")],
     status_code=201,
     summary="Schedule an event (never started before its run_at)",
     responses=problems(404, 409, 422),
@@ -45,7 +47,7 @@ async def schedule(
     return await idempotency.run(uow, body, 201, create)
 
 
-@router.get("/scheduled-events", responses=problems(422))
+@router.get("/scheduled-events", dependencies=[requires("scheduler:read")], responses=problems(422))
 async def list_events(
     uow: UoW,
     account_id: Annotated[int | None, Query(gt=0, le=2**63 - 1)] = None,
@@ -67,13 +69,18 @@ async def list_events(
     return Page(items=[ScheduledEventOut.of(item) for item in items], next_cursor=next_cursor)
 
 
-@router.get("/scheduled-events/{event_id}", responses=problems(404, 422))
+@router.get(
+    "/scheduled-events/{event_id}",
+    dependencies=[requires("scheduler:read")],
+    responses=problems(404, 422),
+)
 async def get_event(event_id: UUID, uow: UoW) -> ScheduledEventOut:
     return ScheduledEventOut.of(await scheduled_events.get(uow, event_id))
 
 
 @router.patch(
     "/scheduled-events/{event_id}",
+    dependencies=[requires("scheduler:write", "accounts:lifecycle")],
     summary="Change a pending event's run_at or payload",
     responses=problems(404, 409, 422),
 )
@@ -86,6 +93,7 @@ async def change_event(event_id: UUID, body: ScheduledEventPatch, uow: UoW) -> S
 
 @router.post(
     "/scheduled-events/{event_id}/cancel",
+    dependencies=[requires("scheduler:write")],
     summary="Cancel a pending event: it never fires",
     responses=problems(404, 409, 422),
 )

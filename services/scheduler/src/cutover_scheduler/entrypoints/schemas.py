@@ -43,6 +43,7 @@ class ScheduledEventOut(BaseModel):
     lateness_ms: float | None = Field(description="emitted_at minus run_at, in milliseconds")
     outcome: str | None
     disconnect_id: UUID | None
+    scheduled_by: str | None = Field(description="The actor who scheduled it")
     created_at: datetime
     updated_at: datetime
 
@@ -62,6 +63,7 @@ class ScheduledEventOut(BaseModel):
             lateness_ms=lateness,
             outcome=event.outcome,
             disconnect_id=event.disconnect_id,
+            scheduled_by=event.scheduled_by,
             created_at=event.created_at,
             updated_at=event.updated_at,
         )

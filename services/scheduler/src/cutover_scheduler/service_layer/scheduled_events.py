@@ -63,6 +63,7 @@ async def schedule(
             run_at=run_at,
             payload=payload,
             correlation_id=context.correlation_id.get(),
+            scheduled_by=context.actor.get(),
         )
         uow.notify_on_commit(WAKEUP_CHANNEL)
         await uow.commit()

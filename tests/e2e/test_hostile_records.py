@@ -172,8 +172,8 @@ def hostile(draw: st.DrawFn) -> Hostile:
         return Hostile(
             kind, topic, key, draw(st.sampled_from([b"\xff", b"{", b"["])) * size, "dead"
         )
-    if kind == "tombstone":
-        return Hostile(kind, topic, key, None, "dead")
+    if kind == "tombstone":  # a record needs a key or a value
+        return Hostile(kind, topic, key or b"1", None, "dead")
     if kind == "not-an-event":
         value = draw(
             st.sampled_from(

@@ -11,7 +11,7 @@ from tests.support.system import System
 pytestmark = pytest.mark.e2e
 
 
-async def test_a_disconnect_made_with_a_named_token_is_that_name_in_the_history(
+async def test_a_disconnect_made_with_a_named_token_is_that_name_in_the_history_and_audit_log(
     system: System,
 ) -> None:
     # Given an account, and an operator's token naming her with the scope to disconnect only
@@ -27,9 +27,15 @@ async def test_a_disconnect_made_with_a_named_token_is_that_name_in_the_history(
 
         # Then the history says she did, and why
         history = ok(await admin.get(f"/accounts/{account['id']}/history"))["items"]
+        # And so does the audit log
+        audit = ok(await admin.get("/audit-log", params={"actor": "Ada Lovelace"}))["items"]
     [requested] = [entry for entry in history if entry["change"] == "disconnect_requested"]
     assert requested["actor"] == "Ada Lovelace"
     assert requested["cause"] == "unpaid"
+    resource = f"/accounts/{account['id']}/disconnect"
+    assert [entry["action"] for entry in audit if entry["resource"] == resource] == [
+        "POST /accounts/{account_id}/disconnect"
+    ]
     # And what the break-glass token did is the operator's
     [created] = [entry for entry in history if entry["change"] == "created"]
     assert created["actor"] == "operator"

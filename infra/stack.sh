@@ -10,6 +10,10 @@
 # Environment (defaults in brackets): CUTOVER_STATE_DIR [<repo>/.local/dev], POSTGRES_PORT [5432],
 # KAFKA_PORT [9092], KAFKA_CONTROLLER_PORT [9093], ACCOUNTS_PORT [8001], BILLING_PORT [8002],
 # ADDRESSES_PORT [8003], SCHEDULER_PORT [8004], CUTOVER_API_TOKEN [generated into the state dir].
+#
+# The broker requires SASL/SCRAM (infra/kafka.sh): `cutover-topics` provisions topics and ACLs as
+# `admin`, and each service connects as its own principal, with the passwords of
+# $CUTOVER_STATE_DIR/kafka/clients.json.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,6 +31,7 @@ PYTHON="$REPO_ROOT/.venv/bin/python"
 RUN_DIR="$CUTOVER_STATE_DIR/run"
 LOG_DIR="$CUTOVER_STATE_DIR/log"
 TOKEN_FILE="$CUTOVER_STATE_DIR/api-token"
+KAFKA_CLIENTS_FILE="$CUTOVER_STATE_DIR/kafka/clients.json"
 
 say() { echo "stack: $*"; }
 
@@ -43,6 +48,17 @@ ensure_token() {
   export CUTOVER_API_TOKEN
 }
 
+# Sets KAFKA_ENV to the variables (KafkaSettings') of a process that connects to Kafka as one
+# principal of clients.json: `env "${KAFKA_ENV[@]}" command`.
+kafka_env_of() {
+  local password
+  password="$("$PYTHON" -c 'import json, sys
+print(json.load(open(sys.argv[1]))["principals"][sys.argv[2]]["password"])' \
+    "$KAFKA_CLIENTS_FILE" "$1")"
+  KAFKA_ENV=(KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+             KAFKA_SASL_USERNAME="$1" KAFKA_SASL_PASSWORD="$password")
+}
+
 service_pid() {
   local pid_file="$RUN_DIR/$1.pid"
   [ -f "$pid_file" ] || return 1
@@ -57,7 +73,9 @@ start_service() {
     return
   fi
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  nohup "$PYTHON" -m "cutover_$service" serve >>"$LOG_DIR/$service.log" 2>&1 &
+  kafka_env_of "$service"
+  # env and nohup exec: $! is the service's own pid.
+  env "${KAFKA_ENV[@]}" nohup "$PYTHON" -m "cutover_$service" serve >>"$LOG_DIR/$service.log" 2>&1 &
   echo $! >"$RUN_DIR/$service.pid"
 }
 
@@ -90,7 +108,8 @@ cmd_up() {
   "$REPO_ROOT/infra/postgres.sh" start
   "$REPO_ROOT/infra/postgres.sh" createdbs
   "$REPO_ROOT/infra/kafka.sh" start
-  "$REPO_ROOT/.venv/bin/cutover-topics"
+  kafka_env_of admin
+  env "${KAFKA_ENV[@]}" "$REPO_ROOT/.venv/bin/cutover-topics"
   ensure_token
   for service in "${SERVICES[@]}"; do
     "$PYTHON" -m "cutover_$service" migrate
@@ -102,6 +121,7 @@ cmd_up() {
     printf '  %-10s http://127.0.0.1:%s  (docs: /docs)\n' "$service" "$(port_of "$service")"
   done
   say "logs: $LOG_DIR"
+  say "Kafka: SASL/SCRAM-SHA-512 on 127.0.0.1:$KAFKA_PORT; principals and passwords in $KAFKA_CLIENTS_FILE"
   say "curl or the operator CLI (from $REPO_ROOT):"
   if [ -f "$TOKEN_FILE" ] && [ "$CUTOVER_API_TOKEN" = "$(cat "$TOKEN_FILE")" ]; then
     echo "  export CUTOVER_API_TOKEN=\$(cat $TOKEN_FILE)"

@@ -127,12 +127,12 @@ def due_event(
 async def test_a_due_scheduled_disconnect_runs_the_same_flow_and_reports_its_outcome(
     system: System,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**system.infra.kafka_options())
     await producer.start()
     try:
         async with (
             system.client("accounts") as accounts,
-            EventTap(system.infra.kafka_bootstrap, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
+            EventTap(system.infra, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
         ):
             account = await new_account(accounts)
             event_id, value = due_event(account["id"], reason="contract ended")
@@ -171,12 +171,12 @@ async def test_a_due_scheduled_disconnect_runs_the_same_flow_and_reports_its_out
 
 
 async def test_a_due_status_change_applies_the_edit_rules(system: System) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**system.infra.kafka_options())
     await producer.start()
     try:
         async with (
             system.client("accounts") as accounts,
-            EventTap(system.infra.kafka_bootstrap, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
+            EventTap(system.infra, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
         ):
             lead = await new_account(accounts, account_status_id=LEAD)
             event_id, value = due_event(

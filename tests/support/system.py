@@ -97,7 +97,10 @@ class System:
         for old_log in LOG_DIR.glob("*.log"):
             if old_log.stem in TEST_PORTS:
                 old_log.unlink()
-        self.services = {name: ServiceProcess(name, env) for name in TEST_PORTS}
+        # Each service connects to Kafka as its own principal, like in `make up`.
+        self.services = {
+            name: ServiceProcess(name, {**env, **infra.kafka_env(name)}) for name in TEST_PORTS
+        }
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]

@@ -174,6 +174,7 @@ def admin_client_config(settings: KafkaSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
         "security.protocol": settings.security_protocol,
+        "log_level": 4,  # warnings and worse: librdkafka's info lines are noise for one call
     }
     for key, value in (
         ("ssl.ca.location", settings.ssl_cafile),

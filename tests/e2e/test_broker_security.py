@@ -29,7 +29,7 @@ from tests.support.broker import needs_broker_security, produce_as, read_as, rec
 from tests.support.records import due_event
 from tests.support.system import System
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]  # a hostile writer on the broker
 
 
 async def test_a_due_event_forged_by_any_other_principal_is_refused_and_changes_nothing(

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test test-faults lint asyncapi bench bench-scheduler bench-disconnects bench-peers
+.PHONY: help install run up down clean status test test-faults lint asyncapi compose-env bench bench-scheduler bench-disconnects bench-peers
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -13,6 +13,7 @@ help:
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
+	@echo "make compose-env  random secrets in .env for docker compose (kept when present)"
 	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
 	@echo "make bench    every benchmark (bench-disconnects, bench-peers); results in bench/results/"
 
@@ -47,6 +48,10 @@ lint: install
 
 asyncapi: install
 	@$(UV) run --frozen python -m cutover_contracts.asyncapi contracts/asyncapi
+
+# docker-compose.yml holds no secret: this writes them, random, into .env (0600, git-ignored).
+compose-env:
+	@infra/docker/compose-env.sh
 
 bench-scheduler: install
 	@$(UV) run --frozen python -m bench.scheduler

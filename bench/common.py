@@ -1,17 +1,22 @@
 """What every benchmark shares: its own Kafka and PostgreSQL in .local/bench, and the machine
-it ran on (written into every result file)."""
+it ran on (written into every result file). The broker requires SASL/SCRAM like the dev stack: the
+benchmarks connect with the credentials its start wrote (`kafka_options`, `kafka_env`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import Any
+
+from cutover_kit.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".local" / "bench"
 INFRA_PORTS = {"KAFKA_PORT": "29092", "KAFKA_CONTROLLER_PORT": "29093", "POSTGRES_PORT": "25432"}
-BOOTSTRAP = f"127.0.0.1:{INFRA_PORTS['KAFKA_PORT']}"
+KAFKA_CLIENTS = STATE / "kafka" / "clients.json"
 POSTGRES = f"127.0.0.1:{INFRA_PORTS['POSTGRES_PORT']}"
 ADMIN_DSN = f"postgresql://postgres@{POSTGRES}/postgres"
 PEERS_DIR = REPO / "bench" / "peers"
@@ -26,6 +31,32 @@ def infra(command: str) -> None:
         subprocess.run(
             [REPO / "infra" / script, command], env=env, check=True, stdout=subprocess.DEVNULL
         )
+
+
+def kafka_env(principal: str = "admin") -> dict[str, str]:
+    """The `KAFKA_*` variables of a process that connects to the bench broker as `principal`
+    (read once the broker has started: its first start makes the passwords)."""
+    clients = json.loads(KAFKA_CLIENTS.read_text())
+    credentials = clients["principals"][principal]
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": clients["bootstrap_servers"],
+        "KAFKA_SECURITY_PROTOCOL": clients["security_protocol"],
+        "KAFKA_SASL_MECHANISM": clients["sasl_mechanism"],
+        "KAFKA_SASL_USERNAME": credentials["username"],
+        "KAFKA_SASL_PASSWORD": credentials["password"],
+    }
+
+
+def kafka_settings(principal: str = "admin") -> KafkaSettings:
+    env = kafka_env(principal)
+    return KafkaSettings(
+        **{name.removeprefix("KAFKA_").lower(): value for name, value in env.items()}
+    )
+
+
+def kafka_options(principal: str = "admin") -> dict[str, Any]:
+    """Connection options for the benchmarks' own aiokafka clients."""
+    return kafka_settings(principal).client_options()
 
 
 def command_output(*command: str, cwd: Path = REPO) -> str:

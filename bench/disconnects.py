@@ -32,12 +32,20 @@ import httpx
 import uvloop
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import BOOTSTRAP, POSTGRES, REPO, STATE, infra, machine
+from bench.common import (
+    POSTGRES,
+    REPO,
+    STATE,
+    infra,
+    kafka_env,
+    kafka_options,
+    kafka_settings,
+    machine,
+)
 from cutover_contracts import seeds
 from cutover_contracts.topics import ACCOUNT_DISCONNECTED, SERVICES
-from cutover_kit.kafka import provision_topics
+from cutover_kit.kafka import provision_acls, provision_topics
 from cutover_kit.migrations import upgrade
-from cutover_kit.settings import KafkaSettings
 
 PORTS = {"accounts": 28001, "billing": 28002, "addresses": 28003, "scheduler": 28004}
 TOKEN = "bench-token"
@@ -64,7 +72,8 @@ async def fresh_databases() -> None:
         await asyncio.to_thread(
             upgrade, migrations, url(service).replace("postgresql://", "postgresql+asyncpg://")
         )
-    await provision_topics(KafkaSettings(bootstrap_servers=BOOTSTRAP))
+    await provision_topics(kafka_settings())
+    await provision_acls(kafka_settings())
 
 
 async def seed(count: int) -> None:
@@ -137,7 +146,6 @@ def start_services() -> list[subprocess.Popen]:
         "CUTOVER_API_TOKEN": TOKEN,
         # The load generator is the break-glass actor: its own limit, far above a person's.
         "CUTOVER_RATE_LIMITS": "operator=10000000",
-        "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
         "CUTOVER_LOG_LEVEL": "WARNING",
         # Accounts answers every request and applies both answers: the one service near a whole
         # core at this load, so the one whose worker count is a knob here.
@@ -154,7 +162,7 @@ def start_services() -> list[subprocess.Popen]:
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", f"cutover_{s}", "serve"],
-            env=env,
+            env={**env, **kafka_env(s)},  # each service as its own Kafka principal
             stdout=(log_dir / f"{s}.log").open("w"),
             stderr=subprocess.STDOUT,
         )
@@ -181,7 +189,7 @@ class Completions:
         self.at: dict[int, int] = {}
         self.consumer = AIOKafkaConsumer(
             ACCOUNT_DISCONNECTED.name,
-            bootstrap_servers=BOOTSTRAP,
+            **kafka_options(),
             auto_offset_reset="latest",
             group_id=f"bench-{uuid.uuid4()}",
             enable_auto_commit=False,

@@ -24,7 +24,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import ADMIN_DSN, BOOTSTRAP, POSTGRES, REPO, infra, machine
+from bench.common import ADMIN_DSN, POSTGRES, REPO, infra, kafka_env, kafka_options, machine
 from cutover_kit.migrations import upgrade
 
 DSN = f"postgresql://postgres@{POSTGRES}/bench_scheduler"
@@ -49,7 +49,7 @@ async def fresh_database() -> None:
 
 async def fresh_topic() -> str:
     name = f"bench.scheduled-event-due-{uuid.uuid4().hex[:6]}.v1"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(**kafka_options())
     await admin.start()
     await admin.create_topics([NewTopic(name, num_partitions=6, replication_factor=1)])
     await admin.close()
@@ -74,7 +74,7 @@ async def measure(
 ) -> dict:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=BOOTSTRAP,
+        **kafka_options(),
         auto_offset_reset="earliest",
         group_id=f"bench-{uuid.uuid4()}",
         enable_auto_commit=False,
@@ -153,7 +153,8 @@ async def run(kind: str, replicas: int) -> dict:
             str(BATCH),
             stdout=asyncio.subprocess.PIPE,
             cwd=REPO,
-            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP},
+            # admin: the bench topic is not in the registry, so no service principal may write it
+            env={**os.environ, **kafka_env("admin")},
         )
         for _ in range(replicas)
     ]

@@ -7,8 +7,8 @@
 # Environment (defaults in brackets):
 #   CUTOVER_STATE_DIR      state folder [<repo>/.local/dev]; Kafka keeps its data in
 #                          $CUTOVER_STATE_DIR/kafka, its log in log/kafka.log, its pid in run/kafka.pid
-#   KAFKA_PORT             PLAINTEXT listener on 127.0.0.1 [9092]
-#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 [9093]
+#   KAFKA_PORT             client listener on 127.0.0.1, SASL_PLAINTEXT with SCRAM-SHA-512 [9092]
+#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1, PLAINTEXT [9093]
 #   KAFKA_HEAP             JVM heap flags [-Xms256m -Xmx768m]
 #   KAFKA_JVM_OPTS         extra JVM flags [none]
 #   KAFKA_START_TIMEOUT    seconds `start` waits for the broker [90]
@@ -16,6 +16,16 @@
 #   KAFKA_JIT_OPTS         JIT flags [-XX:TieredStopAtLevel=1: C1 only, starts faster; set it
 #                          empty for the full C2 compiler, e.g. for throughput measurements]
 #   KAFKA_CDS              1 to use a class-data-sharing archive, 0 not to [1]
+#
+# Security: clients must authenticate with SCRAM-SHA-512, and the broker enforces ACLs (KRaft's
+# StandardAuthorizer; nothing is allowed without an ACL). The principals are `admin` (a super user,
+# which provisions topics and ACLs: `cutover-topics`), one per service and `observer`. Their passwords
+# are generated at the first start (the storage is formatted with their SCRAM credentials) and
+# written, with the bootstrap address, to $CUTOVER_STATE_DIR/kafka/clients.json (mode 0600):
+#   {"bootstrap_servers", "security_protocol", "sasl_mechanism",
+#    "principals": {"<name>": {"username", "password"}}}
+# The controller listener cannot use SCRAM: it stays PLAINTEXT on loopback, where the broker's own
+# principal (ANONYMOUS) is a super user. `clean` removes the storage and the credentials.
 #
 # The jars are fetched once per version with Maven (infra/kafka/pom.xml) into
 # $KAFKA_LIBS_CACHE/kafka-libs-<version>, shared by every state folder.
@@ -48,6 +58,10 @@ LIBS_MARKER="$LIBS_DIR/.complete"
 
 DATA_DIR="$STATE_DIR/kafka"
 CONFIG_FILE="$DATA_DIR/server.properties"
+# One `name password` line per principal; clients.json is written from it on every start.
+CREDENTIALS_FILE="$DATA_DIR/credentials"
+CLIENTS_FILE="$DATA_DIR/clients.json"
+PRINCIPALS=(admin accounts billing addresses scheduler observer)
 LOG_DIRS="$DATA_DIR/data"
 LOG_FILE="$STATE_DIR/log/kafka.log"
 PID_FILE="$STATE_DIR/run/kafka.pid"
@@ -118,19 +132,78 @@ port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
+password_of() {
+  local name password
+  while read -r name password; do
+    [ "$name" = "$1" ] && { echo "$password"; return 0; }
+  done <"$CREDENTIALS_FILE"
+  die "no password for $1 in $CREDENTIALS_FILE"
+}
+
+# Random passwords, once per storage: the SCRAM credentials are written into it at format time.
+ensure_credentials() {
+  mkdir -p "$DATA_DIR"
+  [ -s "$CREDENTIALS_FILE" ] && return 0
+  if [ -f "$LOG_DIRS/meta.properties" ]; then
+    die "the storage in $LOG_DIRS was formatted without SCRAM users (before the broker required SASL): '$0 clean' removes it and its topics; the next start makes a new one"
+  fi
+  local name password
+  (
+    umask 077
+    for name in "${PRINCIPALS[@]}"; do
+      password="$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true)"
+      [ "${#password}" = 32 ] || die "could not generate a password"
+      echo "$name $password"
+    done >"$CREDENTIALS_FILE.tmp"
+  )
+  mv "$CREDENTIALS_FILE.tmp" "$CREDENTIALS_FILE"
+}
+
+# What every client needs to connect as one of the principals (BRIEF §6); 0600 like the passwords.
+write_clients_file() {
+  local name separator="" principals=""
+  for name in "${PRINCIPALS[@]}"; do
+    principals+="$separator    \"$name\": {\"username\": \"$name\", \"password\": \"$(password_of "$name")\"}"
+    separator=$',\n'
+  done
+  (umask 077 && : >"$CLIENTS_FILE.tmp")
+  cat >"$CLIENTS_FILE.tmp" <<EOF
+{
+  "bootstrap_servers": "127.0.0.1:$KAFKA_PORT",
+  "security_protocol": "SASL_PLAINTEXT",
+  "sasl_mechanism": "SCRAM-SHA-512",
+  "principals": {
+$principals
+  }
+}
+EOF
+  mv "$CLIENTS_FILE.tmp" "$CLIENTS_FILE"
+}
+
 write_config() {
   mkdir -p "$DATA_DIR" "$LOG_DIRS"
-  cat >"$CONFIG_FILE" <<EOF
+  # 0600: the file holds the admin password (the broker's own login on its SASL listener).
+  (umask 077 && : >"$CONFIG_FILE.tmp")
+  cat >"$CONFIG_FILE.tmp" <<EOF
 # Written by infra/kafka.sh on every start: edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 log.dirs=$LOG_DIRS
+
+# Clients authenticate with SCRAM-SHA-512 and may do only what an ACL allows. The controller
+# listener (loopback only) cannot use SCRAM: its principal is ANONYMOUS, hence a super user.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(password_of admin)";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:ANONYMOUS
 
 auto.create.topics.enable=false
 num.partitions=6
@@ -156,6 +229,7 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.retention.hours=24
 EOF
+  mv "$CONFIG_FILE.tmp" "$CONFIG_FILE"
 }
 
 # The archive is only valid for the JVM build that wrote it: key it by the java binary.
@@ -188,10 +262,14 @@ format_storage() {
   while [[ "$cluster_id" == -* ]]; do
     cluster_id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   done
-  say "formatting storage in $LOG_DIRS (cluster id $cluster_id)"
+  say "formatting storage in $LOG_DIRS (cluster id $cluster_id), SCRAM users: ${PRINCIPALS[*]}"
+  local name scram=()
+  for name in "${PRINCIPALS[@]}"; do
+    scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(password_of "$name")]")
+  done
   java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ErrorFile="$STATE_DIR/log/kafka-hs_err_%p.log" \
     -Dlog4j2.configurationFile="$LOG4J_CONFIG" -cp "$LIBS_DIR/*" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG_FILE" >>"$LOG_FILE" 2>&1 \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG_FILE" "${scram[@]}" >>"$LOG_FILE" 2>&1 \
     || { tail -n 30 "$LOG_FILE" >&2; die "formatting the storage failed (see $LOG_FILE)"; }
 }
 
@@ -211,8 +289,10 @@ cmd_start() {
 
   mkdir -p "$STATE_DIR/log" "$STATE_DIR/run"
   fetch_libs
+  ensure_credentials
   write_config
   format_storage
+  write_clients_file
 
   launch_and_wait "$KAFKA_CDS"
   if [ "$LAUNCH_RESULT" = cds-crash ]; then
@@ -333,7 +413,7 @@ cmd_status() {
 cmd_clean() {
   cmd_stop
   rm -rf "$DATA_DIR" "$LOG_FILE"
-  say "removed Kafka data in $DATA_DIR"
+  say "removed Kafka data and credentials in $DATA_DIR"
 }
 
 case "${1:-}" in

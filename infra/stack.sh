@@ -18,6 +18,10 @@
 # and renewed every CUTOVER_SERVICE_TOKEN_RENEW_SECONDS [3600] by a small loop in the background
 # (stopped by `down`); the services read the file again when it changes. People get tokens with
 # `uv run cutover tokens issue`.
+#
+# The broker requires SASL/SCRAM (infra/kafka.sh): `cutover-topics` provisions topics and ACLs as
+# `admin`, and each service connects as its own principal, with the passwords of
+# $CUTOVER_STATE_DIR/kafka/clients.json.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -41,6 +45,7 @@ CUTOVER_BIN="$REPO_ROOT/.venv/bin/cutover"
 SERVICE_TOKENS_DIR="$CUTOVER_STATE_DIR/tokens"
 SERVICE_TOKEN_TTL="${CUTOVER_SERVICE_TOKEN_TTL:-24h}"
 SERVICE_TOKEN_RENEW_SECONDS="${CUTOVER_SERVICE_TOKEN_RENEW_SECONDS:-3600}"
+KAFKA_CLIENTS_FILE="$CUTOVER_STATE_DIR/kafka/clients.json"
 
 say() { echo "stack: $*"; }
 
@@ -113,6 +118,17 @@ stop_token_renewer() {
   rm -f "$pid_file"
 }
 
+# Sets KAFKA_ENV to the variables (KafkaSettings') of a process that connects to Kafka as one
+# principal of clients.json: `env "${KAFKA_ENV[@]}" command`.
+kafka_env_of() {
+  local password
+  password="$("$PYTHON" -c 'import json, sys
+print(json.load(open(sys.argv[1]))["principals"][sys.argv[2]]["password"])' \
+    "$KAFKA_CLIENTS_FILE" "$1")"
+  KAFKA_ENV=(KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+             KAFKA_SASL_USERNAME="$1" KAFKA_SASL_PASSWORD="$password")
+}
+
 service_pid() {
   local pid_file="$RUN_DIR/$1.pid"
   [ -f "$pid_file" ] || return 1
@@ -127,7 +143,9 @@ start_service() {
     return
   fi
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  CUTOVER_SERVICE_TOKEN_FILE="$SERVICE_TOKENS_DIR/$service.jwt" \
+  kafka_env_of "$service"
+  # env and nohup exec: $! is the service's own pid.
+  env "${KAFKA_ENV[@]}" CUTOVER_SERVICE_TOKEN_FILE="$SERVICE_TOKENS_DIR/$service.jwt" \
     nohup "$PYTHON" -m "cutover_$service" serve >>"$LOG_DIR/$service.log" 2>&1 &
   echo $! >"$RUN_DIR/$service.pid"
 }
@@ -161,7 +179,8 @@ cmd_up() {
   "$REPO_ROOT/infra/postgres.sh" start
   "$REPO_ROOT/infra/postgres.sh" createdbs
   "$REPO_ROOT/infra/kafka.sh" start
-  "$REPO_ROOT/.venv/bin/cutover-topics"
+  kafka_env_of admin
+  env "${KAFKA_ENV[@]}" "$REPO_ROOT/.venv/bin/cutover-topics"
   ensure_token
   ensure_identities
   for service in "${SERVICES[@]}"; do
@@ -175,6 +194,7 @@ cmd_up() {
     printf '  %-10s http://127.0.0.1:%s  (docs: /docs)\n' "$service" "$(port_of "$service")"
   done
   say "logs: $LOG_DIR"
+  say "Kafka: SASL/SCRAM-SHA-512 on 127.0.0.1:$KAFKA_PORT; principals and passwords in $KAFKA_CLIENTS_FILE"
   say "curl or the operator CLI (from $REPO_ROOT):"
   if [ -f "$TOKEN_FILE" ] && [ "$CUTOVER_API_TOKEN" = "$(cat "$TOKEN_FILE")" ]; then
     echo "  export CUTOVER_API_TOKEN=\$(cat $TOKEN_FILE)"

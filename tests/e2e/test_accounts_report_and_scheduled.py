@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from cutover_contracts.envelope import CloudEvent, encode_event
 from cutover_contracts.topics import SCHEDULED_EVENT_DUE, SCHEDULED_EVENT_OUTCOME
 from tests.support.api import (
     ACTIVE,
@@ -22,6 +21,7 @@ from tests.support.api import (
     problem,
 )
 from tests.support.events import EventTap, wait_until
+from tests.support.records import due_event
 from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
@@ -101,38 +101,15 @@ async def test_the_report_lists_activations_and_disconnections_each_filtered_and
         )
 
 
-def due_event(
-    account_id: int, event_type: str = "disconnect_account", **payload: object
-) -> tuple[str, bytes]:
-    scheduled_event_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    event = CloudEvent(
-        id=scheduled_event_id,
-        source="/cutover/scheduler",
-        type=SCHEDULED_EVENT_DUE.event_type,
-        subject=str(account_id),
-        time=now,
-        data={
-            "scheduled_event_id": str(scheduled_event_id),
-            "event_type": event_type,
-            "account_id": account_id,
-            "run_at": now.isoformat(),
-            "emitted_at": now.isoformat(),
-            "payload": payload,
-        },
-    )
-    return str(scheduled_event_id), encode_event(event)
-
-
 async def test_a_due_scheduled_disconnect_runs_the_same_flow_and_reports_its_outcome(
     system: System,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**system.infra.kafka_options())
     await producer.start()
     try:
         async with (
             system.client("accounts") as accounts,
-            EventTap(system.infra.kafka_bootstrap, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
+            EventTap(system.infra, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
         ):
             account = await new_account(accounts)
             event_id, value = due_event(account["id"], reason="contract ended")
@@ -171,12 +148,12 @@ async def test_a_due_scheduled_disconnect_runs_the_same_flow_and_reports_its_out
 
 
 async def test_a_due_status_change_applies_the_edit_rules(system: System) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**system.infra.kafka_options())
     await producer.start()
     try:
         async with (
             system.client("accounts") as accounts,
-            EventTap(system.infra.kafka_bootstrap, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
+            EventTap(system.infra, SCHEDULED_EVENT_OUTCOME.name) as outcomes,
         ):
             lead = await new_account(accounts, account_status_id=LEAD)
             event_id, value = due_event(

@@ -653,7 +653,7 @@ async def test_a_bad_record_becomes_dead_letters_that_are_listed_shown_and_settl
     topic = ACCOUNT_CREATED.name
     tag = uuid.uuid4().hex
     original = f"{{not json {tag}".encode()
-    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**system.infra.kafka_options())
     await producer.start()
     try:
         await producer.send_and_wait(topic, original, key=tag.encode())

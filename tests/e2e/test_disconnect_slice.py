@@ -22,7 +22,7 @@ async def test_a_disconnect_issues_the_final_invoice_releases_the_address_and_co
         system.client("accounts") as accounts,
         system.client("billing") as billing,
         system.client("addresses") as addresses,
-        EventTap(system.infra.kafka_bootstrap, ACCOUNT_DISCONNECTED.name) as tap,
+        EventTap(system.infra, ACCOUNT_DISCONNECTED.name) as tap,
     ):
         # Given an account with two debits and a serviceable address
         response = await accounts.post(

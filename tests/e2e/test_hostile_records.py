@@ -233,9 +233,7 @@ async def outcomes(
 async def test_every_hostile_record_ends_applied_or_dead_lettered_once_and_nothing_stops(
     system: System, records: list[Hostile]
 ) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=system.infra.kafka_bootstrap, max_request_size=1_048_000
-    )
+    producer = AIOKafkaProducer(**system.infra.kafka_options(), max_request_size=1_048_000)
     databases = {
         service: await asyncpg.connect(asyncpg_dsn(system.infra.database_url(service)))
         for service in SERVICES

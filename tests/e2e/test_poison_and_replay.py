@@ -57,13 +57,13 @@ async def dead_letter_count(system: System, service: str, topic: str) -> float:
 async def test_poison_lands_on_the_dead_letter_topic_and_the_consumer_keeps_going(
     system: System, topic: str, service: str
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**system.infra.kafka_options())
     await producer.start()
     dead = dead_letter_topic(service).name
     before = await dead_letter_count(system, service, topic)
     sent = poisons(topic)
     try:
-        async with EventTap(system.infra.kafka_bootstrap, dead) as tap:
+        async with EventTap(system.infra, dead) as tap:
             for _, value in sent:
                 await producer.send_and_wait(topic, value, key=b"1")
             letters = [
@@ -119,9 +119,7 @@ async def test_a_topic_replayed_from_offset_zero_applies_nothing_twice(system: S
 
     # Every disconnect request ever published goes through the consumers again
     name = ACCOUNT_DISCONNECT_REQUESTED.name
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=system.infra.kafka_bootstrap, enable_auto_commit=False
-    )
+    reader = AIOKafkaConsumer(**system.infra.kafka_options(), enable_auto_commit=False)
     await reader.start()
     partitions = [TopicPartition(name, p) for p in reader.partitions_for_topic(name) or []]
     if not partitions:
@@ -143,7 +141,7 @@ async def test_a_topic_replayed_from_offset_zero_applies_nothing_twice(system: S
     genuine = [record for record in records if is_request(record.value)]
     assert genuine
     before = await duplicates_seen(system, name)
-    producer = AIOKafkaProducer(bootstrap_servers=system.infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**system.infra.kafka_options())
     await producer.start()
     try:
         for record in records:

@@ -42,9 +42,7 @@ REQUESTS = ACCOUNT_DISCONNECT_REQUESTED.name
 
 async def produce_to_every_partition(system: System, topic: str, value: bytes, key: bytes) -> None:
     """The record on every partition of `topic`, so whatever comes next queues behind one."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=system.infra.kafka_bootstrap, max_request_size=2_000_000
-    )
+    producer = AIOKafkaProducer(**system.infra.kafka_options(), max_request_size=2_000_000)
     await producer.start()
     try:
         for partition in sorted(await producer.partitions_for(topic)):
@@ -62,7 +60,7 @@ async def test_an_oversized_record_is_dead_lettered_bounded_and_disconnects_keep
     system: System,
 ) -> None:
     huge = b"\xff" * 400_000
-    async with EventTap(system.infra.kafka_bootstrap, dead_letter_topic("billing").name) as tap:
+    async with EventTap(system.infra, dead_letter_topic("billing").name) as tap:
         # Given 400 KB of 0xFF on every partition of the topic billing and addresses consume
         await produce_to_every_partition(system, REQUESTS, huge, key=b"1")
 
@@ -229,9 +227,7 @@ async def test_a_stalled_disconnect_is_abandoned_and_the_account_is_no_longer_fr
             )
 
             # When an operator abandons it
-            async with EventTap(
-                system.infra.kafka_bootstrap, ACCOUNT_DISCONNECT_ABANDONED.name
-            ) as tap:
+            async with EventTap(system.infra, ACCOUNT_DISCONNECT_ABANDONED.name) as tap:
                 abandoned = ok(
                     await accounts.post(
                         f"/disconnects/{started['id']}/abandon",

@@ -58,7 +58,7 @@ async def scheduler_database(infra: Infra) -> AsyncIterator[Database]:
 
 
 async def create_topic(infra: Infra, topic: Topic, partitions: int = 3) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**infra.kafka_options())
     await admin.start()
     try:
         await admin.create_topics(

@@ -60,7 +60,7 @@ async def test_a_row_kafka_refuses_is_set_aside_and_the_rows_after_it_flow_in_or
     await producer.start()
     relay = OutboxRelay(kit_database, producer)
     try:
-        async with EventTap(infra.kafka_bootstrap, topic.name) as tap:
+        async with EventTap(infra, topic.name) as tap:
             # Given one account's events where the middle one is larger than Kafka accepts
             await publish(
                 kit_database,
@@ -167,7 +167,7 @@ async def test_dead_letters_are_bounded_kept_once_and_redriven_once_the_cause_is
     )
     broker = make_broker(infra.kafka_settings(), client_id="letters-test")
     consumer.subscribe(broker)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**infra.kafka_options())
     relay_producer = make_producer(infra.kafka_settings(), "letters-relay")
     await producer.start()
     await relay_producer.start()
@@ -175,7 +175,7 @@ async def test_dead_letters_are_bounded_kept_once_and_redriven_once_the_cause_is
     relay = asyncio.create_task(OutboxRelay(kit_database, relay_producer, poll_seconds=0.2).run())
     huge, long_key = b"\xff" * 400_000, b"k" * 400 + b"\x00"
     try:
-        async with EventTap(infra.kafka_bootstrap, dead_letter_topic(service).name) as tap:
+        async with EventTap(infra, dead_letter_topic(service).name) as tap:
             # Given on one partition: 400 KB of 0xFF under a 400-character key with a NUL, an
             # event whose handler fails, a good one
             for value, key in (

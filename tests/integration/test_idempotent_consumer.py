@@ -66,15 +66,15 @@ async def test_duplicates_apply_once_and_poison_goes_to_the_dead_letter_topic(
         kit_database, name="ping", handlers={topic: one_by_one(handler)}, max_attempts=2
     )
     consumer.subscribe(broker)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**infra.kafka_options())
     await producer.start()
     await broker.start()
     dead_before = metrics.dead_letters.labels(topic.name)._value.get()
-    relay_producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    relay_producer = AIOKafkaProducer(**infra.kafka_options())
     await relay_producer.start()
     relay = asyncio.create_task(OutboxRelay(kit_database, relay_producer, poll_seconds=0.2).run())
     try:
-        async with EventTap(infra.kafka_bootstrap, dead_letters.name) as tap:
+        async with EventTap(infra, dead_letters.name) as tap:
             duplicate = uuid.uuid4()
             # Given a stream with a duplicate, undecodable bytes, a failing event, then good ones
             for value in (

@@ -52,7 +52,7 @@ async def test_two_relays_publish_every_event_once_and_in_order_per_account(
     ]
     tasks = [asyncio.create_task(relay.run()) for relay in relays]
     try:
-        async with EventTap(infra.kafka_bootstrap, topic.name) as tap:
+        async with EventTap(infra, topic.name) as tap:
             # Given events committed while both relays run
             await write_events(kit_database, topic, accounts=10, per_account=30)
 

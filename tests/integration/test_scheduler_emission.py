@@ -120,7 +120,7 @@ async def test_thousands_due_in_one_second_with_two_replicas_none_early_none_twi
     due_ids = await insert_events(scheduler_database, now + timedelta(seconds=2), 3000)
     control = await insert_events(scheduler_database, now + timedelta(hours=1), 100)
     async with (
-        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        EventTap(infra, topic.name) as tap,
         emitters(infra, scheduler_database, topic, 2, batch_size=500),
     ):
         await tap.wait_for(lambda _: len(tap.seen) >= 3000, within=60)
@@ -189,7 +189,7 @@ async def test_a_replica_that_dies_or_freezes_after_claiming_a_batch_loses_nothi
     # a live emitter keeps its claim while it waits): the 1 s lease ends its transaction.
     replica.send_signal(signal.SIGKILL if failure == "killed" else signal.SIGSTOP)
     async with (
-        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        EventTap(infra, topic.name) as tap,
         emitters(infra, scheduler_database, topic, 1, batch_size=500),
     ):
         await tap.wait_for(lambda _: len(tap.seen) >= 300, within=30)
@@ -208,7 +208,7 @@ async def test_moved_events_fire_at_their_new_time_and_cancelled_ones_never(
     [later] = await insert_events(scheduler_database, now + timedelta(seconds=20), 1)
     [cancelled] = await insert_events(scheduler_database, now + timedelta(seconds=20), 1)
     async with (
-        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        EventTap(infra, topic.name) as tap,
         emitters(infra, scheduler_database, topic, 1, batch_size=500, max_sleep=5.0),
     ):
         start = await database_now(scheduler_database)
@@ -244,7 +244,7 @@ async def test_an_idle_scheduler_wakes_for_a_new_event_before_its_next_poll(
 ) -> None:
     topic = await due_topic(infra)
     async with (
-        EventTap(infra.kafka_bootstrap, topic.name) as tap,
+        EventTap(infra, topic.name) as tap,
         emitters(infra, scheduler_database, topic, 1, max_sleep=30.0),
     ):
         await asleep(scheduler_database)
@@ -289,7 +289,7 @@ async def test_a_batch_whose_acknowledgements_outlast_the_lease_keeps_its_claim(
     emitter = Emitter(dsn, slow, topic=topic.name, lease_seconds=lease)
     connection = await asyncpg.connect(dsn)
     try:
-        async with EventTap(infra.kafka_bootstrap, topic.name) as tap:
+        async with EventTap(infra, topic.name) as tap:
             emission = asyncio.create_task(emitter.emit_batch(connection))
             await asyncio.wait_for(slow.handed.wait(), 10)
 
@@ -362,7 +362,7 @@ async def test_an_event_kafka_refuses_fails_and_the_rest_of_its_batch_is_emitted
         )
         await uow.commit()
 
-    async with EventTap(infra.kafka_bootstrap, topic.name) as tap:
+    async with EventTap(infra, topic.name) as tap:
         async with emitters(infra, scheduler_database, topic, 1, batch_size=500):
             # Then the other four are emitted
             await tap.wait_for(lambda _: len(tap.seen) >= 4, within=20)

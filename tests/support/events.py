@@ -11,6 +11,7 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer
 
 from cutover_contracts.envelope import CloudEvent, decode_event
+from tests.support.infra import Infra
 
 T = TypeVar("T")
 
@@ -18,10 +19,10 @@ T = TypeVar("T")
 class EventTap:
     """Everything published on some topics from now on (a fresh consumer group at the end)."""
 
-    def __init__(self, bootstrap: str, *topics: str) -> None:
+    def __init__(self, infra: Infra, *topics: str) -> None:
         self.consumer = AIOKafkaConsumer(
             *topics,
-            bootstrap_servers=bootstrap,
+            **infra.kafka_options(),
             group_id=f"test-tap-{uuid.uuid4()}",
             auto_offset_reset="latest",
             enable_auto_commit=False,

@@ -6,25 +6,33 @@ Where they come from, in order:
 2. testcontainers, when a Docker engine answers;
 3. otherwise the project's own scripts (`infra/kafka.sh`, `infra/postgres.sh`) start a private
    broker and cluster in `.local/test` on their own ports, from a clean state, and stop them after.
-Every session gets fresh databases, migrated by Alembic like production, and fresh topics.
+Every session gets fresh databases, migrated by Alembic like production, and fresh topics and ACLs.
+
+The broker the scripts start requires SASL/SCRAM and enforces ACLs, like the dev stack: every client
+a test makes connects as a principal of its `clients.json` (`Infra.kafka_options`), `admin` unless
+the test is about what another principal may do; each service process connects as itself. A given
+broker (1.) is described by `CUTOVER_TEST_KAFKA_CLIENTS`, the path of its clients.json, when it has
+security; testcontainers' broker (2.) has none, and the tests of the broker's ACLs skip there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from cutover_contracts.topics import SERVICES
-from cutover_kit.kafka import provision_topics
+from cutover_kit.kafka import provision_acls, provision_topics
 from cutover_kit.migrations import upgrade
 from cutover_kit.settings import KafkaSettings
 
@@ -73,6 +81,12 @@ class Infra:
     postgres_user: str
     postgres_password: str
     control: LocalControl | None = None
+    # The broker's clients.json (BRIEF §6) when it requires SASL; None for a broker without security.
+    kafka_clients: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def kafka_secured(self) -> bool:
+        return self.kafka_clients is not None
 
     def database_url(self, service: str) -> str:
         credentials = self.postgres_user + (
@@ -84,9 +98,9 @@ class Infra:
         )
 
     def service_env(self) -> dict[str, str]:
-        """The environment a service process needs to use this infrastructure."""
+        """The environment service processes need to use this infrastructure, Kafka credentials
+        aside (`kafka_env`: each service connects as its own principal)."""
         env = {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "POSTGRES_HOST": self.postgres_host,
             "POSTGRES_PORT": str(self.postgres_port),
             "POSTGRES_USER": self.postgres_user,
@@ -96,8 +110,30 @@ class Infra:
             env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
         return env
 
-    def kafka_settings(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap_servers=self.kafka_bootstrap)
+    def kafka_env(self, principal: str = "admin") -> dict[str, str]:
+        """The `KAFKA_*` variables of a process that connects as `principal`."""
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap}
+        if self.kafka_clients is not None:
+            credentials = self.kafka_clients["principals"][principal]
+            env |= {
+                "KAFKA_SECURITY_PROTOCOL": self.kafka_clients["security_protocol"],
+                "KAFKA_SASL_MECHANISM": self.kafka_clients["sasl_mechanism"],
+                "KAFKA_SASL_USERNAME": credentials["username"],
+                "KAFKA_SASL_PASSWORD": credentials["password"],
+            }
+        return env
+
+    def kafka_settings(self, principal: str = "admin") -> KafkaSettings:
+        """Settings for the kit's clients (producers, brokers, provisioning) as `principal`."""
+        variables = self.kafka_env(principal)
+        return KafkaSettings(
+            **{name.removeprefix("KAFKA_").lower(): value for name, value in variables.items()}
+        )
+
+    def kafka_options(self, principal: str = "admin") -> dict[str, Any]:
+        """Connection options for an aiokafka producer, consumer or admin client as `principal`:
+        `AIOKafkaProducer(**infra.kafka_options(), ...)`."""
+        return self.kafka_settings(principal).client_options()
 
 
 def _docker_engine_answers() -> bool:
@@ -123,6 +159,7 @@ def _local_infra() -> Iterator[Infra]:
             "postgres",
             "",
             LocalControl(env),
+            json.loads((TEST_STATE / "kafka" / "clients.json").read_text()),
         )
     finally:
         if not os.environ.get("CUTOVER_TEST_KEEP_INFRA"):
@@ -148,12 +185,14 @@ def _containers() -> Iterator[Infra]:
 @contextmanager
 def _given() -> Iterator[Infra]:
     url = urlsplit(os.environ["CUTOVER_TEST_POSTGRES_URL"])
+    clients = os.environ.get("CUTOVER_TEST_KAFKA_CLIENTS")
     yield Infra(
         os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         url.hostname or "127.0.0.1",
         url.port or 5432,
         url.username or "postgres",
         url.password or "",
+        kafka_clients=json.loads(Path(clients).read_text()) if clients else None,
     )
 
 
@@ -171,6 +210,7 @@ def test_infrastructure() -> Iterator[Infra]:
         for service in SERVICES:
             upgrade(migrations_of(service), infra.database_url(service))
         asyncio.run(provision_topics(infra.kafka_settings()))
+        asyncio.run(provision_acls(infra.kafka_settings()))
         yield infra
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from cutover_contracts import seeds
 from cutover_contracts.envelope import CloudEvent, encode_event
 from cutover_contracts.events import AccountDisconnectRequestedV1
-from cutover_contracts.topics import Topic
+from cutover_contracts.topics import SCHEDULED_EVENT_DUE, Topic
 
 INACTIVE = seeds.INACTIVE
 
@@ -46,3 +46,28 @@ def disconnect_request(account_id: int) -> AccountDisconnectRequestedV1:
         status_id=INACTIVE,
         requested_at=datetime.now(UTC),
     )
+
+
+def due_event(
+    account_id: int, event_type: str = "disconnect_account", **payload: object
+) -> tuple[str, bytes]:
+    """A `scheduler.scheduled-event-due.v1` record's value as the scheduler would write it, and the
+    scheduled event's id."""
+    scheduled_event_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    event = CloudEvent(
+        id=scheduled_event_id,
+        source="/cutover/scheduler",
+        type=SCHEDULED_EVENT_DUE.event_type,
+        subject=str(account_id),
+        time=now,
+        data={
+            "scheduled_event_id": str(scheduled_event_id),
+            "event_type": event_type,
+            "account_id": account_id,
+            "run_at": now.isoformat(),
+            "emitted_at": now.isoformat(),
+            "payload": payload,
+        },
+    )
+    return str(scheduled_event_id), encode_event(event)

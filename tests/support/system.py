@@ -108,11 +108,14 @@ class System:
         for old_log in LOG_DIR.glob("*.log"):
             if old_log.stem in TEST_PORTS:
                 old_log.unlink()
+        # Each service connects to Kafka as its own principal, like in `make up`, and calls the
+        # others with its own identity token.
         self.services = {
             name: ServiceProcess(
                 name,
                 {
                     **env,
+                    **infra.kafka_env(name),
                     "CUTOVER_SERVICE_TOKEN_FILE": str(self.issuer.service_token_file(name)),
                 },
             )

@@ -1,17 +1,32 @@
 """docker-compose.yml cannot run here (no Docker engine); these checks keep it honest: valid YAML,
-and in step with the local scripts and the settings (same variables, ports, versions)."""
+in step with the local scripts and the settings (same variables, ports, versions, broker security),
+published on 127.0.0.1 only, and holding no secret (they come from the .env `make compose-env`
+writes)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
+import pytest
 import yaml
 
 from cutover_contracts.topics import SERVICES
 from cutover_kit.settings import DEFAULT_PORTS, KafkaSettings, Settings
 from tests.support.infra import REPO
 
-COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
+PRINCIPALS = ("admin", *SERVICES, "observer")
+# The broker settings that make it trust no stranger; the dev and the compose broker share them.
+BROKER_SECURITY = (
+    "sasl.enabled.mechanisms=SCRAM-SHA-512",
+    "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found=false",
+    "super.users=User:admin;User:ANONYMOUS",
+)
 
 
 def known_variables() -> set[str]:
@@ -25,7 +40,7 @@ def test_every_service_is_composed_on_its_documented_port() -> None:
         definition = COMPOSE["services"][service]
         assert definition["command"] == ["python", "-m", f"cutover_{service}", "serve"]
         port = DEFAULT_PORTS[service]
-        assert definition["ports"] == [f"{port}:{port}"]
+        assert definition["ports"] == [f"127.0.0.1:{port}:{port}"]
 
 
 def test_services_are_configured_only_with_variables_the_settings_read() -> None:
@@ -49,3 +64,63 @@ def test_compose_creates_one_database_per_service_and_migrates_each() -> None:
     assert "cutover-topics" in migrate
     for service in SERVICES:
         assert f"python -m cutover_{service} migrate" in migrate
+
+
+def test_every_published_port_is_bound_to_the_loopback_interface() -> None:
+    published = {
+        name: definition.get("ports", []) for name, definition in COMPOSE["services"].items()
+    }
+    assert {"postgres", "kafka", *SERVICES} <= {name for name, ports in published.items() if ports}
+    for name, ports in published.items():
+        for port in ports:
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_no_secret_has_a_value_in_the_file() -> None:
+    # Every password or token is a required variable (`${NAME:?...}`), never a default (`:-`)
+    for name, definition in COMPOSE["services"].items():
+        for variable, value in (definition.get("environment") or {}).items():
+            if re.search(r"PASSWORD|TOKEN", variable):
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", str(value)), (name, variable)
+    assert not re.search(r"\$\{[A-Z_]*(PASSWORD|TOKEN)[A-Z_]*:?-", COMPOSE_TEXT)
+
+
+def test_make_compose_env_writes_every_secret_the_file_needs(tmp_path: Path) -> None:
+    script = tmp_path / "infra" / "docker" / "compose-env.sh"
+    script.parent.mkdir(parents=True)
+    script.write_bytes((REPO / "infra" / "docker" / "compose-env.sh").read_bytes())
+    script.chmod(0o755)
+
+    subprocess.run([script], check=True, capture_output=True)
+
+    env_file = tmp_path / ".env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    written = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    needed = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE_TEXT))
+    assert needed == set(written)
+    assert all(len(value) >= 32 for value in written.values())
+    assert len(set(written.values())) == len(written)  # each its own
+
+
+@pytest.mark.parametrize("script", ["infra/kafka.sh", "infra/docker/kafka-start.sh"])
+def test_the_dev_and_the_compose_broker_are_secured_alike(script: str) -> None:
+    text = (REPO / script).read_text()
+    for setting in BROKER_SECURITY:
+        assert setting in text, setting
+    assert f"PRINCIPALS=({' '.join(PRINCIPALS)})" in text
+    assert "--add-scram" in text
+    # the controller listener, the one without SASL, listens on loopback only
+    assert re.search(r"CONTROLLER://127\.0\.0\.1:", text)
+
+
+def test_each_composed_service_connects_to_kafka_as_itself_and_migrate_as_admin() -> None:
+    for name, principal in (*((s, s) for s in SERVICES), ("migrate", "admin")):
+        environment = COMPOSE["services"][name]["environment"]
+        assert environment["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert environment["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert environment["KAFKA_SASL_USERNAME"] == principal
+        assert environment["KAFKA_SASL_PASSWORD"].startswith(
+            f"${{KAFKA_{principal.upper()}_PASSWORD:?"
+        )
+    kafka = COMPOSE["services"]["kafka"]["environment"]
+    assert set(kafka) == {f"KAFKA_{principal.upper()}_PASSWORD" for principal in PRINCIPALS}

@@ -74,11 +74,23 @@ def document(service: str) -> dict[str, Any]:
         },
         "defaultContentType": "application/cloudevents+json",
         "servers": {
-            "local": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "make up"}
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": (
+                    "make up: SASL/SCRAM-SHA-512 with ACLs; each service its own principal, other"
+                    " teams read the public topics as `observer` (.local/dev/kafka/clients.json)"
+                ),
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
+            }
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
+        "components": {
+            "messages": messages,
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {"scram": {"type": "scramSha512"}},
+        },
     }
 
 

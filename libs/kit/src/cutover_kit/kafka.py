@@ -1,20 +1,36 @@
-"""Kafka clients built from `KafkaSettings`, and the explicit topic provisioning step.
+"""Kafka clients built from `KafkaSettings`, and the explicit provisioning step: topics and ACLs.
 
 Topics are never auto-created by the broker: `provision_topics` creates each one Cutover uses with
-the configured partitions and replication factor, and leaves existing ones alone.
+the configured partitions and replication factor, and leaves existing ones alone. `provision_acls`
+grants each principal what the topic registry says it needs, and nothing else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from cutover_contracts.topics import TOPICS
+from cutover_contracts.topics import SERVICES, TOPICS, Topic
 from cutover_kit.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -60,7 +76,9 @@ def make_broker(settings: KafkaSettings, client_id: str) -> KafkaBroker:
     )
 
 
-async def provision_topics(settings: KafkaSettings) -> list[str]:
+async def provision_topics(
+    settings: KafkaSettings, topics: Mapping[str, Topic] = TOPICS
+) -> list[str]:
     """Create every missing Cutover topic; return the names created."""
     admin = AIOKafkaAdminClient(client_id="cutover-provisioning", **settings.client_options())
     await admin.start()
@@ -75,7 +93,7 @@ async def provision_topics(settings: KafkaSettings) -> list[str]:
                     "retention.ms": str(int(settings.topic_retention_hours * 3_600_000))
                 },
             )
-            for name in TOPICS
+            for name in topics
             if name not in existing
         ]
         if missing:
@@ -83,3 +101,138 @@ async def provision_topics(settings: KafkaSettings) -> list[str]:
         return [topic.name for topic in missing]
     finally:
         await admin.close()
+
+
+ACL_PROPAGATION_TIMEOUT_SECONDS = 15.0
+# The principal other teams read the public topics with; its consumer groups start with `observer.`.
+OBSERVER = "observer"
+
+
+@dataclass(frozen=True, order=True)
+class AclGrant:
+    """One ALLOW ACL: `principal` may do `operation` on the topic or group `name` (exactly, or every
+    name starting with it when `prefixed`), from any host."""
+
+    principal: str
+    resource: Literal["topic", "group"]
+    name: str
+    operation: Literal["read", "write", "describe"]
+    prefixed: bool = False
+
+
+def acl_grants(
+    topics: Mapping[str, Topic] = TOPICS, services: Iterable[str] = SERVICES
+) -> set[AclGrant]:
+    """What the registry allows, one Kafka principal per service (its name) and `observer`:
+    - the producer of a topic (dead-letter topics included) WRITE and DESCRIBE on it; WRITE is all
+      an idempotent producer needs since Kafka 2.8 (it implies IDEMPOTENT_WRITE on the cluster);
+    - each consumer READ and DESCRIBE on it, and `observer` the same on every public topic;
+    - each of them READ on its own consumer groups, `<principal>.` PREFIXED, which is how the
+      services name them (`<service>.<consumer>`); READ on a group covers joining, committing
+      and fetching its offsets.
+    `admin` is a super user of the broker and needs no ACL."""
+    grants: set[AclGrant] = set()
+    for topic in topics.values():
+        grants |= {
+            AclGrant(topic.producer, "topic", topic.name, "write"),
+            AclGrant(topic.producer, "topic", topic.name, "describe"),
+        }
+        readers = set(topic.consumers) | ({OBSERVER} if topic.public else set())
+        for reader in readers:
+            grants |= {
+                AclGrant(reader, "topic", topic.name, "read"),
+                AclGrant(reader, "topic", topic.name, "describe"),
+            }
+    for principal in (*services, OBSERVER):
+        grants.add(AclGrant(principal, "group", f"{principal}.", "read", prefixed=True))
+    return grants
+
+
+_RESOURCE = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP}
+_OPERATION = {
+    "read": AclOperation.READ,
+    "write": AclOperation.WRITE,
+    "describe": AclOperation.DESCRIBE,
+}
+
+
+def _binding(grant: AclGrant) -> AclBinding:
+    return AclBinding(
+        _RESOURCE[grant.resource],
+        grant.name,
+        ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL,
+        f"User:{grant.principal}",
+        "*",
+        _OPERATION[grant.operation],
+        AclPermissionType.ALLOW,
+    )
+
+
+def admin_client_config(settings: KafkaSettings) -> dict[str, Any]:
+    """The same connection as `client_options`, for confluent-kafka (librdkafka): aiokafka's admin
+    client has no ACL API."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "security.protocol": settings.security_protocol,
+        "log_level": 4,  # warnings and worse: librdkafka's info lines are noise for one call
+    }
+    for key, value in (
+        ("ssl.ca.location", settings.ssl_cafile),
+        ("ssl.certificate.location", settings.ssl_certfile),
+        ("ssl.key.location", settings.ssl_keyfile),
+    ):
+        if value:
+            config[key] = value
+    if settings.sasl_mechanism:
+        config["sasl.mechanism"] = settings.sasl_mechanism
+        config["sasl.username"] = settings.sasl_username or ""
+        config["sasl.password"] = (
+            settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+        )
+    return config
+
+
+async def provision_acls(
+    settings: KafkaSettings, topics: Mapping[str, Topic] = TOPICS
+) -> list[AclGrant] | None:
+    """Create every missing ACL of `acl_grants(topics)`, as the principal in `settings` (`admin`);
+    return the grants created, or None when the broker enforces no ACLs (no authorizer: a broker
+    without security, where there is nothing to provision). Like topics, ACLs are only added:
+    one the registry no longer implies is left for an operator to remove."""
+    return await asyncio.to_thread(_provision_acls, admin_client_config(settings), topics)
+
+
+def _provision_acls(config: dict[str, Any], topics: Mapping[str, Topic]) -> list[AclGrant] | None:
+    admin = AdminClient(config)
+    try:
+        existing = _acl_bindings(admin)
+    except KafkaException as error:
+        if error.args[0].code() == KafkaError.SECURITY_DISABLED:
+            return None
+        raise
+    missing = [grant for grant in sorted(acl_grants(topics)) if _binding(grant) not in existing]
+    if missing:
+        futures = admin.create_acls([_binding(grant) for grant in missing], request_timeout=15)
+        for future in futures.values():
+            future.result()
+        # The controller has them; wait until the broker enforces them too, so a client started
+        # right after provisioning is not refused.
+        deadline = time.monotonic() + ACL_PROPAGATION_TIMEOUT_SECONDS
+        while not {_binding(grant) for grant in missing} <= _acl_bindings(admin):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the broker does not show the ACLs just created")
+            time.sleep(0.1)
+    return missing
+
+
+def _acl_bindings(admin: AdminClient) -> set[AclBinding]:
+    every = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    return set(admin.describe_acls(every, request_timeout=15).result())

@@ -37,8 +37,11 @@ clean:
 status:
 	@infra/stack.sh status
 
+# The unit tier first (seconds, no infrastructure): a broken rule stops the run before Kafka and
+# PostgreSQL are even started; then everything else against them.
 test: install
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen pytest tests/unit -q
+	@$(UV) run --frozen pytest --ignore=tests/unit
 
 test-faults: install
 	@$(UV) run --frozen pytest -m faults

@@ -335,3 +335,34 @@ async def test_a_disconnected_account_cannot_take_an_address_until_reactivated(
         await wait_until(attached, within=10)
         shown = ok(await addresses.get(f"/accounts/{account['id']}/serviceable-address"))
         assert shown["id"] == address["id"]
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "body"),
+    [
+        ("accounts", "/account-types", {"name": "nul\u0000type"}),
+        ("billing", None, {"amount": 5, "description": "nul\u0000debit"}),
+        (
+            "addresses",
+            "/serviceable-addresses",
+            {
+                "line1": "1 Nul Road",
+                "city": "x\u0000y",
+                "subdivision": "IL",
+                "zip": "1",
+                "country": "US",
+            },
+        ),
+    ],
+    ids=["accounts", "billing", "addresses"],
+)
+async def test_a_nul_character_in_text_is_a_422_not_a_500(
+    system: System, service: str, path: str | None, body: dict[str, object]
+) -> None:
+    """Found by schemathesis' stateful run: PostgreSQL stores no NUL in text."""
+    async with system.client("accounts") as accounts:
+        account = await new_account(accounts)
+    async with system.client(service) as client:
+        response = await client.post(path or f"/accounts/{account['id']}/debits", json=body)
+        body_ = problem(response, 422, "unstorable-value")
+        assert "0x00" in body_["detail"]

@@ -64,6 +64,18 @@ def integrity_kind(error: BaseException) -> str | None:
     return None
 
 
+def unstorable_value(error: BaseException) -> str | None:
+    """PostgreSQL's reason when a request's value cannot be stored as given (SQLSTATE class 22,
+    data exception: a NUL character in text, a number or time out of range), else None. Such a
+    value is the caller's to fix, so it is a 4xx, never a 500; the transaction is rolled back."""
+    if isinstance(error, DBAPIError):
+        sqlstate = getattr(error.orig, "sqlstate", None) or ""
+        if sqlstate.startswith("22"):
+            # asyncpg's text reads "<class '…Error'>: invalid byte sequence …": keep the reason.
+            return str(error.orig).split("\n", 1)[0].rpartition(">: ")[2]
+    return None
+
+
 # The namespace of answers' event ids (`UnitOfWork.answer`).
 ANSWERS = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
 

@@ -4,7 +4,8 @@ Domain errors are mapped here, once, by their base class (`NotFound` → 404, `C
 A `type` is a stable URN per kind of problem (`urn:cutover:problem:account-not-found`) so clients
 branch on it, not on prose; the README lists them. What no use case turned into a domain error is
 mapped by its cause: a database out of reach is a 503 to retry, a unique or foreign-key violation
-(a race the use case did not settle) a 409 `conflict`; only the rest is a 500.
+(a race the use case did not settle) a 409 `conflict`, a value PostgreSQL cannot store (a NUL
+character in text, a number out of range) a 422 `unstorable-value`; only the rest is a 500.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cutover_kit.db import integrity_kind, transient_kind
+from cutover_kit.db import integrity_kind, transient_kind, unstorable_value
 from cutover_kit.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,14 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
         # does not still gets a 409, never a 500. Logged: it names a race to settle in the code.
         log.warning("%s %s: unsettled %s: %s", request.method, request.url.path, kind, error)
         return problem_response(409, code="conflict", detail=INTEGRITY_DETAILS[kind])
+    if reason := unstorable_value(error):
+        log.warning("%s %s: unstorable value: %s", request.method, request.url.path, reason)
+        return problem_response(
+            422,
+            code="unstorable-value",
+            title="Your request is not valid",
+            detail=f"A value cannot be stored as given ({reason}); nothing was written.",
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         500, code="internal-error", detail="An unexpected error occurred; it has been logged."

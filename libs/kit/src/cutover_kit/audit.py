@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from cutover_kit import context
 from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page, fetch_page, parse_sort
+from cutover_kit.pagination import Cursor, Instant, Limit, Page, fetch_page, parse_sort
 from cutover_kit.tables import audit_log
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -56,8 +56,8 @@ async def read_audit_log(
     runtime: Annotated[Any, Depends(_runtime)],
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=300, description="e.g. POST /accounts")] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AuditEntry]:

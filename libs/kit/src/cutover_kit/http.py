@@ -17,6 +17,7 @@ from cutover_kit import audit, context, dead_letters, metrics
 from cutover_kit.auth import authenticate, check_every_route_is_scoped
 from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory
+from cutover_kit.openapi import document_the_edge
 from cutover_kit.problems import install_problem_handlers, problem_response
 from cutover_kit.ratelimit import enforce_rate_limit
 from cutover_kit.runtime import ServiceRuntime
@@ -161,4 +162,5 @@ def build_app(
     for router in [*routers, dead_letters.router, audit.router]:
         app.include_router(router, dependencies=guards)
     check_every_route_is_scoped(app, OPEN_PATHS)
+    document_the_edge(app, OPEN_PATHS)
     return app

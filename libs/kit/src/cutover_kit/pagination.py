@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, WithJsonSchema
 from sqlalchemy import Column, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,6 +27,23 @@ from cutover_kit.errors import Unprocessable
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    """Only an RFC 3339 text with an offset is a time here (pydantic alone would take `0.5` as
+    half a second past 1970)."""
+    if isinstance(value, str) and RFC3339.fullmatch(value):
+        return value
+    raise ValueError("an RFC 3339 time with an offset, e.g. 2026-12-01T00:00:00Z")
+
+
+# A time in a query (`from`, `to`): RFC 3339 with an offset, nothing else.
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 Cursor = Annotated[
     str | None, Query(max_length=500, description="`next_cursor` of the previous page")
 ]

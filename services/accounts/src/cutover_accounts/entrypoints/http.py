@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from pydantic import AwareDatetime
 
 from cutover_accounts.adapters.peers import Peers
 from cutover_accounts.domain.errors import AccountsAreNeverDeleted
@@ -44,7 +43,7 @@ from cutover_kit.errors import Unprocessable
 from cutover_kit.http import UoW
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page
+from cutover_kit.pagination import Cursor, Instant, Limit, Page
 
 router = APIRouter()
 
@@ -468,8 +467,8 @@ async def account_disconnects(
 )
 async def activations_disconnections(
     uow: UoW,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     activations_sort: Annotated[
         str, _sort("activated_at, account_name, account_id")
     ] = "-activated_at",

@@ -19,7 +19,10 @@ class AddressCreate(BaseModel):
     city: str = Field(min_length=1, max_length=100)
     subdivision: str = Field(min_length=1, max_length=100)
     zip: str = Field(min_length=1, max_length=20)
-    country: str = Field(description="ISO 3166-1 alpha-2, e.g. US")
+    country: str = Field(
+        description="ISO 3166-1 alpha-2, e.g. US",
+        json_schema_extra={"enum": sorted(COUNTRIES)},
+    )
     latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
 

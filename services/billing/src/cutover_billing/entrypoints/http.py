@@ -35,7 +35,7 @@ class InvoiceNotFound(NotFound):
     dependencies=[requires("billing:write")],
     status_code=201,
     tags=["debits"],
-    responses=problems(404, 422),
+    responses=problems(404, 409, 422),
 )
 async def post_debit(
     account_id: AccountId,

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
+from cutover_contracts.scheduled import PAYLOADS
 from cutover_scheduler.domain.model import ScheduledEvent
 
 
@@ -15,7 +16,9 @@ class ScheduledEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_type: str = Field(
-        max_length=50, description="disconnect_account or change_account_status"
+        max_length=50,
+        description="What to do when due; its payload's shape depends on it",
+        json_schema_extra={"enum": sorted(PAYLOADS)},
     )
     account_id: StrictInt = Field(gt=0, le=2**63 - 1)
     run_at: AwareDatetime = Field(description="The minimum start time; in the future, with offset")

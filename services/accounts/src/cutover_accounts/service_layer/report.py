@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 
 from cutover_accounts.adapters.tables import accounts, activations, disconnects
 from cutover_accounts.service_layer.accounts import AccountFilter
-from cutover_kit.db import UnitOfWork
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_kit.pagination import parse_sort
 
 REPORT_ROWS_MAX = 10_000
@@ -59,7 +59,7 @@ def _filtered(query: Select[Any], table: TableQuery, sorts: dict[str, Any]) -> S
 
 
 async def activations_and_disconnections(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     *,
     start: datetime,
     end: datetime,

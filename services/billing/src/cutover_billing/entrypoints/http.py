@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from cutover_billing.entrypoints.schemas import (
     DebitCreate,
@@ -14,12 +14,16 @@ from cutover_billing.entrypoints.schemas import (
     UninvoicedOut,
 )
 from cutover_billing.service_layer import billing
+from cutover_billing.service_layer.unit_of_work import BillingUnitOfWork
 from cutover_kit.auth import requires
 from cutover_kit.errors import NotFound
-from cutover_kit.http import Directory, UoW
+from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
+
+# The route dependency, typed with this service's repositories.
+UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
 
 router = APIRouter()
 

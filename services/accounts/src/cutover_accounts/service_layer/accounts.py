@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_
-
+from cutover_accounts.adapters.queries import HISTORY_SORTS, AccountFilter
 from cutover_accounts.adapters.repository import ACCOUNT_SORTS, AccountsRepository
-from cutover_accounts.adapters.tables import account_history
-from cutover_accounts.adapters.tables import accounts as accounts_table
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_CREATED
-from cutover_kit.pagination import contains_pattern, parse_sort
+from cutover_kit.pagination import parse_sort
 
 UNSET: Any = object()
-
-
-@dataclass(frozen=True)
-class AccountFilter:
-    account_status_id: UUID | None = None
-    account_type_id: UUID | None = None
-    parent_account_id: int | None = None
-    q: str | None = None
-    include_archived: bool = False
-
-    def conditions(self) -> list[Any]:
-        table = accounts_table.c
-        conditions: list[Any] = []
-        if not self.include_archived:
-            conditions.append(table.archived_at.is_(None))
-        if self.account_status_id:
-            conditions.append(table.account_status_id == self.account_status_id)
-        if self.account_type_id:
-            conditions.append(table.account_type_id == self.account_type_id)
-        if self.parent_account_id:
-            conditions.append(table.parent_account_id == self.parent_account_id)
-        if self.q:
-            matches = [table.name.ilike(contains_pattern(self.q))]
-            if self.q.isdigit() and len(self.q) < 19:
-                matches.append(table.id == int(self.q))
-            conditions.append(or_(*matches))
-        return conditions
 
 
 async def _check_parent(repository: AccountsRepository, parent_id: int) -> None:
@@ -134,9 +103,7 @@ async def list_accounts(
 ) -> tuple[list[Account], str | None]:
     order = parse_sort(sort, ACCOUNT_SORTS)
     async with uow:
-        return await uow.accounts.list_accounts(
-            filters.conditions(), order, limit=limit, cursor=cursor
-        )
+        return await uow.accounts.list_accounts(filters, order, limit=limit, cursor=cursor)
 
 
 async def children(
@@ -238,9 +205,6 @@ async def apply_edit(
         **{key: str(value) if value is not None else None for key, value in changes.items()},
     )
     return account
-
-
-HISTORY_SORTS = {"at": account_history.c.at, "id": account_history.c.id}
 
 
 async def history(

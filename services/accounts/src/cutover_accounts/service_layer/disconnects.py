@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from cutover_accounts.adapters.queries import DISCONNECT_SORTS
 from cutover_accounts.adapters.repository import AccountsRepository
-from cutover_accounts.adapters.tables import disconnects
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
@@ -48,12 +48,6 @@ from cutover_contracts.topics import (
 )
 from cutover_kit import context
 from cutover_kit.pagination import parse_sort
-
-DISCONNECT_SORTS = {
-    "requested_at": disconnects.c.requested_at,
-    "completed_at": disconnects.c.completed_at,
-    "deadline_at": disconnects.c.deadline_at,
-}
 
 
 async def request_disconnect(

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cutover_accounts.adapters.peers import Peers
+from cutover_accounts.adapters.queries import AccountFilter
 from cutover_accounts.adapters.repository import ACCOUNT_SORTS
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
-from cutover_accounts.service_layer.accounts import AccountFilter
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_kit.errors import DomainError, PeerUnavailable
 from cutover_kit.pagination import parse_sort
@@ -46,7 +46,7 @@ async def disconnect_preview(uow: AccountsUnitOfWork, peers: Peers, account_id: 
         except DomainError as error:
             refusal = error.detail
         children, _ = await repository.list_accounts(
-            AccountFilter(parent_account_id=account_id).conditions(),
+            AccountFilter(parent_account_id=account_id),
             parse_sort("id", ACCOUNT_SORTS),
             limit=CHILDREN_SHOWN,
             cursor=None,

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cutover_addresses.adapters.tables import address_history, serviceable_addresses
+from cutover_addresses.adapters.queries import ADDRESS_SORTS, HISTORY_SORTS
 from cutover_addresses.domain import errors
 from cutover_addresses.domain.model import ServiceableAddress, normalise, search_key
 from cutover_addresses.service_layer.unit_of_work import AddressesUnitOfWork
@@ -89,14 +89,6 @@ async def attach_account(
         await repository.attach(address_id, account_id)
         await uow.commit()
         return replace(address, account_id=account_id)
-
-
-ADDRESS_SORTS = {
-    "created_at": serviceable_addresses.c.created_at,
-    "city": serviceable_addresses.c.city,
-    "zip": serviceable_addresses.c.zip,
-}
-HISTORY_SORTS = {"at": address_history.c.at, "id": address_history.c.id}
 
 
 async def list_addresses(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 
+from cutover_billing.adapters.queries import DEBIT_SORTS, INVOICE_SORTS
 from cutover_billing.adapters.repository import BillingRepository
-from cutover_billing.adapters.tables import debits, invoices
 from cutover_billing.domain import errors
 from cutover_billing.domain.model import Debit, Invoice
 from cutover_billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -111,14 +111,6 @@ async def issue_final_invoices(
 async def get_invoice(uow: BillingUnitOfWork, invoice_id: uuid.UUID) -> Invoice | None:
     async with uow:
         return await uow.billing.invoice(invoice_id)
-
-
-INVOICE_SORTS = {
-    "number": invoices.c.number,
-    "issued_at": invoices.c.issued_at,
-    "total": invoices.c.total,
-}
-DEBIT_SORTS = {"created_at": debits.c.created_at, "amount": debits.c.amount}
 
 
 async def invoices_of(

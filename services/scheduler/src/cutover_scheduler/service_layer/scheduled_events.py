@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import func
 
 from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
 from cutover_contracts.scheduled import PAYLOADS
@@ -16,13 +14,12 @@ from cutover_kit import context
 from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import parse_sort
 from cutover_scheduler.adapters.emitter import WAKEUP_CHANNEL
+from cutover_scheduler.adapters.queries import SORTS, EventFilter
 from cutover_scheduler.adapters.repository import SchedulerRepository
-from cutover_scheduler.adapters.tables import scheduled_events
 from cutover_scheduler.domain import errors
 from cutover_scheduler.domain.model import ScheduledEvent
 from cutover_scheduler.service_layer.unit_of_work import SchedulerUnitOfWork
 
-SORTS = {"run_at": scheduled_events.c.run_at, "created_at": scheduled_events.c.created_at}
 UNSET: Any = object()
 
 
@@ -78,33 +75,12 @@ async def get(uow: SchedulerUnitOfWork, event_id: UUID) -> ScheduledEvent:
         return event
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    account_id: int | None = None
-    state: str | None = None
-    event_type: str | None = None
-
-    def conditions(self) -> list[Any]:
-        table = scheduled_events.c
-        return [
-            column == value
-            for column, value in (
-                (table.account_id, self.account_id),
-                (table.state, self.state),
-                (table.event_type, self.event_type),
-            )
-            if value is not None
-        ]
-
-
 async def list_events(
     uow: SchedulerUnitOfWork, filters: EventFilter, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[ScheduledEvent], str | None]:
     order = parse_sort(sort, SORTS)
     async with uow:
-        return await uow.scheduled_events.list_events(
-            filters.conditions(), order, limit=limit, cursor=cursor
-        )
+        return await uow.scheduled_events.list_events(filters, order, limit=limit, cursor=cursor)
 
 
 async def change(
@@ -159,15 +135,14 @@ async def record_outcome(uow: SchedulerUnitOfWork, outcome: ScheduledEventOutcom
         if outcome.outcome == "completed" and outcome.disconnect_id
         else outcome.outcome
     )
-    await repository.update(
-        event.id,
+    # Still pending: the event was sent but never marked (its batch failed after the broker
+    # wrote it, or a frozen emitter's producer sent it after the lease had cut its
+    # transaction). It was emitted by now, never earlier than due.
+    await repository.record_outcome(
+        event,
         state=outcome.outcome,
         outcome=outcome.reason or summary,
         disconnect_id=outcome.disconnect_id,
-        # Still pending: the event was sent but never marked (its batch failed after the broker
-        # wrote it, or a frozen emitter's producer sent it after the lease had cut its
-        # transaction). It was emitted by now, never earlier than due.
-        emitted_at=event.emitted_at or func.clock_timestamp(),
     )
 
 

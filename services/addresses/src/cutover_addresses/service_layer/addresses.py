@@ -7,7 +7,13 @@ from uuid import UUID
 
 from cutover_addresses.adapters.queries import ADDRESS_SORTS, HISTORY_SORTS
 from cutover_addresses.domain import errors
-from cutover_addresses.domain.model import ServiceableAddress, normalise, search_key
+from cutover_addresses.domain.model import (
+    ServiceableAddress,
+    check_holds_no_address,
+    check_may_hold_address,
+    normalise,
+    search_key,
+)
 from cutover_addresses.service_layer.unit_of_work import AddressesUnitOfWork
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountDisconnectRequestedV1, DisconnectAddressReleasedV1
@@ -75,17 +81,17 @@ async def attach_account(
         # Serialise attaches and releases of one account: it never ends up on two addresses, and
         # an attach either precedes the disconnect's release (which frees it) or sees it.
         await repository.accounts.lock(account_id)
-        if (facts and facts.disconnected) or await repository.account_disconnected(account_id):
-            raise errors.AccountDisconnected(account_id)
+        check_may_hold_address(
+            account_id,
+            disconnected=bool(facts and facts.disconnected)
+            or await repository.account_disconnected(account_id),
+        )
         # The address row lock settles two concurrent attaches to one address: one wins, one 409.
         address = await repository.lock(address_id)
         if address is None:
             raise errors.AddressNotFound(address_id)
-        if address.account_id is not None:
-            raise errors.AddressTaken(address_id, address.account_id)
-        held = await repository.address_of(account_id)
-        if held is not None:
-            raise errors.AccountHasAddress(account_id, held)
+        address.check_free()
+        check_holds_no_address(account_id, await repository.address_of(account_id))
         await repository.attach(address_id, account_id)
         await uow.commit()
         return replace(address, account_id=account_id)
@@ -113,8 +119,7 @@ async def release_by_hand(uow: AddressesUnitOfWork, address_id: UUID) -> Service
         address = await repository.lock(address_id)
         if address is None:
             raise errors.AddressNotFound(address_id)
-        if address.account_id is None:
-            raise errors.AddressFree(address_id)
+        address.check_held()
         await repository.release(address_id, address.account_id)
         await uow.commit()
         return replace(address, account_id=None)

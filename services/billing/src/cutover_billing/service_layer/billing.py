@@ -13,7 +13,12 @@ import uuid
 from cutover_billing.adapters.queries import DEBIT_SORTS, INVOICE_SORTS
 from cutover_billing.adapters.repository import BillingRepository
 from cutover_billing.domain import errors
-from cutover_billing.domain.model import Debit, Invoice
+from cutover_billing.domain.model import (
+    Debit,
+    Invoice,
+    check_currency,
+    check_something_to_invoice,
+)
 from cutover_billing.service_layer.unit_of_work import BillingUnitOfWork
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
@@ -45,9 +50,7 @@ async def post_debit(
     async with uow:
         repository = uow.billing
         await _lock_active_account(repository, directory, account_id)
-        pending = await repository.uninvoiced(account_id)
-        if pending and pending[0].currency != currency:
-            raise errors.CurrencyMismatch(account_id, pending[0].currency, currency)
+        check_currency(account_id, await repository.uninvoiced(account_id), currency)
         debit = await repository.add_debit(account_id, amount, currency, description)
         await uow.commit()
         return debit
@@ -60,8 +63,7 @@ async def invoice_now(
         repository = uow.billing
         await _lock_active_account(repository, directory, account_id)
         charged = await repository.uninvoiced(account_id, for_update=True)
-        if not charged:
-            raise errors.NothingToInvoice(account_id)
+        check_something_to_invoice(account_id, charged)
         invoice = await repository.add_invoice(account_id, "regular", charged)
         await uow.commit()
         return invoice
@@ -108,9 +110,12 @@ async def issue_final_invoices(
         )
 
 
-async def get_invoice(uow: BillingUnitOfWork, invoice_id: uuid.UUID) -> Invoice | None:
+async def get_invoice(uow: BillingUnitOfWork, invoice_id: uuid.UUID) -> Invoice:
     async with uow:
-        return await uow.billing.invoice(invoice_id)
+        invoice = await uow.billing.invoice(invoice_id)
+        if invoice is None:
+            raise errors.InvoiceNotFound(invoice_id)
+        return invoice
 
 
 async def invoices_of(

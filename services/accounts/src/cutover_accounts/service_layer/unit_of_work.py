@@ -1,8 +1,9 @@
-"""Accounts' unit of work: one transaction, and the repositories that read and write in it
-(accounts, their statuses and types, disconnects and history: one repository, `uow.accounts`, since one account row is what every use case locks).
+"""Accounts' unit of work: one transaction, and the repository that reads and writes in it.
 
-The composition root hands this class to the runtime; use cases reach the database only through
-`uow.accounts`, so the unit tier runs them on a fake unit of work.
+`uow.accounts` holds accounts, their statuses and types, disconnects and history in one repository:
+every lifecycle change locks the one account row, and the name is the domain's. The composition
+root hands this class to the runtime; use cases reach the database only through it, so the unit
+tier runs them on a fake unit of work.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Addresses' unit of work: one transaction, and the repositories that read and write in it
-(serviceable addresses and their history: `uow.addresses`).
+"""Addresses' unit of work: one transaction, and the repository that reads and writes in it.
 
+`uow.addresses` holds the serviceable addresses, the account each one serves and their history.
 The composition root hands this class to the runtime; use cases reach the database only through
-`uow.addresses`, so the unit tier runs them on a fake unit of work.
+it, so the unit tier runs them on a fake unit of work.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Billing' unit of work: one transaction, and the repositories that read and write in it
-(debits and invoices, written together under one account lock: one repository, `uow.billing`).
+"""Billing's unit of work: one transaction, and the repository that reads and writes in it.
 
-The composition root hands this class to the runtime; use cases reach the database only through
-`uow.billing`, so the unit tier runs them on a fake unit of work.
+`uow.billing` holds debits and invoices together: an invoice is issued over the debits it charges,
+under the one account lock, so splitting them would only pass that lock between two objects. The
+composition root hands this class to the runtime; use cases reach the database only through it,
+so the unit tier runs them on a fake unit of work.
 """
 
 from __future__ import annotations

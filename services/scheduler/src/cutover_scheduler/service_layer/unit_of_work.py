@@ -1,8 +1,8 @@
-"""Scheduler' unit of work: one transaction, and the repositories that read and write in it
-(the scheduled events (the API's side; the emitter has its own connection): `uow.scheduled_events`).
+"""The scheduler's unit of work: one transaction, and the repository that reads and writes in it.
 
-The composition root hands this class to the runtime; use cases reach the database only through
-`uow.scheduled_events`, so the unit tier runs them on a fake unit of work.
+`uow.scheduled_events` holds the scheduled events as the API sees them (the emitter claims and
+publishes them on its own connection). The composition root hands this class to the runtime; use
+cases reach the database only through it, so the unit tier runs them on a fake unit of work.
 """
 
 from __future__ import annotations

@@ -7,12 +7,24 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
+from cutover_addresses.service_layer.unit_of_work import AddressesUnitOfWork
+from cutover_billing.service_layer.unit_of_work import BillingUnitOfWork
 from cutover_contracts.topics import Topic
-from cutover_kit.db import Database
+from cutover_kit.db import Database, UnitOfWork
 from cutover_kit.migrations import upgrade
+from cutover_scheduler.service_layer.unit_of_work import SchedulerUnitOfWork
 from tests.support.infra import Infra, fresh_database, fresh_kit_database, migrations_of
 
 pytestmark = pytest.mark.infra
+
+# Each service's unit of work, as its composition root hands it to the runtime.
+UNITS_OF_WORK: dict[str, type[UnitOfWork]] = {
+    "accounts": AccountsUnitOfWork,
+    "billing": BillingUnitOfWork,
+    "addresses": AddressesUnitOfWork,
+    "scheduler": SchedulerUnitOfWork,
+}
 
 
 @pytest.fixture
@@ -28,7 +40,7 @@ async def service_database(infra: Infra, service: str) -> AsyncIterator[Database
     """A service's database of its own (migrated like production), with no service running on it."""
     url = await fresh_database(infra, f"{service}_{uuid.uuid4().hex[:8]}")
     await asyncio.to_thread(upgrade, migrations_of(service), url)
-    database = Database(url, service=service)
+    database = Database(url, service=service, unit_of_work=UNITS_OF_WORK[service])
     yield database
     await database.dispose()
 

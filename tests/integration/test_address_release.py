@@ -8,7 +8,6 @@ import random
 import pytest
 from sqlalchemy import select
 
-from cutover_addresses.adapters.repository import AddressesRepository
 from cutover_addresses.adapters.tables import address_history
 from cutover_addresses.domain.model import ServiceableAddress
 from cutover_addresses.entrypoints.consumers import on_disconnect_requested
@@ -31,7 +30,7 @@ class NoDirectory:
 async def address_held_by(database: Database, account_id: int) -> ServiceableAddress:
     """A new address attached to `account_id`, which this service now knows."""
     async with database.unit_of_work() as uow:
-        await AddressesRepository(uow.session).accounts.remember_account(account_id)
+        await uow.addresses.accounts.remember_account(account_id)
         await uow.commit()
     address = await addresses.create_address(
         database.unit_of_work(),
@@ -100,7 +99,7 @@ async def test_a_batch_of_disconnects_releases_each_address_once(
     holders = [random.randint(1, 2**62) for _ in range(3)]
     without = random.randint(1, 2**62)
     async with addresses_database.unit_of_work() as uow:
-        await AddressesRepository(uow.session).accounts.remember_account(without)
+        await uow.addresses.accounts.remember_account(without)
         await uow.commit()
     held = {a: (await address_held_by(addresses_database, a)).id for a in holders}
     requests = [disconnect_request(a) for a in [*holders, without]]

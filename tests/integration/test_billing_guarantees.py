@@ -11,7 +11,6 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
-from cutover_billing.adapters.repository import BillingRepository
 from cutover_billing.adapters.tables import debits, invoice_number, invoices
 from cutover_billing.domain.errors import NothingToInvoice
 from cutover_billing.entrypoints.consumers import on_disconnect_requested
@@ -36,7 +35,7 @@ class NoDirectory:
 async def account_with_debits(database: Database, amounts: list[int]) -> int:
     account_id = random.randint(1, 2**62)
     async with database.unit_of_work() as uow:
-        await BillingRepository(uow.session).accounts.remember_account(account_id)
+        await uow.billing.accounts.remember_account(account_id)
         await uow.commit()
     for amount in amounts:
         await billing.post_debit(

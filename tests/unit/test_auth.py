@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from cutover_cli.main import app as cli
 from cutover_kit import identity
 from cutover_kit.auth import SCOPES, JwksFile, JwksUrl, TokenVerifier, Unauthorized, requires
+from cutover_kit.db import UnitOfWork
 from cutover_kit.http import build_app
 from cutover_kit.identity import ClientCredentials, ServiceAuth, TokenFile
 from cutover_kit.runtime import ServiceRuntime
@@ -210,7 +211,7 @@ def test_an_app_with_a_route_that_declares_no_scope_is_refused_at_build() -> Non
 
     with pytest.raises(RuntimeError, match=r"GET /forgotten$"):
         build_app(
-            ServiceRuntime(Settings(service="billing")),
+            ServiceRuntime(Settings(service="billing"), unit_of_work=UnitOfWork),
             title="t",
             description="d",
             routers=[router],

@@ -6,6 +6,11 @@ back, so an exception anywhere leaves no partial write. Events are added to the 
 unit of work, in the same transaction as the state they announce: they are kept in memory and
 written with one statement just before the commit (a consumed batch may publish hundreds).
 
+Each service subclasses `UnitOfWork` to expose its repositories (`uow.accounts`, ...), bound to the
+transaction's session when the work opens, and hands the class to its `Database` (see
+`ServiceRuntime`): use cases then never build a repository, so a test can give them a fake unit of
+work.
+
 A unit of work may be entered again while open (an Idempotency-Key wraps a use case that opens it
 too): the inner block joins the outer transaction and only the outermost commit commits.
 """
@@ -89,9 +94,17 @@ def outbox_channel(service: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, service: str, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        service: str,
+        pool_size: int = 10,
+        unit_of_work: type[UnitOfWork] | None = None,
+    ) -> None:
         self.url = url
         self.service = service
+        self.unit_of_work_class = unit_of_work or UnitOfWork
         self.engine = create_async_engine(
             url,
             pool_size=pool_size,
@@ -107,7 +120,8 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self)
+        """A fresh unit of work of the service's class, with its repositories."""
+        return self.unit_of_work_class(self)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -130,7 +144,11 @@ class UnitOfWork:
         if self._depth == 1:
             self.session: AsyncSession = self.database.sessionmaker()
             await self.session.begin()
+            self.bind(self.session)
         return self
+
+    def bind(self, session: AsyncSession) -> None:
+        """Set the service's repositories on this transaction's session (a subclass does)."""
 
     async def __aexit__(
         self,

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from cutover_contracts.topics import Topic
 from cutover_kit.auth import token_verifier
 from cutover_kit.consumer import EventConsumer, Handler
-from cutover_kit.db import Database
+from cutover_kit.db import Database, UnitOfWork
 from cutover_kit.identity import service_identity
 from cutover_kit.kafka import make_broker, make_producer
 from cutover_kit.ratelimit import RateLimits, parse_overrides
@@ -28,11 +28,15 @@ T = TypeVar("T")
 
 
 class ServiceRuntime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, unit_of_work: type[UnitOfWork]) -> None:
+        """`unit_of_work`: the service's unit-of-work class, which exposes its repositories."""
         self.settings = settings
         self.service = settings.service
         self.database = Database(
-            settings.database_url, service=settings.service, pool_size=settings.database_pool_size
+            settings.database_url,
+            service=settings.service,
+            pool_size=settings.database_pool_size,
+            unit_of_work=unit_of_work,
         )
         self.rate_limits = RateLimits(
             settings.service,

@@ -6,13 +6,16 @@ from fastapi import FastAPI
 
 from cutover_accounts.adapters.peers import Peers
 from cutover_accounts.entrypoints import consumers, http, monitors
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_kit.http import build_app
 from cutover_kit.runtime import ServiceRuntime
 from cutover_kit.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(settings or Settings(service="accounts"))
+    runtime = ServiceRuntime(
+        settings or Settings(service="accounts"), unit_of_work=AccountsUnitOfWork
+    )
     settings = runtime.settings
     runtime.provide(
         "peers",

@@ -13,6 +13,7 @@ from cutover_kit.runtime import ServiceRuntime
 from cutover_kit.settings import Settings
 from cutover_scheduler.adapters.emitter import Emitter
 from cutover_scheduler.entrypoints import consumers, http
+from cutover_scheduler.service_layer.unit_of_work import SchedulerUnitOfWork
 
 
 class EmitterSettings(BaseSettings):
@@ -26,7 +27,9 @@ class EmitterSettings(BaseSettings):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(settings or Settings(service="scheduler"))
+    runtime = ServiceRuntime(
+        settings or Settings(service="scheduler"), unit_of_work=SchedulerUnitOfWork
+    )
     runtime.provide(
         "accounts_directory", AccountsDirectory(runtime.settings.accounts_url, runtime.service_auth)
     )

@@ -12,6 +12,12 @@ from sqlalchemy import Select, bindparam, exists, func, insert, select, text, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cutover_accounts.adapters.queries import (
+    AccountFilter,
+    TableQuery,
+    activations_between,
+    disconnections_between,
+)
 from cutover_accounts.adapters.tables import (
     account_history,
     account_statuses,
@@ -165,17 +171,30 @@ class AccountsRepository:
         return Account(**row._mapping)
 
     async def list_accounts(
-        self, filters: list[Any], sort: Sort, *, limit: int, cursor: str | None
+        self, filters: AccountFilter, sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[Account], str | None]:
         rows, next_cursor = await fetch_page(
             self.session,
-            select(accounts).where(*filters),
+            select(accounts).where(*filters.conditions()),
             sort,
             accounts.c.id,
             limit=limit,
             cursor=cursor,
         )
         return [Account(**row._mapping) for row in rows], next_cursor
+
+    async def report(
+        self, start: datetime, end: datetime, activations: TableQuery, disconnections: TableQuery
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The report's two tables over [start, end), each filtered and sorted on its own."""
+        first, second = (
+            activations_between(start, end, activations),
+            disconnections_between(start, end, disconnections),
+        )
+        return (
+            [dict(row._mapping) for row in await self.session.execute(first)],
+            [dict(row._mapping) for row in await self.session.execute(second)],
+        )
 
     async def lock_parent_links(self) -> None:
         """Hold, until commit, the one lock that every parent change takes before its cycle check.

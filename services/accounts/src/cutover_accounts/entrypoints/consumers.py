@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cutover_accounts.service_layer import disconnects, scheduled
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
     DisconnectAddressReleasedV1,
@@ -18,19 +19,18 @@ from cutover_contracts.topics import (
     SCHEDULED_EVENT_DUE,
 )
 from cutover_kit.consumer import one_by_one
-from cutover_kit.db import UnitOfWork
 from cutover_kit.runtime import ServiceRuntime
 
 
 async def on_disconnect_billed(
-    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectBilledV1]]
+    uow: AccountsUnitOfWork, answers: list[tuple[CloudEvent, DisconnectBilledV1]]
 ) -> None:
     """Store billing's final invoice (or not_required) on the disconnect."""
     await disconnects.record_final_invoices(uow, answers)
 
 
 async def on_address_released(
-    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectAddressReleasedV1]]
+    uow: AccountsUnitOfWork, answers: list[tuple[CloudEvent, DisconnectAddressReleasedV1]]
 ) -> None:
     """Store the released serviceable address (or none) on the disconnect."""
     await disconnects.record_address_releases(uow, answers)
@@ -40,7 +40,7 @@ def register(runtime: ServiceRuntime) -> None:
     step_timeout = timedelta(seconds=runtime.settings.disconnect_step_timeout_seconds)
 
     async def on_scheduled_event_due(
-        uow: UnitOfWork, _: CloudEvent, data: ScheduledEventDueV1
+        uow: AccountsUnitOfWork, _: CloudEvent, data: ScheduledEventDueV1
     ) -> None:
         """Start the scheduled disconnect or status change, or report why it was skipped."""
         await scheduled.apply_due_event(uow, data, step_timeout=step_timeout)

@@ -38,12 +38,16 @@ from cutover_accounts.service_layer import (
     preview,
     report,
 )
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
-from cutover_kit.http import UoW
+from cutover_kit.http import unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Instant, Limit, Page
+
+# The route dependency, typed with this service's repositories.
+UoW = Annotated[AccountsUnitOfWork, Depends(unit_of_work)]
 
 router = APIRouter()
 

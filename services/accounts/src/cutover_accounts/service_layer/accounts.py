@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_
-
+from cutover_accounts.adapters.queries import HISTORY_SORTS, AccountFilter
 from cutover_accounts.adapters.repository import ACCOUNT_SORTS, AccountsRepository
-from cutover_accounts.adapters.tables import account_history
-from cutover_accounts.adapters.tables import accounts as accounts_table
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_CREATED
-from cutover_kit.db import UnitOfWork
-from cutover_kit.pagination import contains_pattern, parse_sort
+from cutover_kit.pagination import parse_sort
 
 UNSET: Any = object()
-
-
-@dataclass(frozen=True)
-class AccountFilter:
-    account_status_id: UUID | None = None
-    account_type_id: UUID | None = None
-    parent_account_id: int | None = None
-    q: str | None = None
-    include_archived: bool = False
-
-    def conditions(self) -> list[Any]:
-        table = accounts_table.c
-        conditions: list[Any] = []
-        if not self.include_archived:
-            conditions.append(table.archived_at.is_(None))
-        if self.account_status_id:
-            conditions.append(table.account_status_id == self.account_status_id)
-        if self.account_type_id:
-            conditions.append(table.account_type_id == self.account_type_id)
-        if self.parent_account_id:
-            conditions.append(table.parent_account_id == self.parent_account_id)
-        if self.q:
-            matches = [table.name.ilike(contains_pattern(self.q))]
-            if self.q.isdigit() and len(self.q) < 19:
-                matches.append(table.id == int(self.q))
-            conditions.append(or_(*matches))
-        return conditions
 
 
 async def _check_parent(repository: AccountsRepository, parent_id: int) -> None:
@@ -58,7 +27,7 @@ async def _check_parent(repository: AccountsRepository, parent_id: int) -> None:
 
 
 async def create_account(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     *,
     name: str,
     account_type_id: UUID,
@@ -67,7 +36,7 @@ async def create_account(
     account_id: int | None = None,
 ) -> Account:
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         if not await repository.type_exists(account_type_id):
             raise errors.UnknownAccountType(account_type_id)
         status = (
@@ -121,29 +90,27 @@ async def create_account(
         return account
 
 
-async def get_account(uow: UnitOfWork, account_id: int) -> Account:
+async def get_account(uow: AccountsUnitOfWork, account_id: int) -> Account:
     async with uow:
-        account = await AccountsRepository(uow.session).get(account_id)
+        account = await uow.accounts.get(account_id)
         if account is None:
             raise errors.AccountNotFound(account_id)
         return account
 
 
 async def list_accounts(
-    uow: UnitOfWork, filters: AccountFilter, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, filters: AccountFilter, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[Account], str | None]:
     order = parse_sort(sort, ACCOUNT_SORTS)
     async with uow:
-        return await AccountsRepository(uow.session).list_accounts(
-            filters.conditions(), order, limit=limit, cursor=cursor
-        )
+        return await uow.accounts.list_accounts(filters, order, limit=limit, cursor=cursor)
 
 
 async def children(
-    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[Account], str | None]:
     async with uow:
-        if await AccountsRepository(uow.session).get(account_id) is None:
+        if await uow.accounts.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
     return await list_accounts(
         uow,
@@ -155,7 +122,7 @@ async def children(
 
 
 async def edit_account(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     account_id: int,
     *,
     name: str = UNSET,
@@ -180,7 +147,7 @@ async def edit_account(
 
 
 async def apply_edit(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     account_id: int,
     *,
     name: str = UNSET,
@@ -190,7 +157,7 @@ async def apply_edit(
     cause: str,
 ) -> Account:
     """The edit inside an open unit of work."""
-    repository = AccountsRepository(uow.session)
+    repository = uow.accounts
     if parent_account_id is not UNSET and parent_account_id is not None:
         # Before the account's row lock: a change queued for the parent-links lock while holding
         # its row could deadlock with the holder, whose new link's foreign-key check may need
@@ -240,15 +207,12 @@ async def apply_edit(
     return account
 
 
-HISTORY_SORTS = {"at": account_history.c.at, "id": account_history.c.id}
-
-
 async def history(
-    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     order = parse_sort(sort, HISTORY_SORTS)
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         if await repository.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
         return await repository.history(account_id, order, limit=limit, cursor=cursor)

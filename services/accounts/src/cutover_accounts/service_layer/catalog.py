@@ -5,49 +5,48 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import AccountStatus
-from cutover_kit.db import UnitOfWork
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 
 
-async def statuses(uow: UnitOfWork) -> list[AccountStatus]:
+async def statuses(uow: AccountsUnitOfWork) -> list[AccountStatus]:
     async with uow:
-        return await AccountsRepository(uow.session).statuses()
+        return await uow.accounts.statuses()
 
 
-async def add_status(uow: UnitOfWork, name: str, activates_account: bool) -> AccountStatus:
+async def add_status(uow: AccountsUnitOfWork, name: str, activates_account: bool) -> AccountStatus:
     async with uow:
-        status = await AccountsRepository(uow.session).add_status(name, activates_account)
+        status = await uow.accounts.add_status(name, activates_account)
         if status is None:
             raise errors.AccountStatusNameTaken(name)
         await uow.commit()
         return status
 
 
-async def types(uow: UnitOfWork) -> list[dict[str, Any]]:
+async def types(uow: AccountsUnitOfWork) -> list[dict[str, Any]]:
     async with uow:
-        return await AccountsRepository(uow.session).types()
+        return await uow.accounts.types()
 
 
-async def add_type(uow: UnitOfWork, name: str) -> dict[str, Any]:
+async def add_type(uow: AccountsUnitOfWork, name: str) -> dict[str, Any]:
     async with uow:
-        account_type = await AccountsRepository(uow.session).add_type(name)
+        account_type = await uow.accounts.add_type(name)
         if account_type is None:
             raise errors.AccountTypeNameTaken(name)
         await uow.commit()
         return account_type
 
 
-async def disconnect_status_id(uow: UnitOfWork) -> UUID:
+async def disconnect_status_id(uow: AccountsUnitOfWork) -> UUID:
     async with uow:
-        return await AccountsRepository(uow.session).disconnect_status_id()
+        return await uow.accounts.disconnect_status_id()
 
 
-async def set_disconnect_status(uow: UnitOfWork, status_id: UUID) -> UUID:
+async def set_disconnect_status(uow: AccountsUnitOfWork, status_id: UUID) -> UUID:
     """The Disconnect Account Status: any status that does not activate the account."""
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         status = await repository.status(status_id)
         if status is None:
             raise errors.UnknownAccountStatus(status_id)

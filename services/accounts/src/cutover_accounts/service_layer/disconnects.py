@@ -26,10 +26,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from cutover_accounts.adapters.queries import DISCONNECT_SORTS
 from cutover_accounts.adapters.repository import AccountsRepository
-from cutover_accounts.adapters.tables import disconnects
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
     AccountDisconnectAbandonedV1,
@@ -46,18 +47,11 @@ from cutover_contracts.topics import (
     SCHEDULED_EVENT_OUTCOME,
 )
 from cutover_kit import context
-from cutover_kit.db import UnitOfWork
 from cutover_kit.pagination import parse_sort
-
-DISCONNECT_SORTS = {
-    "requested_at": disconnects.c.requested_at,
-    "completed_at": disconnects.c.completed_at,
-    "deadline_at": disconnects.c.deadline_at,
-}
 
 
 async def request_disconnect(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     account_id: int,
     *,
     step_timeout: timedelta,
@@ -79,7 +73,7 @@ async def request_disconnect(
 
 
 async def start_disconnect(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     account_id: int,
     *,
     step_timeout: timedelta,
@@ -88,7 +82,7 @@ async def start_disconnect(
     scheduled_event_id: UUID | None,
 ) -> Disconnect:
     """The disconnect inside an open unit of work (the HTTP and the scheduled paths share it)."""
-    repository = AccountsRepository(uow.session)
+    repository = uow.accounts
     # The row lock serialises every lifecycle change of one account (disconnect, reactivate, archive).
     locked = await repository.lock_for_disconnect(account_id)
     if locked is None:
@@ -130,7 +124,7 @@ async def start_disconnect(
     return disconnect
 
 
-async def _publish_request(uow: UnitOfWork, disconnect: Disconnect) -> None:
+async def _publish_request(uow: AccountsUnitOfWork, disconnect: Disconnect) -> None:
     await uow.publish(
         ACCOUNT_DISCONNECT_REQUESTED,
         AccountDisconnectRequestedV1(
@@ -147,12 +141,12 @@ async def _publish_request(uow: UnitOfWork, disconnect: Disconnect) -> None:
 
 
 async def retry_disconnect(
-    uow: UnitOfWork, disconnect_id: UUID, *, step_timeout: timedelta
+    uow: AccountsUnitOfWork, disconnect_id: UUID, *, step_timeout: timedelta
 ) -> Disconnect:
     """Ask billing and addresses again for a pending (typically stalled) disconnect: the same
     disconnect id under a new event id, and a new deadline. A step already done stays done."""
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         disconnect = await _locked(repository, disconnect_id)
         disconnect.check_pending()
         now = datetime.now(UTC)
@@ -171,11 +165,13 @@ async def retry_disconnect(
         return disconnect
 
 
-async def abandon_disconnect(uow: UnitOfWork, disconnect_id: UUID, *, reason: str) -> Disconnect:
+async def abandon_disconnect(
+    uow: AccountsUnitOfWork, disconnect_id: UUID, *, reason: str
+) -> Disconnect:
     """End a pending disconnect without its missing steps: the account keeps the status it shows
     and is no longer frozen; a scheduled disconnect's event is reported failed."""
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         disconnect = await _locked(repository, disconnect_id)
         disconnect.check_pending()
         now, actor = datetime.now(UTC), context.actor.get()
@@ -228,7 +224,7 @@ async def _locked(repository: AccountsRepository, disconnect_id: UUID) -> Discon
 
 
 async def report_outcome(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     scheduled_event_id: UUID,
     account_id: int,
     *,
@@ -252,7 +248,7 @@ async def report_outcome(
 
 
 async def record_final_invoices(
-    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectBilledV1]]
+    uow: AccountsUnitOfWork, answers: list[tuple[CloudEvent, DisconnectBilledV1]]
 ) -> None:
     """Store billing's answers (final invoice issued or not required) on their disconnects."""
     await _record_answers(
@@ -271,7 +267,7 @@ async def record_final_invoices(
 
 
 async def record_address_releases(
-    uow: UnitOfWork, answers: list[tuple[CloudEvent, DisconnectAddressReleasedV1]]
+    uow: AccountsUnitOfWork, answers: list[tuple[CloudEvent, DisconnectAddressReleasedV1]]
 ) -> None:
     """Store addresses' answers (address released or none) on their disconnects."""
     await _record_answers(
@@ -286,7 +282,7 @@ async def record_address_releases(
 
 
 async def _record_answers(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     answers: Sequence[tuple[CloudEvent, DisconnectBilledV1 | DisconnectAddressReleasedV1]],
     step: str,
     values_of: Callable[[Any], dict[str, Any]],
@@ -295,7 +291,7 @@ async def _record_answers(
     complete the pending ones whose other step is done too. An answer seen again finds its step
     done, or its disconnect completed, and changes nothing; one for an abandoned disconnect is
     recorded on it and completes nothing."""
-    repository = AccountsRepository(uow.session)
+    repository = uow.accounts
     pending = await repository.unfinished_disconnects(
         [answer.disconnect_id for _, answer in answers]
     )
@@ -322,7 +318,7 @@ async def _record_answers(
 
 
 async def _complete(
-    uow: UnitOfWork,
+    uow: AccountsUnitOfWork,
     repository: AccountsRepository,
     done: list[tuple[Disconnect, str | None]],
 ) -> None:
@@ -382,35 +378,33 @@ async def _complete(
             )
 
 
-async def get_disconnect(uow: UnitOfWork, disconnect_id: UUID) -> Disconnect:
+async def get_disconnect(uow: AccountsUnitOfWork, disconnect_id: UUID) -> Disconnect:
     async with uow:
-        disconnect = await AccountsRepository(uow.session).get_disconnect(disconnect_id)
+        disconnect = await uow.accounts.get_disconnect(disconnect_id)
         if disconnect is None:
             raise errors.DisconnectNotFound(disconnect_id)
         return disconnect
 
 
 async def disconnects_of(
-    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[Disconnect], str | None]:
     order = parse_sort(sort, DISCONNECT_SORTS)
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         if await repository.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
         return await repository.disconnects_of(account_id, order, limit=limit, cursor=cursor)
 
 
 async def list_disconnects(
-    uow: UnitOfWork, state: str | None, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, state: str | None, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[Disconnect], str | None]:
     order = parse_sort(sort, DISCONNECT_SORTS)
     async with uow:
-        return await AccountsRepository(uow.session).list_disconnects(
-            state, order, limit=limit, cursor=cursor
-        )
+        return await uow.accounts.list_disconnects(state, order, limit=limit, cursor=cursor)
 
 
-async def count_stalled(uow: UnitOfWork) -> int:
+async def count_stalled(uow: AccountsUnitOfWork) -> int:
     async with uow:
-        return await AccountsRepository(uow.session).count_stalled()
+        return await uow.accounts.count_stalled()

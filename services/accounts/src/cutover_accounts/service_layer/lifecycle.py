@@ -9,9 +9,9 @@ from uuid import UUID
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountArchivedV1, AccountReactivatedV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_REACTIVATED
-from cutover_kit.db import UnitOfWork
 
 
 async def _locked(repository: AccountsRepository, account_id: int) -> Account:
@@ -22,12 +22,12 @@ async def _locked(repository: AccountsRepository, account_id: int) -> Account:
 
 
 async def reactivate(
-    uow: UnitOfWork, account_id: int, *, account_status_id: UUID | None = None
+    uow: AccountsUnitOfWork, account_id: int, *, account_status_id: UUID | None = None
 ) -> Account:
     """Back to an activating status (default Active), with a new activation. The released address
     is not re-attached."""
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         account = await _locked(repository, account_id)
         target = (
             await repository.status(account_status_id)
@@ -56,9 +56,9 @@ async def reactivate(
         return account
 
 
-async def archive(uow: UnitOfWork, account_id: int) -> Account:
+async def archive(uow: AccountsUnitOfWork, account_id: int) -> Account:
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         account = await _locked(repository, account_id)
         current = await repository.status(account.account_status_id)
         assert current is not None  # foreign key

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cutover_accounts.adapters.peers import Peers
-from cutover_accounts.adapters.repository import ACCOUNT_SORTS, AccountsRepository
+from cutover_accounts.adapters.queries import AccountFilter
+from cutover_accounts.adapters.repository import ACCOUNT_SORTS
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
-from cutover_accounts.service_layer.accounts import AccountFilter
-from cutover_kit.db import UnitOfWork
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_kit.errors import DomainError, PeerUnavailable
 from cutover_kit.pagination import parse_sort
 
@@ -32,9 +32,9 @@ class Preview:
     warnings: list[str] = field(default_factory=list)
 
 
-async def disconnect_preview(uow: UnitOfWork, peers: Peers, account_id: int) -> Preview:
+async def disconnect_preview(uow: AccountsUnitOfWork, peers: Peers, account_id: int) -> Preview:
     async with uow:
-        repository = AccountsRepository(uow.session)
+        repository = uow.accounts
         account = await repository.get(account_id)
         if account is None:
             raise errors.AccountNotFound(account_id)
@@ -46,7 +46,7 @@ async def disconnect_preview(uow: UnitOfWork, peers: Peers, account_id: int) -> 
         except DomainError as error:
             refusal = error.detail
         children, _ = await repository.list_accounts(
-            AccountFilter(parent_account_id=account_id).conditions(),
+            AccountFilter(parent_account_id=account_id),
             parse_sort("id", ACCOUNT_SORTS),
             limit=CHILDREN_SHOWN,
             cursor=None,

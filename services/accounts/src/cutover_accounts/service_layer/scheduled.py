@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.service_layer.accounts import apply_edit
 from cutover_accounts.service_layer.disconnects import report_outcome, start_disconnect
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import ScheduledEventDueV1
 from cutover_contracts.scheduled import (
     CHANGE_ACCOUNT_STATUS,
@@ -17,12 +17,11 @@ from cutover_contracts.scheduled import (
     DisconnectAccountPayload,
 )
 from cutover_kit import context
-from cutover_kit.db import UnitOfWork
 from cutover_kit.errors import DomainError
 
 
 async def apply_due_event(
-    uow: UnitOfWork, due: ScheduledEventDueV1, *, step_timeout: timedelta
+    uow: AccountsUnitOfWork, due: ScheduledEventDueV1, *, step_timeout: timedelta
 ) -> None:
     """Start what the event asks for, or record why not (skipped) and report it as failed; as the
     actor who scheduled it (events from before the scheduler carried one stay `system`'s)."""
@@ -34,7 +33,9 @@ async def apply_due_event(
             context.actor.reset(acting)
 
 
-async def _apply(uow: UnitOfWork, due: ScheduledEventDueV1, *, step_timeout: timedelta) -> None:
+async def _apply(
+    uow: AccountsUnitOfWork, due: ScheduledEventDueV1, *, step_timeout: timedelta
+) -> None:
     cause = f"scheduled event {due.scheduled_event_id}"
     try:
         async with uow.savepoint():
@@ -61,7 +62,7 @@ async def _apply(uow: UnitOfWork, due: ScheduledEventDueV1, *, step_timeout: tim
         reason = (
             refusal.detail if isinstance(refusal, DomainError) else f"invalid payload: {refusal}"
         )
-    repository = AccountsRepository(uow.session)
+    repository = uow.accounts
     if await repository.get(due.account_id) is not None:
         await repository.record_history(
             due.account_id,

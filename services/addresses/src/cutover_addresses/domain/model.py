@@ -9,6 +9,8 @@ from uuid import UUID
 
 import pycountry
 
+from cutover_addresses.domain import errors
+
 ABBREVIATIONS = {
     "street": "st",
     "avenue": "ave",
@@ -66,3 +68,25 @@ class ServiceableAddress:
     longitude: float | None
     account_id: int | None
     created_at: datetime
+
+    def check_free(self) -> None:
+        """An address serves one account at a time."""
+        if self.account_id is not None:
+            raise errors.AddressTaken(self.id, self.account_id)
+
+    def check_held(self) -> None:
+        """Only an address that serves an account can be released."""
+        if self.account_id is None:
+            raise errors.AddressFree(self.id)
+
+
+def check_may_hold_address(account_id: int, *, disconnected: bool) -> None:
+    """A disconnected account holds no serviceable address until it is reactivated."""
+    if disconnected:
+        raise errors.AccountDisconnected(account_id)
+
+
+def check_holds_no_address(account_id: int, held_address_id: UUID | None) -> None:
+    """An account is served at one address at a time."""
+    if held_address_id is not None:
+        raise errors.AccountHasAddress(account_id, held_address_id)

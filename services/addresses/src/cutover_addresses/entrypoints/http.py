@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from cutover_addresses.entrypoints.schemas import (
     AddressCreate,
@@ -14,11 +14,15 @@ from cutover_addresses.entrypoints.schemas import (
     HistoryEntry,
 )
 from cutover_addresses.service_layer import addresses
+from cutover_addresses.service_layer.unit_of_work import AddressesUnitOfWork
 from cutover_kit.auth import requires
-from cutover_kit.http import Directory, UoW
+from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
+
+# The route dependency, typed with this service's repositories.
+UoW = Annotated[AddressesUnitOfWork, Depends(unit_of_work)]
 
 router = APIRouter(tags=["serviceable addresses"])
 

@@ -5,20 +5,25 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cutover_addresses.adapters.repository import AddressesRepository
-from cutover_addresses.adapters.tables import address_history, serviceable_addresses
+from cutover_addresses.adapters.queries import ADDRESS_SORTS, HISTORY_SORTS
 from cutover_addresses.domain import errors
-from cutover_addresses.domain.model import ServiceableAddress, normalise, search_key
+from cutover_addresses.domain.model import (
+    ServiceableAddress,
+    check_holds_no_address,
+    check_may_hold_address,
+    normalise,
+    search_key,
+)
+from cutover_addresses.service_layer.unit_of_work import AddressesUnitOfWork
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountDisconnectRequestedV1, DisconnectAddressReleasedV1
 from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
-from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import parse_sort
 
 
 async def create_address(
-    uow: UnitOfWork,
+    uow: AddressesUnitOfWork,
     *,
     line1: str,
     line2: str | None,
@@ -31,7 +36,7 @@ async def create_address(
 ) -> ServiceableAddress:
     key = normalise(line1, line2, city, subdivision, zip, country)
     async with uow:
-        repository = AddressesRepository(uow.session)
+        repository = uow.addresses
         address = await repository.add(
             key,
             line1=line1,
@@ -49,17 +54,17 @@ async def create_address(
         return address
 
 
-async def get_address(uow: UnitOfWork, address_id: UUID) -> ServiceableAddress:
+async def get_address(uow: AddressesUnitOfWork, address_id: UUID) -> ServiceableAddress:
     async with uow:
-        address = await AddressesRepository(uow.session).get(address_id)
+        address = await uow.addresses.get(address_id)
         if address is None:
             raise errors.AddressNotFound(address_id)
         return address
 
 
-async def address_of_account(uow: UnitOfWork, account_id: int) -> ServiceableAddress:
+async def address_of_account(uow: AddressesUnitOfWork, account_id: int) -> ServiceableAddress:
     async with uow:
-        repository = AddressesRepository(uow.session)
+        repository = uow.addresses
         address_id = await repository.address_of(account_id)
         address = await repository.get(address_id) if address_id else None
         if address is None:
@@ -68,40 +73,32 @@ async def address_of_account(uow: UnitOfWork, account_id: int) -> ServiceableAdd
 
 
 async def attach_account(
-    uow: UnitOfWork, directory: AccountsDirectory, address_id: UUID, account_id: int
+    uow: AddressesUnitOfWork, directory: AccountsDirectory, address_id: UUID, account_id: int
 ) -> ServiceableAddress:
     async with uow:
-        repository = AddressesRepository(uow.session)
+        repository = uow.addresses
         facts = await require_active_account(repository.accounts, directory, account_id)
         # Serialise attaches and releases of one account: it never ends up on two addresses, and
         # an attach either precedes the disconnect's release (which frees it) or sees it.
         await repository.accounts.lock(account_id)
-        if (facts and facts.disconnected) or await repository.account_disconnected(account_id):
-            raise errors.AccountDisconnected(account_id)
+        check_may_hold_address(
+            account_id,
+            disconnected=bool(facts and facts.disconnected)
+            or await repository.account_disconnected(account_id),
+        )
         # The address row lock settles two concurrent attaches to one address: one wins, one 409.
         address = await repository.lock(address_id)
         if address is None:
             raise errors.AddressNotFound(address_id)
-        if address.account_id is not None:
-            raise errors.AddressTaken(address_id, address.account_id)
-        held = await repository.address_of(account_id)
-        if held is not None:
-            raise errors.AccountHasAddress(account_id, held)
+        address.check_free()
+        check_holds_no_address(account_id, await repository.address_of(account_id))
         await repository.attach(address_id, account_id)
         await uow.commit()
         return replace(address, account_id=account_id)
 
 
-ADDRESS_SORTS = {
-    "created_at": serviceable_addresses.c.created_at,
-    "city": serviceable_addresses.c.city,
-    "zip": serviceable_addresses.c.zip,
-}
-HISTORY_SORTS = {"at": address_history.c.at, "id": address_history.c.id}
-
-
 async def list_addresses(
-    uow: UnitOfWork,
+    uow: AddressesUnitOfWork,
     *,
     available: bool | None,
     q: str | None,
@@ -111,40 +108,37 @@ async def list_addresses(
 ) -> tuple[list[ServiceableAddress], str | None]:
     order = parse_sort(sort, ADDRESS_SORTS)
     async with uow:
-        return await AddressesRepository(uow.session).list_addresses(
+        return await uow.addresses.list_addresses(
             available, search_key(q) if q else None, order, limit=limit, cursor=cursor
         )
 
 
-async def release_by_hand(uow: UnitOfWork, address_id: UUID) -> ServiceableAddress:
+async def release_by_hand(uow: AddressesUnitOfWork, address_id: UUID) -> ServiceableAddress:
     async with uow:
-        repository = AddressesRepository(uow.session)
+        repository = uow.addresses
         address = await repository.lock(address_id)
         if address is None:
             raise errors.AddressNotFound(address_id)
-        if address.account_id is None:
-            raise errors.AddressFree(address_id)
+        address.check_held()
         await repository.release(address_id, address.account_id)
         await uow.commit()
         return replace(address, account_id=None)
 
 
 async def address_history(
-    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AddressesUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     order = parse_sort(sort, HISTORY_SORTS)
     async with uow:
-        return await AddressesRepository(uow.session).history_of_account(
-            account_id, order, limit=limit, cursor=cursor
-        )
+        return await uow.addresses.history_of_account(account_id, order, limit=limit, cursor=cursor)
 
 
 async def release_for_disconnects(
-    uow: UnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
+    uow: AddressesUnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
 ) -> None:
     """Release each disconnected account's address; a disconnect seen again is answered with the
     same address. A batch takes a few statements whatever its size."""
-    repository = AddressesRepository(uow.session)
+    repository = uow.addresses
     await repository.mark_disconnected(
         [(request.account_id, request.requested_at) for _, request in requests]
     )
@@ -171,6 +165,8 @@ async def release_for_disconnects(
         )
 
 
-async def forget_disconnect(uow: UnitOfWork, account_id: int, activated_at: datetime) -> None:
+async def forget_disconnect(
+    uow: AddressesUnitOfWork, account_id: int, activated_at: datetime
+) -> None:
     """A reactivated account may hold an address again."""
-    await AddressesRepository(uow.session).mark_reactivated(account_id, activated_at)
+    await uow.addresses.mark_reactivated(account_id, activated_at)

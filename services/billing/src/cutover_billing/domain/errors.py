@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from cutover_kit.errors import Conflict, Unprocessable
+from uuid import UUID
+
+from cutover_kit.errors import Conflict, NotFound, Unprocessable
 
 
 class CurrencyMismatch(Unprocessable):
@@ -21,3 +23,10 @@ class NothingToInvoice(Conflict):
 
     def __init__(self, account_id: int) -> None:
         super().__init__(f"Account {account_id} has no uninvoiced debits.", account_id=account_id)
+
+
+class InvoiceNotFound(NotFound):
+    code = "invoice-not-found"
+
+    def __init__(self, invoice_id: UUID) -> None:
+        super().__init__(f"Invoice {invoice_id} does not exist.", invoice_id=invoice_id)

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from cutover_billing.domain import errors
+
 
 @dataclass(frozen=True)
 class Debit:
@@ -43,3 +45,16 @@ def invoice_lines(debits: list[Debit]) -> tuple[tuple[InvoiceLine, ...], int]:
     """The lines of an invoice over `debits` and its total, which is exactly their sum."""
     lines = tuple(InvoiceLine(debit.id, debit.description, debit.amount) for debit in debits)
     return lines, sum(line.amount for line in lines)
+
+
+def check_currency(account_id: int, uninvoiced: list[Debit], currency: str) -> None:
+    """A debit joins the account's uninvoiced debits only in their currency: an invoice holds one
+    currency, and its total is the sum of its lines."""
+    if uninvoiced and uninvoiced[0].currency != currency:
+        raise errors.CurrencyMismatch(account_id, uninvoiced[0].currency, currency)
+
+
+def check_something_to_invoice(account_id: int, uninvoiced: list[Debit]) -> None:
+    """An invoice run needs at least one uninvoiced debit: an empty invoice is refused."""
+    if not uninvoiced:
+        raise errors.NothingToInvoice(account_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from cutover_billing.entrypoints.schemas import (
     DebitCreate,
@@ -14,20 +14,19 @@ from cutover_billing.entrypoints.schemas import (
     UninvoicedOut,
 )
 from cutover_billing.service_layer import billing
+from cutover_billing.service_layer.unit_of_work import BillingUnitOfWork
 from cutover_kit.auth import requires
-from cutover_kit.errors import NotFound
-from cutover_kit.http import Directory, UoW
+from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
 
+# The route dependency, typed with this service's repositories.
+UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
+
 router = APIRouter()
 
 AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id")]
-
-
-class InvoiceNotFound(NotFound):
-    code = "invoice-not-found"
 
 
 @router.post(
@@ -125,10 +124,7 @@ async def list_invoices(
     responses=problems(404),
 )
 async def get_invoice(invoice_id: UUID, uow: UoW) -> InvoiceOut:
-    invoice = await billing.get_invoice(uow, invoice_id)
-    if invoice is None:
-        raise InvoiceNotFound(f"Invoice {invoice_id} does not exist.", invoice_id=invoice_id)
-    return InvoiceOut.of(invoice)
+    return InvoiceOut.of(await billing.get_invoice(uow, invoice_id))
 
 
 @router.get(

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import uuid
 
+from cutover_billing.adapters.queries import DEBIT_SORTS, INVOICE_SORTS
 from cutover_billing.adapters.repository import BillingRepository
-from cutover_billing.adapters.tables import debits, invoices
 from cutover_billing.domain import errors
-from cutover_billing.domain.model import Debit, Invoice
+from cutover_billing.domain.model import (
+    Debit,
+    Invoice,
+    check_currency,
+    check_something_to_invoice,
+)
+from cutover_billing.service_layer.unit_of_work import BillingUnitOfWork
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
     AccountDisconnectRequestedV1,
@@ -21,7 +27,6 @@ from cutover_contracts.events import (
     FinalInvoice,
 )
 from cutover_contracts.topics import DISCONNECT_BILLED
-from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import parse_sort
 
@@ -34,7 +39,7 @@ async def _lock_active_account(
 
 
 async def post_debit(
-    uow: UnitOfWork,
+    uow: BillingUnitOfWork,
     directory: AccountsDirectory,
     account_id: int,
     *,
@@ -43,37 +48,36 @@ async def post_debit(
     description: str,
 ) -> Debit:
     async with uow:
-        repository = BillingRepository(uow.session)
+        repository = uow.billing
         await _lock_active_account(repository, directory, account_id)
-        pending = await repository.uninvoiced(account_id)
-        if pending and pending[0].currency != currency:
-            raise errors.CurrencyMismatch(account_id, pending[0].currency, currency)
+        check_currency(account_id, await repository.uninvoiced(account_id), currency)
         debit = await repository.add_debit(account_id, amount, currency, description)
         await uow.commit()
         return debit
 
 
-async def invoice_now(uow: UnitOfWork, directory: AccountsDirectory, account_id: int) -> Invoice:
+async def invoice_now(
+    uow: BillingUnitOfWork, directory: AccountsDirectory, account_id: int
+) -> Invoice:
     async with uow:
-        repository = BillingRepository(uow.session)
+        repository = uow.billing
         await _lock_active_account(repository, directory, account_id)
         charged = await repository.uninvoiced(account_id, for_update=True)
-        if not charged:
-            raise errors.NothingToInvoice(account_id)
+        check_something_to_invoice(account_id, charged)
         invoice = await repository.add_invoice(account_id, "regular", charged)
         await uow.commit()
         return invoice
 
 
 async def issue_final_invoices(
-    uow: UnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
+    uow: BillingUnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
 ) -> None:
     """All debits uninvoiced when a disconnect is processed go on its one final invoice; a
     disconnect seen again is answered with the invoice it already has. A batch of requests takes a
     few statements: the accounts are locked together (in id order, so batches never deadlock), and
     a second disconnect of one account in the same batch finds its debits already invoiced, as it
     would one batch later."""
-    repository = BillingRepository(uow.session)
+    repository = uow.billing
     account_ids = sorted({request.account_id for _, request in requests})
     await repository.accounts.remember_accounts(account_ids)
     await repository.accounts.lock(*account_ids)
@@ -106,31 +110,24 @@ async def issue_final_invoices(
         )
 
 
-async def get_invoice(uow: UnitOfWork, invoice_id: uuid.UUID) -> Invoice | None:
+async def get_invoice(uow: BillingUnitOfWork, invoice_id: uuid.UUID) -> Invoice:
     async with uow:
-        return await BillingRepository(uow.session).invoice(invoice_id)
-
-
-INVOICE_SORTS = {
-    "number": invoices.c.number,
-    "issued_at": invoices.c.issued_at,
-    "total": invoices.c.total,
-}
-DEBIT_SORTS = {"created_at": debits.c.created_at, "amount": debits.c.amount}
+        invoice = await uow.billing.invoice(invoice_id)
+        if invoice is None:
+            raise errors.InvoiceNotFound(invoice_id)
+        return invoice
 
 
 async def invoices_of(
-    uow: UnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: BillingUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[Invoice], str | None]:
     order = parse_sort(sort, INVOICE_SORTS)
     async with uow:
-        return await BillingRepository(uow.session).invoices_of(
-            account_id, order, limit=limit, cursor=cursor
-        )
+        return await uow.billing.invoices_of(account_id, order, limit=limit, cursor=cursor)
 
 
 async def debits_of(
-    uow: UnitOfWork,
+    uow: BillingUnitOfWork,
     account_id: int,
     invoiced: bool | None,
     *,
@@ -140,11 +137,11 @@ async def debits_of(
 ) -> tuple[list[Debit], str | None]:
     order = parse_sort(sort, DEBIT_SORTS)
     async with uow:
-        return await BillingRepository(uow.session).debits_of(
-            account_id, invoiced, order, limit=limit, cursor=cursor
-        )
+        return await uow.billing.debits_of(account_id, invoiced, order, limit=limit, cursor=cursor)
 
 
-async def uninvoiced_summary(uow: UnitOfWork, account_id: int) -> tuple[int, int, str | None]:
+async def uninvoiced_summary(
+    uow: BillingUnitOfWork, account_id: int
+) -> tuple[int, int, str | None]:
     async with uow:
-        return await BillingRepository(uow.session).uninvoiced_summary(account_id)
+        return await uow.billing.uninvoiced_summary(account_id)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_kit.directory import KnownAccounts
 from cutover_kit.pagination import Sort, fetch_page
+from cutover_scheduler.adapters.queries import EventFilter
 from cutover_scheduler.adapters.tables import known_accounts, scheduled_events
 from cutover_scheduler.domain.model import ScheduledEvent
 
@@ -52,12 +53,30 @@ class SchedulerRepository:
         ).one()
         return ScheduledEvent(**row._mapping)
 
+    async def record_outcome(
+        self,
+        event: ScheduledEvent,
+        *,
+        state: str,
+        outcome: str,
+        disconnect_id: UUID | None,
+    ) -> ScheduledEvent:
+        """The event's outcome; one never marked emitted is marked emitted now, by the database
+        clock (it was sent, never earlier than due)."""
+        return await self.update(
+            event.id,
+            state=state,
+            outcome=outcome,
+            disconnect_id=disconnect_id,
+            emitted_at=event.emitted_at or func.clock_timestamp(),
+        )
+
     async def list_events(
-        self, conditions: list[Any], sort: Sort, *, limit: int, cursor: str | None
+        self, filters: EventFilter, sort: Sort, *, limit: int, cursor: str | None
     ) -> tuple[list[ScheduledEvent], str | None]:
         rows, next_cursor = await fetch_page(
             self.session,
-            select(scheduled_events).where(*conditions),
+            select(scheduled_events).where(*filters.conditions()),
             sort,
             scheduled_events.c.id,
             limit=limit,

@@ -7,19 +7,23 @@ from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, SCHEDULED_EVENT_OUTCOME
 from cutover_kit.consumer import one_by_one
-from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import local_copy_handlers
 from cutover_kit.runtime import ServiceRuntime
 from cutover_scheduler.adapters.tables import known_accounts
 from cutover_scheduler.service_layer import scheduled_events
+from cutover_scheduler.service_layer.unit_of_work import SchedulerUnitOfWork
 
 
-async def on_outcome(uow: UnitOfWork, _: CloudEvent, data: ScheduledEventOutcomeV1) -> None:
+async def on_outcome(
+    uow: SchedulerUnitOfWork, _: CloudEvent, data: ScheduledEventOutcomeV1
+) -> None:
     """Move the event to completed or failed, with the reason."""
     await scheduled_events.record_outcome(uow, data)
 
 
-async def on_account_archived(uow: UnitOfWork, _: CloudEvent, data: AccountArchivedV1) -> None:
+async def on_account_archived(
+    uow: SchedulerUnitOfWork, _: CloudEvent, data: AccountArchivedV1
+) -> None:
     """Cancel the archived account's pending events."""
     await scheduled_events.cancel_for_archived_account(uow, data)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
-from cutover_kit.http import Directory, UoW
+from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Limit, Page
@@ -19,6 +19,10 @@ from cutover_scheduler.entrypoints.schemas import (
     ScheduledEventPatch,
 )
 from cutover_scheduler.service_layer import scheduled_events
+from cutover_scheduler.service_layer.unit_of_work import SchedulerUnitOfWork
+
+# The route dependency, typed with this service's repositories.
+UoW = Annotated[SchedulerUnitOfWork, Depends(unit_of_work)]
 
 router = APIRouter(tags=["scheduled events"])
 

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import func
 
 from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
 from cutover_contracts.scheduled import PAYLOADS
 from cutover_kit import context
-from cutover_kit.db import UnitOfWork
 from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import parse_sort
 from cutover_scheduler.adapters.emitter import WAKEUP_CHANNEL
+from cutover_scheduler.adapters.queries import SORTS, EventFilter
 from cutover_scheduler.adapters.repository import SchedulerRepository
-from cutover_scheduler.adapters.tables import scheduled_events
 from cutover_scheduler.domain import errors
 from cutover_scheduler.domain.model import ScheduledEvent
+from cutover_scheduler.service_layer.unit_of_work import SchedulerUnitOfWork
 
-SORTS = {"run_at": scheduled_events.c.run_at, "created_at": scheduled_events.c.created_at}
 UNSET: Any = object()
 
 
@@ -44,7 +41,7 @@ async def _check_future(repository: SchedulerRepository, run_at: datetime) -> No
 
 
 async def schedule(
-    uow: UnitOfWork,
+    uow: SchedulerUnitOfWork,
     directory: AccountsDirectory,
     *,
     event_type: str,
@@ -54,7 +51,7 @@ async def schedule(
 ) -> ScheduledEvent:
     payload = valid_payload(event_type, payload)
     async with uow:
-        repository = SchedulerRepository(uow.session)
+        repository = uow.scheduled_events
         await _check_future(repository, run_at)
         await require_active_account(repository.accounts, directory, account_id)
         event = await repository.add(
@@ -70,48 +67,31 @@ async def schedule(
         return event
 
 
-async def get(uow: UnitOfWork, event_id: UUID) -> ScheduledEvent:
+async def get(uow: SchedulerUnitOfWork, event_id: UUID) -> ScheduledEvent:
     async with uow:
-        event = await SchedulerRepository(uow.session).get(event_id)
+        event = await uow.scheduled_events.get(event_id)
         if event is None:
             raise errors.ScheduledEventNotFound(event_id)
         return event
 
 
-@dataclass(frozen=True)
-class EventFilter:
-    account_id: int | None = None
-    state: str | None = None
-    event_type: str | None = None
-
-    def conditions(self) -> list[Any]:
-        table = scheduled_events.c
-        return [
-            column == value
-            for column, value in (
-                (table.account_id, self.account_id),
-                (table.state, self.state),
-                (table.event_type, self.event_type),
-            )
-            if value is not None
-        ]
-
-
 async def list_events(
-    uow: UnitOfWork, filters: EventFilter, *, sort: str, limit: int, cursor: str | None
+    uow: SchedulerUnitOfWork, filters: EventFilter, *, sort: str, limit: int, cursor: str | None
 ) -> tuple[list[ScheduledEvent], str | None]:
     order = parse_sort(sort, SORTS)
     async with uow:
-        return await SchedulerRepository(uow.session).list_events(
-            filters.conditions(), order, limit=limit, cursor=cursor
-        )
+        return await uow.scheduled_events.list_events(filters, order, limit=limit, cursor=cursor)
 
 
 async def change(
-    uow: UnitOfWork, event_id: UUID, *, run_at: datetime = UNSET, payload: dict[str, Any] = UNSET
+    uow: SchedulerUnitOfWork,
+    event_id: UUID,
+    *,
+    run_at: datetime = UNSET,
+    payload: dict[str, Any] = UNSET,
 ) -> ScheduledEvent:
     async with uow:
-        repository = SchedulerRepository(uow.session)
+        repository = uow.scheduled_events
         # The row lock waits for an emitter batch holding the event, then sees it emitted.
         event = await repository.get(event_id, for_update=True)
         if event is None:
@@ -130,9 +110,9 @@ async def change(
         return event
 
 
-async def cancel(uow: UnitOfWork, event_id: UUID) -> ScheduledEvent:
+async def cancel(uow: SchedulerUnitOfWork, event_id: UUID) -> ScheduledEvent:
     async with uow:
-        repository = SchedulerRepository(uow.session)
+        repository = uow.scheduled_events
         event = await repository.get(event_id, for_update=True)
         if event is None:
             raise errors.ScheduledEventNotFound(event_id)
@@ -144,9 +124,9 @@ async def cancel(uow: UnitOfWork, event_id: UUID) -> ScheduledEvent:
         return event
 
 
-async def record_outcome(uow: UnitOfWork, outcome: ScheduledEventOutcomeV1) -> None:
+async def record_outcome(uow: SchedulerUnitOfWork, outcome: ScheduledEventOutcomeV1) -> None:
     """emitted → completed or failed, as accounts reports it."""
-    repository = SchedulerRepository(uow.session)
+    repository = uow.scheduled_events
     event = await repository.get(outcome.scheduled_event_id, for_update=True)
     if event is None or event.state not in ("emitted", "pending"):
         return
@@ -155,20 +135,21 @@ async def record_outcome(uow: UnitOfWork, outcome: ScheduledEventOutcomeV1) -> N
         if outcome.outcome == "completed" and outcome.disconnect_id
         else outcome.outcome
     )
-    await repository.update(
-        event.id,
+    # Still pending: the event was sent but never marked (its batch failed after the broker
+    # wrote it, or a frozen emitter's producer sent it after the lease had cut its
+    # transaction). It was emitted by now, never earlier than due.
+    await repository.record_outcome(
+        event,
         state=outcome.outcome,
         outcome=outcome.reason or summary,
         disconnect_id=outcome.disconnect_id,
-        # Still pending: the event was sent but never marked (its batch failed after the broker
-        # wrote it, or a frozen emitter's producer sent it after the lease had cut its
-        # transaction). It was emitted by now, never earlier than due.
-        emitted_at=event.emitted_at or func.clock_timestamp(),
     )
 
 
-async def cancel_for_archived_account(uow: UnitOfWork, archived: AccountArchivedV1) -> None:
+async def cancel_for_archived_account(
+    uow: SchedulerUnitOfWork, archived: AccountArchivedV1
+) -> None:
     """Archiving cancels the account's pending scheduled events."""
-    await SchedulerRepository(uow.session).cancel_pending_of(
+    await uow.scheduled_events.cancel_pending_of(
         archived.account_id, "cancelled: the account was archived"
     )

@@ -1,0 +1,121 @@
+"""Query objects: what a list or the report asks for, in plain values, and the SQL it becomes.
+
+The service layer and the routes build these from the request; only the repository turns them into
+statements, so no SQL is written outside `adapters/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, or_, select
+
+from cutover_accounts.adapters.tables import account_history, accounts, activations, disconnects
+from cutover_kit.pagination import contains_pattern, parse_sort
+
+REPORT_ROWS_MAX = 10_000
+
+# The sorts each list accepts, by the name the API uses.
+HISTORY_SORTS = {"at": account_history.c.at, "id": account_history.c.id}
+DISCONNECT_SORTS = {
+    "requested_at": disconnects.c.requested_at,
+    "completed_at": disconnects.c.completed_at,
+    "deadline_at": disconnects.c.deadline_at,
+}
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    """The accounts a list shows (`GET /accounts`, children, the preview's children)."""
+
+    account_status_id: UUID | None = None
+    account_type_id: UUID | None = None
+    parent_account_id: int | None = None
+    q: str | None = None
+    include_archived: bool = False
+
+    def conditions(self) -> list[Any]:
+        table = accounts.c
+        conditions: list[Any] = []
+        if not self.include_archived:
+            conditions.append(table.archived_at.is_(None))
+        if self.account_status_id:
+            conditions.append(table.account_status_id == self.account_status_id)
+        if self.account_type_id:
+            conditions.append(table.account_type_id == self.account_type_id)
+        if self.parent_account_id:
+            conditions.append(table.parent_account_id == self.parent_account_id)
+        if self.q:
+            matches = [table.name.ilike(contains_pattern(self.q))]
+            if self.q.isdigit() and len(self.q) < 19:
+                matches.append(table.id == int(self.q))
+            conditions.append(or_(*matches))
+        return conditions
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """One table of the Activations & Disconnections report: its sort and its filters."""
+
+    sort: str
+    account_type_id: UUID | None = None
+    q: str | None = None
+
+
+ACTIVATION_COLUMNS = {
+    "account_id": accounts.c.id.label("account_id"),
+    "account_name": accounts.c.name.label("account_name"),
+    "account_type_id": accounts.c.account_type_id,
+    "account_status_id": accounts.c.account_status_id,
+    "activated_at": activations.c.activated_at,
+}
+DISCONNECTION_COLUMNS = {
+    "account_id": accounts.c.id.label("account_id"),
+    "account_name": accounts.c.name.label("account_name"),
+    "account_type_id": accounts.c.account_type_id,
+    "account_status_id": accounts.c.account_status_id,
+    "disconnected_at": disconnects.c.requested_at.label("disconnected_at"),
+    "source": disconnects.c.source,
+    "reason": disconnects.c.reason,
+    "final_invoice_total": disconnects.c.final_invoice_total,
+}
+
+
+def _filtered(query: Select[Any], table: TableQuery, sorts: dict[str, Any]) -> Select[Any]:
+    order = parse_sort(table.sort, sorts)
+    conditions = AccountFilter(
+        account_type_id=table.account_type_id, q=table.q, include_archived=True
+    ).conditions()
+    # Rows without a value (no final invoice) come last in both directions.
+    ordering = (
+        (order.column.desc().nulls_last(), accounts.c.id.desc())
+        if order.descending
+        else (order.column.asc().nulls_last(), accounts.c.id)
+    )
+    return query.where(*conditions).order_by(*ordering).limit(REPORT_ROWS_MAX)
+
+
+def activations_between(start: datetime, end: datetime, table: TableQuery) -> Select[Any]:
+    return _filtered(
+        select(*ACTIVATION_COLUMNS.values())
+        .select_from(activations.join(accounts, accounts.c.id == activations.c.account_id))
+        .where(activations.c.activated_at >= start, activations.c.activated_at < end),
+        table,
+        {name: ACTIVATION_COLUMNS[name] for name in ("account_id", "account_name", "activated_at")},
+    )
+
+
+def disconnections_between(start: datetime, end: datetime, table: TableQuery) -> Select[Any]:
+    return _filtered(
+        select(*DISCONNECTION_COLUMNS.values())
+        .select_from(disconnects.join(accounts, accounts.c.id == disconnects.c.account_id))
+        .where(disconnects.c.requested_at >= start, disconnects.c.requested_at < end),
+        table,
+        {
+            name: DISCONNECTION_COLUMNS[name]
+            for name in ("account_id", "account_name", "disconnected_at", "final_invoice_total")
+        },
+    )

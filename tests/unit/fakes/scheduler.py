@@ -1,0 +1,50 @@
+"""The scheduler's repository in memory (the API's side: the emitter is tested against PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from cutover_scheduler.domain.model import ScheduledEvent
+from tests.unit.fakes.known_accounts import FakeKnownAccounts
+from tests.unit.fakes.unit_of_work import FakeUnitOfWork
+
+
+class FakeSchedulerRepository:
+    def __init__(self, *account_ids: int) -> None:
+        self.accounts = FakeKnownAccounts(*account_ids)
+        self.events: dict[UUID, ScheduledEvent] = {}
+        self.now = datetime.now(UTC)
+
+    async def database_now(self) -> datetime:
+        return self.now
+
+    async def add(self, **values: Any) -> ScheduledEvent:
+        event = ScheduledEvent(
+            id=uuid.uuid4(),
+            state="pending",
+            emitted_at=None,
+            outcome=None,
+            disconnect_id=None,
+            created_at=self.now,
+            updated_at=self.now,
+            **values,
+        )
+        self.events[event.id] = event
+        return event
+
+    async def get(self, event_id: UUID, *, for_update: bool = False) -> ScheduledEvent | None:
+        return self.events.get(event_id)
+
+    async def update(self, event_id: UUID, **values: Any) -> ScheduledEvent:
+        event = self.events[event_id] = replace(self.events[event_id], **values)
+        return event
+
+
+class FakeSchedulerUnitOfWork(FakeUnitOfWork):
+    def __init__(self, *account_ids: int) -> None:
+        super().__init__()
+        self.scheduled_events = FakeSchedulerRepository(*account_ids)

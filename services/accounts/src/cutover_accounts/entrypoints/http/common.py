@@ -1,0 +1,38 @@
+"""What the accounts routes share: the typed dependencies and parameters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from cutover_accounts.adapters.peers import Peers
+from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
+from cutover_kit.http import unit_of_work
+
+# The route dependency, typed with this service's repositories.
+UoW = Annotated[AccountsUnitOfWork, Depends(unit_of_work)]
+
+
+def _step_timeout(request: Request) -> timedelta:
+    seconds = request.app.state.runtime.settings.disconnect_step_timeout_seconds
+    return timedelta(seconds=seconds)
+
+
+def _peers(request: Request) -> Peers:
+    return request.app.state.runtime.resources["peers"]
+
+
+# How long a disconnect's steps have before it shows as stalled (CUTOVER_DISCONNECT_STEP_TIMEOUT_*).
+StepTimeout = Annotated[timedelta, Depends(_step_timeout)]
+# Billing, addresses and the scheduler, asked with accounts' own identity (the preview).
+PeersOf = Annotated[Peers, Depends(_peers)]
+
+AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id")]
+OptionalAccountId = Annotated[int | None, Query(gt=0, le=2**63 - 1)]
+Search = Annotated[str | None, Query(min_length=1, max_length=200, description="Name or id")]
+
+
+def sort_query(fields: str) -> object:
+    return Query(max_length=50, description=f"One of {fields}; a leading '-' reverses")

@@ -1,0 +1,175 @@
+"""The disconnect: its preview, the request, its progress, and retry or abandon when stalled."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body
+
+from cutover_accounts.entrypoints.http.common import (
+    AccountId,
+    PeersOf,
+    StepTimeout,
+    UoW,
+    sort_query,
+)
+from cutover_accounts.entrypoints.schemas import (
+    AccountOut,
+    DisconnectAbandon,
+    DisconnectCreate,
+    DisconnectOut,
+    PreviewOut,
+    StatusOut,
+    UninvoicedSummary,
+)
+from cutover_accounts.service_layer import (
+    disconnects,
+    preview,
+)
+from cutover_kit.auth import requires
+from cutover_kit.idempotency import Idempotency
+from cutover_kit.openapi import problems
+from cutover_kit.pagination import Cursor, Limit, Page
+
+router = APIRouter()
+
+
+@router.get(
+    "/accounts/{account_id}/disconnect-preview",
+    dependencies=[requires("accounts:read")],
+    tags=["disconnects"],
+    summary="What disconnecting this account will do (the confirmation details)",
+    responses=problems(404, 422),
+)
+async def disconnect_preview(account_id: AccountId, uow: UoW, peers: PeersOf) -> PreviewOut:
+    details = await preview.disconnect_preview(uow, peers, account_id)
+    return PreviewOut(
+        account=AccountOut.of(details.account),
+        can_disconnect=details.can_disconnect,
+        refusal=details.refusal,
+        disconnect_status=StatusOut(**vars(details.disconnect_status)),
+        uninvoiced_debits=(
+            UninvoicedSummary(**details.uninvoiced) if details.uninvoiced is not None else None
+        ),
+        serviceable_address=details.serviceable_address,
+        children_staying_active=[AccountOut.of(child) for child in details.children_staying_active],
+        pending_scheduled_events=details.pending_scheduled_events,
+        unavailable=details.unavailable,
+        warnings=details.warnings,
+    )
+
+
+@router.post(
+    "/accounts/{account_id}/disconnect",
+    dependencies=[requires("accounts:lifecycle")],
+    status_code=202,
+    tags=["disconnects"],
+    summary="Disconnect an account",
+    description=(
+        "Moves the account to the Disconnect Account Status at once; the final invoice and the "
+        "address release follow through Kafka. Follow `GET /disconnects/{id}` until `completed`."
+    ),
+    responses=problems(404, 409, 422),
+)
+async def disconnect_account(
+    account_id: AccountId,
+    uow: UoW,
+    idempotency: Idempotency,
+    step_timeout: StepTimeout,
+    body: Annotated[DisconnectCreate | None, Body()] = None,
+) -> DisconnectOut:
+    async def disconnect() -> DisconnectOut:
+        return DisconnectOut.of(
+            await disconnects.request_disconnect(
+                uow, account_id, step_timeout=step_timeout, reason=body.reason if body else None
+            )
+        )
+
+    return await idempotency.run(uow, body, 202, disconnect)
+
+
+@router.get(
+    "/disconnects",
+    dependencies=[requires("accounts:read")],
+    tags=["disconnects"],
+    summary="Disconnects in one state (stalled: pending past their deadline)",
+    responses=problems(422),
+)
+async def list_disconnects(
+    uow: UoW,
+    state: Literal["pending", "stalled", "completed", "abandoned"] | None = None,
+    sort: Annotated[str, sort_query("requested_at, completed_at, deadline_at")] = "-requested_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DisconnectOut]:
+    items, next_cursor = await disconnects.list_disconnects(
+        uow, state, sort=sort, limit=limit, cursor=cursor
+    )
+    return Page(items=[DisconnectOut.of(item) for item in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/disconnects/{disconnect_id}/retry",
+    dependencies=[requires("ops")],
+    status_code=202,
+    tags=["disconnects"],
+    summary="Ask billing and addresses again (same disconnect id; they answer once)",
+    responses=problems(404, 409, 422),
+)
+async def retry_disconnect(
+    disconnect_id: UUID, uow: UoW, idempotency: Idempotency, step_timeout: StepTimeout
+) -> DisconnectOut:
+    async def retry() -> DisconnectOut:
+        return DisconnectOut.of(
+            await disconnects.retry_disconnect(uow, disconnect_id, step_timeout=step_timeout)
+        )
+
+    return await idempotency.run(uow, None, 202, retry)
+
+
+@router.post(
+    "/disconnects/{disconnect_id}/abandon",
+    dependencies=[requires("ops")],
+    tags=["disconnects"],
+    summary="End a stalled disconnect: the account keeps its status and is no longer frozen",
+    responses=problems(404, 409, 422),
+)
+async def abandon_disconnect(
+    disconnect_id: UUID, body: DisconnectAbandon, uow: UoW, idempotency: Idempotency
+) -> DisconnectOut:
+    async def abandon() -> DisconnectOut:
+        return DisconnectOut.of(
+            await disconnects.abandon_disconnect(uow, disconnect_id, reason=body.reason)
+        )
+
+    return await idempotency.run(uow, body, 200, abandon)
+
+
+@router.get(
+    "/disconnects/{disconnect_id}",
+    dependencies=[requires("accounts:read")],
+    tags=["disconnects"],
+    responses=problems(404, 422),
+)
+async def get_disconnect(disconnect_id: UUID, uow: UoW) -> DisconnectOut:
+    return DisconnectOut.of(await disconnects.get_disconnect(uow, disconnect_id))
+
+
+@router.get(
+    "/accounts/{account_id}/disconnects",
+    dependencies=[requires("accounts:read")],
+    tags=["disconnects"],
+    responses=problems(404, 422),
+)
+async def account_disconnects(
+    account_id: AccountId,
+    uow: UoW,
+    sort: Annotated[str, sort_query("requested_at, completed_at")] = "-requested_at",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DisconnectOut]:
+    items, next_cursor = await disconnects.disconnects_of(
+        uow, account_id, sort=sort, limit=limit, cursor=cursor
+    )
+    return Page(items=[DisconnectOut.of(item) for item in items], next_cursor=next_cursor)

@@ -37,7 +37,6 @@ async def unit_of_work(request: Request) -> UnitOfWork:
     return request.app.state.runtime.database.unit_of_work()
 
 
-
 async def accounts_directory(request: Request) -> AccountsDirectory:
     return request.app.state.runtime.resources["accounts_directory"]
 

@@ -12,6 +12,7 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -82,7 +83,17 @@ class Sort:
         return f"-{self.field}" if self.descending else self.field
 
 
-def parse_sort(sort: str, allowed: dict[str, ColumnElement[Any]]) -> Sort:
+def sort_query(sorts: Mapping[str, Any]) -> Any:
+    """A list's `sort` parameter: one of its fields, a leading '-' to reverse. Its choices come from
+    the map the query sorts by, so the OpenAPI document cannot drift from what is accepted."""
+    fields = sorted(sorts)
+    return Query(
+        description=f"One of {', '.join(fields)}; a leading '-' reverses",
+        json_schema_extra={"enum": [*fields, *(f"-{field}" for field in fields)]},
+    )
+
+
+def parse_sort(sort: str, allowed: Mapping[str, ColumnElement[Any]]) -> Sort:
     field = sort.removeprefix("-")
     if field not in allowed:
         raise InvalidSort(sort, sorted(allowed))

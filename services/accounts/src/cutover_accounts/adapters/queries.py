@@ -19,6 +19,14 @@ from cutover_kit.pagination import contains_pattern, parse_sort
 REPORT_ROWS_MAX = 10_000
 
 # The sorts each list accepts, by the name the API uses.
+ACCOUNT_SORTS = {
+    "id": accounts.c.id,
+    "name": accounts.c.name,
+    "created_at": accounts.c.created_at,
+    "updated_at": accounts.c.updated_at,
+    "activated_at": accounts.c.activated_at,
+    "disconnected_at": accounts.c.disconnected_at,
+}
 HISTORY_SORTS = {"at": account_history.c.at, "id": account_history.c.id}
 DISCONNECT_SORTS = {
     "requested_at": disconnects.c.requested_at,
@@ -84,6 +92,15 @@ DISCONNECTION_COLUMNS = {
 }
 
 
+ACTIVATION_SORTS = {
+    name: ACTIVATION_COLUMNS[name] for name in ("account_id", "account_name", "activated_at")
+}
+DISCONNECTION_SORTS = {
+    name: DISCONNECTION_COLUMNS[name]
+    for name in ("account_id", "account_name", "disconnected_at", "final_invoice_total")
+}
+
+
 def _filtered(query: Select[Any], table: TableQuery, sorts: dict[str, Any]) -> Select[Any]:
     order = parse_sort(table.sort, sorts)
     conditions = AccountFilter(
@@ -104,7 +121,7 @@ def activations_between(start: datetime, end: datetime, table: TableQuery) -> Se
         .select_from(activations.join(accounts, accounts.c.id == activations.c.account_id))
         .where(activations.c.activated_at >= start, activations.c.activated_at < end),
         table,
-        {name: ACTIVATION_COLUMNS[name] for name in ("account_id", "account_name", "activated_at")},
+        ACTIVATION_SORTS,
     )
 
 
@@ -114,8 +131,5 @@ def disconnections_between(start: datetime, end: datetime, table: TableQuery) ->
         .select_from(disconnects.join(accounts, accounts.c.id == disconnects.c.account_id))
         .where(disconnects.c.requested_at >= start, disconnects.c.requested_at < end),
         table,
-        {
-            name: DISCONNECTION_COLUMNS[name]
-            for name in ("account_id", "account_name", "disconnected_at", "final_invoice_total")
-        },
+        DISCONNECTION_SORTS,
     )

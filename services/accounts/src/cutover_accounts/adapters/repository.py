@@ -34,15 +34,6 @@ from cutover_kit.pagination import Sort, fetch_page
 # The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
 PARENT_LINKS_LOCK_KEY = zlib.crc32(b"cutover-accounts:parent-links")
 
-ACCOUNT_SORTS = {
-    "id": accounts.c.id,
-    "name": accounts.c.name,
-    "created_at": accounts.c.created_at,
-    "updated_at": accounts.c.updated_at,
-    "activated_at": accounts.c.activated_at,
-    "disconnected_at": accounts.c.disconnected_at,
-}
-
 
 # What each state shown by the API means in the table: stalled is pending past its deadline.
 DISCONNECT_STATE_FILTERS = {

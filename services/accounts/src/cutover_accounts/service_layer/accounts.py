@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from cutover_accounts.adapters.queries import HISTORY_SORTS, AccountFilter
-from cutover_accounts.adapters.repository import ACCOUNT_SORTS, AccountsRepository
+from cutover_accounts.adapters.queries import ACCOUNT_SORTS, HISTORY_SORTS, AccountFilter
+from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork

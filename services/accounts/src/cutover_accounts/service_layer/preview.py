@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cutover_accounts.adapters.peers import Peers
-from cutover_accounts.adapters.queries import AccountFilter
-from cutover_accounts.adapters.repository import ACCOUNT_SORTS
+from cutover_accounts.adapters.queries import ACCOUNT_SORTS, AccountFilter
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork

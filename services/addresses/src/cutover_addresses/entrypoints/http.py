@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from cutover_addresses.adapters.queries import ADDRESS_SORTS, HISTORY_SORTS
 from cutover_addresses.entrypoints.schemas import (
     AddressCreate,
     AddressOut,
@@ -19,7 +20,7 @@ from cutover_kit.auth import requires
 from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page
+from cutover_kit.pagination import Cursor, Limit, Page, sort_query
 
 # The route dependency, typed with this service's repositories.
 UoW = Annotated[AddressesUnitOfWork, Depends(unit_of_work)]
@@ -49,9 +50,7 @@ async def list_addresses(
     uow: UoW,
     available: Annotated[bool | None, Query(description="Only free, or only taken")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="Text search")] = None,
-    sort: Annotated[
-        str, Query(max_length=50, description="created_at, city or zip; '-' reverses")
-    ] = "created_at",
+    sort: Annotated[str, sort_query(ADDRESS_SORTS)] = "created_at",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AddressOut]:
@@ -117,7 +116,7 @@ async def release_address(address_id: UUID, uow: UoW) -> AddressOut:
 async def address_history(
     account_id: AccountId,
     uow: UoW,
-    sort: Annotated[str, Query(max_length=50, description="id or at; '-' reverses")] = "id",
+    sort: Annotated[str, sort_query(HISTORY_SORTS)] = "id",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[HistoryEntry]:

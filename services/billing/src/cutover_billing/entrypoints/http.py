@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from cutover_billing.adapters.queries import DEBIT_SORTS, INVOICE_SORTS
 from cutover_billing.entrypoints.schemas import (
     DebitCreate,
     DebitOut,
@@ -19,7 +20,7 @@ from cutover_kit.auth import requires
 from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page
+from cutover_kit.pagination import Cursor, Limit, Page, sort_query
 
 # The route dependency, typed with this service's repositories.
 UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
@@ -67,9 +68,7 @@ async def list_debits(
     account_id: AccountId,
     uow: UoW,
     invoiced: Annotated[bool | None, Query(description="Only invoiced, or only uninvoiced")] = None,
-    sort: Annotated[
-        str, Query(max_length=50, description="created_at or amount; '-' reverses")
-    ] = "created_at",
+    sort: Annotated[str, sort_query(DEBIT_SORTS)] = "created_at",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[DebitOut]:
@@ -105,9 +104,7 @@ async def invoice_now(
 async def list_invoices(
     account_id: AccountId,
     uow: UoW,
-    sort: Annotated[
-        str, Query(max_length=50, description="number, issued_at or total; '-' reverses")
-    ] = "number",
+    sort: Annotated[str, sort_query(INVOICE_SORTS)] = "number",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[InvoiceOut]:

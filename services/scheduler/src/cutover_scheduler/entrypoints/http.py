@@ -12,7 +12,8 @@ from cutover_kit.errors import Unprocessable
 from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page
+from cutover_kit.pagination import Cursor, Limit, Page, sort_query
+from cutover_scheduler.adapters.queries import SORTS
 from cutover_scheduler.entrypoints.schemas import (
     ScheduledEventCreate,
     ScheduledEventOut,
@@ -57,9 +58,7 @@ async def list_events(
     account_id: Annotated[int | None, Query(gt=0, le=2**63 - 1)] = None,
     state: Literal["pending", "emitted", "completed", "failed", "cancelled"] | None = None,
     event_type: Annotated[str | None, Query(max_length=50)] = None,
-    sort: Annotated[
-        str, Query(max_length=50, description="run_at or created_at; '-' reverses")
-    ] = "run_at",
+    sort: Annotated[str, sort_query(SORTS)] = "run_at",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ScheduledEventOut]:

@@ -7,13 +7,13 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from cutover_accounts.adapters.queries import ACCOUNT_SORTS, HISTORY_SORTS
 from cutover_accounts.domain.errors import AccountsAreNeverDeleted
 from cutover_accounts.entrypoints.http.common import (
     AccountId,
     OptionalAccountId,
     Search,
     UoW,
-    sort_query,
 )
 from cutover_accounts.entrypoints.schemas import (
     AccountCreate,
@@ -28,7 +28,7 @@ from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page
+from cutover_kit.pagination import Cursor, Limit, Page, sort_query
 
 router = APIRouter()
 
@@ -70,9 +70,7 @@ async def list_accounts(
     parent_account_id: OptionalAccountId = None,
     q: Search = None,
     include_archived: bool = False,
-    sort: Annotated[
-        str, sort_query("id, name, created_at, updated_at, activated_at, disconnected_at")
-    ] = "id",
+    sort: Annotated[str, sort_query(ACCOUNT_SORTS)] = "id",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AccountOut]:
@@ -140,7 +138,7 @@ async def delete_account(account_id: AccountId) -> None:
 async def list_children(
     account_id: AccountId,
     uow: UoW,
-    sort: Annotated[str, sort_query("id, name, created_at, updated_at")] = "id",
+    sort: Annotated[str, sort_query(ACCOUNT_SORTS)] = "id",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AccountOut]:
@@ -160,7 +158,7 @@ async def list_children(
 async def account_history(
     account_id: AccountId,
     uow: UoW,
-    sort: Annotated[str, sort_query("id, at")] = "id",
+    sort: Annotated[str, sort_query(HISTORY_SORTS)] = "id",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[HistoryEntry]:

@@ -32,7 +32,3 @@ PeersOf = Annotated[Peers, Depends(_peers)]
 AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id")]
 OptionalAccountId = Annotated[int | None, Query(gt=0, le=2**63 - 1)]
 Search = Annotated[str | None, Query(min_length=1, max_length=200, description="Name or id")]
-
-
-def sort_query(fields: str) -> object:
-    return Query(max_length=50, description=f"One of {fields}; a leading '-' reverses")

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body
 
+from cutover_accounts.adapters.queries import DISCONNECT_SORTS
 from cutover_accounts.entrypoints.http.common import (
     AccountId,
     PeersOf,
     StepTimeout,
     UoW,
-    sort_query,
 )
 from cutover_accounts.entrypoints.schemas import (
     AccountOut,
@@ -30,7 +30,7 @@ from cutover_accounts.service_layer import (
 from cutover_kit.auth import requires
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page
+from cutover_kit.pagination import Cursor, Limit, Page, sort_query
 
 router = APIRouter()
 
@@ -99,7 +99,7 @@ async def disconnect_account(
 async def list_disconnects(
     uow: UoW,
     state: Literal["pending", "stalled", "completed", "abandoned"] | None = None,
-    sort: Annotated[str, sort_query("requested_at, completed_at, deadline_at")] = "-requested_at",
+    sort: Annotated[str, sort_query(DISCONNECT_SORTS)] = "-requested_at",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[DisconnectOut]:
@@ -165,7 +165,7 @@ async def get_disconnect(disconnect_id: UUID, uow: UoW) -> DisconnectOut:
 async def account_disconnects(
     account_id: AccountId,
     uow: UoW,
-    sort: Annotated[str, sort_query("requested_at, completed_at")] = "-requested_at",
+    sort: Annotated[str, sort_query(DISCONNECT_SORTS)] = "-requested_at",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[DisconnectOut]:

@@ -8,10 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from cutover_accounts.adapters.queries import ACTIVATION_SORTS, DISCONNECTION_SORTS
 from cutover_accounts.entrypoints.http.common import (
     Search,
     UoW,
-    sort_query,
 )
 from cutover_accounts.entrypoints.schemas import (
     ActivationRow,
@@ -24,7 +24,7 @@ from cutover_accounts.service_layer import (
 from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Instant
+from cutover_kit.pagination import Instant, sort_query
 
 router = APIRouter()
 
@@ -40,14 +40,12 @@ async def activations_disconnections(
     uow: UoW,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
-    activations_sort: Annotated[
-        str, sort_query("activated_at, account_name, account_id")
-    ] = "-activated_at",
+    activations_sort: Annotated[str, sort_query(ACTIVATION_SORTS)] = "-activated_at",
     activations_account_type_id: UUID | None = None,
     activations_q: Search = None,
     disconnections_sort: Annotated[
         str,
-        sort_query("disconnected_at, account_name, account_id, final_invoice_total"),
+        sort_query(DISCONNECTION_SORTS),
     ] = "-disconnected_at",
     disconnections_account_type_id: UUID | None = None,
     disconnections_q: Search = None,

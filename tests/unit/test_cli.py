@@ -856,3 +856,28 @@ def test_an_accounts_disconnects_read_stalled_and_abandoned(tmp_path: Path, apis
     assert screen.exit_code == 0, screen.output
     assert "stalled: no address release (addresses) yet" in screen.stdout
     assert "abandoned: customer stays" in screen.stdout
+
+
+def test_names_from_the_api_are_shown_as_they_are_not_as_markup(
+    tmp_path: Path, apis: FakeApis
+) -> None:
+    """An account named "[/x]" used to crash the table (Rich read it as a closing tag): exit 8."""
+    status = {"id": "00000000-0000-4000-8000-000000000002", "name": "Active"}
+    kind = {"id": "00000000-0000-4000-8000-000000000101", "name": "[bold]Residential"}
+    apis.on("accounts", "GET", "/account-statuses", page(status))
+    apis.on("accounts", "GET", "/account-types", page(kind))
+    account = {
+        "id": 7,
+        "name": "[/x] Acme [red]",
+        "account_type_id": kind["id"],
+        "account_status_id": status["id"],
+        "parent_account_id": None,
+        "activated_at": None,
+        "disconnected_at": None,
+        "archived_at": None,
+    }
+    apis.on("accounts", "GET", "/accounts", page(account))
+    screen = invoke(tmp_path, "accounts", "list")
+    assert screen.exit_code == 0, screen.output
+    assert "[/x] Acme [red]" in screen.stdout
+    assert "[bold]Residential" in screen.stdout

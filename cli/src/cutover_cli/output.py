@@ -132,10 +132,20 @@ def _visible(char: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+class PlainTable(Table):
+    """A table whose text cells are shown as they are: an account named "[/x]" is that name, not
+    Rich markup (which would fail to render, or restyle the table)."""
+
+    def add_row(self, *renderables: Any, **options: Any) -> None:
+        super().add_row(
+            *(Text(cell) if isinstance(cell, str) else cell for cell in renderables), **options
+        )
+
+
 def table(*headers: str | Column, title: str | None = None, style: str = "bold") -> Table:
     """Every table of the CLI: a rule under the headers and no other lines, so it copies well
     and fits narrower terminals; its title on the left."""
-    return Table(
+    return PlainTable(
         *headers,
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -150,7 +160,7 @@ def table(*headers: str | Column, title: str | None = None, style: str = "bold")
 
 def details(rows: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
     """A two-column list of facts, labels dim."""
-    grid = Table.grid(padding=(0, 2))
+    grid = PlainTable.grid(padding=(0, 2))
     grid.title = title
     grid.title_justify = "left"
     grid.title_style = "bold"

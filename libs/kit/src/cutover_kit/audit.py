@@ -10,14 +10,15 @@ route (`POST /accounts/{account_id}/disconnect`), the resource the path it was c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from cutover_kit import context
 from cutover_kit.auth import requires
+from cutover_kit.dependencies import RuntimeOf
 from cutover_kit.errors import Unprocessable
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Cursor, Instant, Limit, Page, fetch_page, parse_sort
@@ -42,10 +43,6 @@ class AuditEntry(BaseModel):
     request_id: str | None
 
 
-def _runtime(request: Request) -> Any:
-    return request.app.state.runtime
-
-
 router = APIRouter(tags=["audit"], dependencies=[requires("ops")])
 
 
@@ -53,7 +50,7 @@ router = APIRouter(tags=["audit"], dependencies=[requires("ops")])
     "/audit-log", summary="Every write made through this API, newest first", responses=problems(422)
 )
 async def read_audit_log(
-    runtime: Annotated[Any, Depends(_runtime)],
+    runtime: RuntimeOf,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=300, description="e.g. POST /accounts")] = None,
     from_: Annotated[Instant | None, Query(alias="from")] = None,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 from aiokafka import ConsumerRecord
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,6 +30,7 @@ from cutover_contracts.topics import Topic
 from cutover_kit import context
 from cutover_kit.auth import requires
 from cutover_kit.db import UnitOfWork, outbox_channel
+from cutover_kit.dependencies import RuntimeOf
 from cutover_kit.errors import Conflict, NotFound, Unprocessable
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
@@ -288,11 +289,6 @@ async def discard(uow: UnitOfWork, letter_id: UUID, reason: str) -> Row[Any]:
         return closed
 
 
-def _runtime(request: Request) -> Any:
-    return request.app.state.runtime
-
-
-Runtime = Annotated[Any, Depends(_runtime)]
 SORTS = {"received_at": dead_letters.c.received_at}
 # `/dead-letters` on every service (all four consume, and all four publish through a relay); every
 # route, reading included (the originals are raw payloads), is for operators: scope `ops`.
@@ -301,7 +297,7 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[
 
 @router.get("", summary="Dead letters, newest first", responses=problems(422))
 async def list_letters(
-    runtime: Runtime,
+    runtime: RuntimeOf,
     state: State | None = None,
     topic: Annotated[str | None, Query(max_length=249)] = None,
     limit: Limit = 50,
@@ -325,7 +321,7 @@ async def list_letters(
 
 
 @router.get("/{letter_id}", summary="One dead letter", responses=problems(404, 422))
-async def get_letter(letter_id: UUID, runtime: Runtime) -> DeadLetterOut:
+async def get_letter(letter_id: UUID, runtime: RuntimeOf) -> DeadLetterOut:
     async with runtime.database.unit_of_work() as uow:
         row = (
             await uow.session.execute(select(dead_letters).where(dead_letters.c.id == letter_id))
@@ -341,7 +337,7 @@ async def get_letter(letter_id: UUID, runtime: Runtime) -> DeadLetterOut:
     responses=problems(404, 409, 422, 503),
 )
 async def redrive_letter(
-    letter_id: UUID, runtime: Runtime, idempotency: Idempotency
+    letter_id: UUID, runtime: RuntimeOf, idempotency: Idempotency
 ) -> DeadLetterOut:
     uow = runtime.database.unit_of_work()
 
@@ -357,7 +353,7 @@ async def redrive_letter(
     responses=problems(404, 409, 422),
 )
 async def discard_letter(
-    letter_id: UUID, body: DiscardBody, runtime: Runtime, idempotency: Idempotency
+    letter_id: UUID, body: DiscardBody, runtime: RuntimeOf, idempotency: Idempotency
 ) -> DeadLetterOut:
     uow = runtime.database.unit_of_work()
 

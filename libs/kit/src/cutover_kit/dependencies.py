@@ -1,0 +1,15 @@
+"""FastAPI dependencies the kit's own routers share (dead letters, the audit log)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+
+def _runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+# The service's `ServiceRuntime` (typed Any: `cutover_kit.runtime` imports the routers' modules).
+RuntimeOf = Annotated[Any, Depends(_runtime)]

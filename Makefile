@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test test-faults lint asyncapi compose-env bench bench-scheduler bench-disconnects bench-peers
+.PHONY: help install run up down clean status test test-faults lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -13,9 +13,10 @@ help:
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
+	@echo "make asyncapi-baseline  accepts the current public events as the promise to other teams"
 	@echo "make compose-env  random secrets in .env for docker compose (kept when present)"
 	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
-	@echo "make bench    every benchmark (bench-disconnects, bench-peers); results in bench/results/"
+	@echo "make bench    every benchmark (bench-disconnects, bench-peers, bench-report); results in bench/results/"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -52,6 +53,12 @@ lint: install
 asyncapi: install
 	@$(UV) run --frozen python -m cutover_contracts.asyncapi contracts/asyncapi
 
+# The public events' promise to other teams, as released: a test holds the documents to it. Run
+# this only when a release means to change it (a new major version, or an accepted break).
+asyncapi-baseline: asyncapi
+	@$(UV) run --frozen python -m cutover_contracts.compatibility || echo "(accepted: the above)"
+	@cp contracts/asyncapi/*.json contracts/asyncapi/baseline/
+
 # docker-compose.yml holds no secret: this writes them, random, into .env (0600, git-ignored).
 compose-env:
 	@infra/docker/compose-env.sh
@@ -67,4 +74,8 @@ bench-disconnects: install
 bench-peers: install
 	@$(UV) run --frozen python -m bench.peers
 
-bench: bench-disconnects bench-peers
+# The report's export: the accounts service's memory against the rows it streams.
+bench-report: install
+	@$(UV) run --frozen python -m bench.report
+
+bench: bench-disconnects bench-peers bench-report

@@ -32,6 +32,7 @@ from tests.support.api import (
     ok,
     problem,
 )
+from tests.support.contracts import schema_errors
 from tests.support.events import EventTap, wait_until
 from tests.support.system import System
 
@@ -227,7 +228,9 @@ async def test_a_stalled_disconnect_is_abandoned_and_the_account_is_no_longer_fr
             )
 
             # When an operator abandons it
-            async with EventTap(system.infra, ACCOUNT_DISCONNECT_ABANDONED.name) as tap:
+            async with EventTap(
+                system.infra, ACCOUNT_DISCONNECT_ABANDONED.name, principal="observer"
+            ) as tap:
                 abandoned = ok(
                     await accounts.post(
                         f"/disconnects/{started['id']}/abandon",
@@ -243,6 +246,7 @@ async def test_a_stalled_disconnect_is_abandoned_and_the_account_is_no_longer_fr
         assert abandoned["state"] == "abandoned"
         assert abandoned["abandon_reason"] == "billing is being migrated"
         assert event.data["pending_steps"] == ["final_invoice"]
+        assert schema_errors(*tap.raw[event.id]) == []  # as its AsyncAPI document says
         assert event.data["abandoned_by"] == abandoned["abandoned_by"] == "operator"
         history = ok(await accounts.get(f"/accounts/{account['id']}/history"))["items"]
         assert any(

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
@@ -17,17 +17,20 @@ T = TypeVar("T")
 
 
 class EventTap:
-    """Everything published on some topics from now on (a fresh consumer group at the end)."""
+    """Everything published on some topics from now on (a fresh consumer group at the end), as
+    `principal` (`observer` reads the public topics as other teams do, in `observer.` groups)."""
 
-    def __init__(self, infra: Infra, *topics: str) -> None:
+    def __init__(self, infra: Infra, *topics: str, principal: str = "admin") -> None:
+        group = "observer.test-tap" if principal == "observer" else "test-tap"
         self.consumer = AIOKafkaConsumer(
             *topics,
-            **infra.kafka_options(),
-            group_id=f"test-tap-{uuid.uuid4()}",
+            **infra.kafka_options(principal),
+            group_id=f"{group}-{uuid.uuid4()}",
             auto_offset_reset="latest",
             enable_auto_commit=False,
         )
         self.seen: list[CloudEvent] = []
+        self.raw: dict[uuid.UUID, tuple[str, bytes]] = {}  # event id → (topic, bytes as sent)
 
     async def __aenter__(self) -> EventTap:
         await self.consumer.start()
@@ -45,9 +48,14 @@ class EventTap:
 
     async def drain(self, within: float) -> None:
         """Read whatever else arrives in `within` seconds (to catch a late duplicate)."""
-        batches = await self.consumer.getmany(timeout_ms=int(within * 1000))
+        self._keep(await self.consumer.getmany(timeout_ms=int(within * 1000)))
+
+    def _keep(self, batches: dict[Any, list[Any]]) -> None:
         for records in batches.values():
-            self.seen.extend(decode_event(record.value) for record in records)
+            for record in records:
+                event = decode_event(record.value)
+                self.seen.append(event)
+                self.raw[event.id] = (record.topic, record.value)
 
     async def wait_for(
         self, predicate: Callable[[CloudEvent], bool], within: float = 10.0
@@ -61,8 +69,7 @@ class EventTap:
             if remaining <= 0:
                 raise TimeoutError(f"no matching event in {within} s; saw {len(self.seen)}")
             batches = await self.consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
-            for records in batches.values():
-                self.seen.extend(decode_event(record.value) for record in records)
+            self._keep(batches)
 
 
 async def wait_until(

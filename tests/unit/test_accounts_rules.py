@@ -11,11 +11,15 @@ import pytest
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
-from cutover_accounts.service_layer import accounts, catalog, disconnects, lifecycle
+from cutover_accounts.service_layer import accounts, catalog, disconnects, lifecycle, scheduled
+from cutover_contracts.events import ScheduledEventDueV1
+from cutover_contracts.scheduled import CHANGE_ACCOUNT_STATUS
 from cutover_contracts.topics import (
     ACCOUNT_ARCHIVED,
     ACCOUNT_DISCONNECT_REQUESTED,
     ACCOUNT_REACTIVATED,
+    ACCOUNT_STATUS_CHANGED,
+    ACCOUNT_UPDATED,
 )
 from tests.unit.fakes.accounts import ACTIVE, INACTIVE, LEAD, RESIDENTIAL, FakeAccountsUnitOfWork
 
@@ -390,6 +394,86 @@ async def test_disconnecting_a_parent_leaves_its_children_active(
     assert status_of(uow, parent.id) == INACTIVE.id
     assert status_of(uow, child.id) == ACTIVE.id
     assert uow.accounts.accounts[child.id].disconnected_at is None
+
+
+# --- 9. Every change is a public event -----------------------------------------------------------------
+
+
+def status_changes(uow: FakeAccountsUnitOfWork) -> list[tuple[str, uuid.UUID, uuid.UUID, bool]]:
+    return [
+        (change.cause, change.from_status_id, change.to_status_id, change.activation)
+        for change in uow.events(ACCOUNT_STATUS_CHANGED)
+    ]
+
+
+async def test_an_edit_of_the_status_publishes_a_status_change_and_nothing_else(
+    uow: FakeAccountsUnitOfWork,
+) -> None:
+    lead = await given_account(uow, status=LEAD)
+    await accounts.edit_account(uow, lead.id, account_status_id=INACTIVE.id)
+    assert status_changes(uow) == [("edit", LEAD.id, INACTIVE.id, False)]
+    assert uow.events(ACCOUNT_UPDATED) == []
+
+
+async def test_a_lead_made_active_publishes_a_status_change_that_is_an_activation(
+    uow: FakeAccountsUnitOfWork,
+) -> None:
+    lead = await given_account(uow, status=LEAD)
+    await accounts.edit_account(uow, lead.id, account_status_id=ACTIVE.id)
+    assert status_changes(uow) == [("edit", LEAD.id, ACTIVE.id, True)]
+
+
+async def test_an_edit_of_the_name_and_parent_publishes_the_account_as_updated(
+    uow: FakeAccountsUnitOfWork,
+) -> None:
+    parent, account = await given_account(uow), await given_account(uow)
+    await accounts.edit_account(uow, account.id, name="Grace", parent_account_id=parent.id)
+    (updated,) = uow.events(ACCOUNT_UPDATED)
+    assert (updated.name, updated.parent_account_id) == ("Grace", parent.id)
+    assert updated.changed == ["name", "parent_account_id"]
+    assert status_changes(uow) == []
+
+
+async def test_a_disconnect_publishes_the_move_to_the_disconnect_status(
+    uow: FakeAccountsUnitOfWork,
+) -> None:
+    account = await given_account(uow)
+    disconnect_id = await disconnect(uow, account.id)
+    assert status_changes(uow) == [("disconnect", ACTIVE.id, INACTIVE.id, False)]
+    assert uow.events(ACCOUNT_STATUS_CHANGED)[0].disconnect_id == disconnect_id
+
+
+async def test_a_reactivation_publishes_a_status_change_that_is_an_activation(
+    uow: FakeAccountsUnitOfWork,
+) -> None:
+    account = await given_account(uow, status=INACTIVE, disconnected=True)
+    await lifecycle.reactivate(uow, account.id)
+    assert status_changes(uow) == [("reactivate", INACTIVE.id, ACTIVE.id, True)]
+
+
+async def test_a_scheduled_status_change_names_its_scheduled_event(
+    uow: FakeAccountsUnitOfWork,
+) -> None:
+    lead = await given_account(uow, status=LEAD)
+    event_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with uow:
+        await scheduled.apply_due_event(
+            uow,
+            ScheduledEventDueV1(
+                scheduled_event_id=event_id,
+                event_type=CHANGE_ACCOUNT_STATUS,
+                account_id=lead.id,
+                run_at=now,
+                emitted_at=now,
+                payload={"account_status_id": str(ACTIVE.id)},
+                actor="alice",
+            ),
+            step_timeout=STEP_TIMEOUT,
+        )
+    assert status_changes(uow) == [("scheduled", LEAD.id, ACTIVE.id, True)]
+    (change,) = uow.events(ACCOUNT_STATUS_CHANGED)
+    assert (change.scheduled_event_id, change.actor) == (event_id, "alice")
 
 
 # --- The fake keeps the unit of work's contract ----------------------------------------------------------

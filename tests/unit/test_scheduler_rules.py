@@ -3,11 +3,13 @@ is changed or cancelled, an archived account gets no new event, a payload has it
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from cutover_contracts.scheduled import DISCONNECT_ACCOUNT
+from cutover_contracts.events import AccountDisconnectRequestedV1
+from cutover_contracts.scheduled import CHANGE_ACCOUNT_STATUS, DISCONNECT_ACCOUNT
 from cutover_kit.directory import ArchivedAccount
 from cutover_scheduler.adapters.repository import SchedulerRepository
 from cutover_scheduler.domain import errors
@@ -118,6 +120,39 @@ async def test_a_pending_event_is_moved_only_into_the_future(uow: FakeSchedulerU
         run_at=uow.scheduled_events.now + 2 * HOUR,
     )
     assert moved.run_at == uow.scheduled_events.now + 2 * HOUR
+
+
+async def test_a_started_disconnect_cancels_the_other_pending_scheduled_disconnects(
+    uow: FakeSchedulerUnitOfWork,
+) -> None:
+    # Given two pending scheduled disconnects and a scheduled status change of one account
+    first, second = await schedule(uow), await schedule(uow, after=2 * HOUR)
+    change = await schedule(
+        uow, event_type=CHANGE_ACCOUNT_STATUS, payload={"account_status_id": str(uuid.uuid4())}
+    )
+    # When the first one's disconnect starts (it is emitted, so not pending any more)
+    await uow.scheduled_events.update(first.id, state="emitted")
+    disconnect_id = uuid.uuid4()
+    await scheduled_events.cancel_superseded_disconnects(
+        uow,  # type: ignore[arg-type]
+        AccountDisconnectRequestedV1(
+            disconnect_id=disconnect_id,
+            account_id=ACCOUNT,
+            source="scheduled",
+            scheduled_event_id=first.id,
+            status_id=uuid.uuid4(),
+            requested_at=uow.scheduled_events.now,
+            actor="alice",
+        ),
+    )
+    # Then the other disconnect is cancelled with that disconnect as the cause; the rest is kept
+    events = uow.scheduled_events.events
+    assert events[first.id].state == "emitted"
+    assert events[second.id].state == "cancelled"
+    assert events[second.id].outcome == (
+        f"cancelled: superseded by scheduled disconnect {disconnect_id} requested by alice"
+    )
+    assert events[change.id].state == "pending"
 
 
 def test_the_fake_repository_answers_like_the_real_one() -> None:

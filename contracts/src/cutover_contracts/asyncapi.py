@@ -47,6 +47,8 @@ def document(service: str) -> dict[str, Any]:
             "description": topic.summary
             + (" Public: stable for other teams." if topic.public else ""),
             "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+            # Public topics are a promise: `compatibility` holds them to the committed baseline.
+            **({"tags": [{"name": "public"}]} if topic.public else {}),
         }
         messages[message] = {
             "name": message,

@@ -23,6 +23,13 @@ class EventData(BaseModel):
 
 Currency = str
 DisconnectSource = Literal["manual", "scheduled"]
+# What set a status change off: a PATCH, a due `change_account_status`, a disconnect (manual or
+# scheduled: `scheduled_event_id` tells them apart) or a reactivation.
+StatusChangeCause = Literal["edit", "scheduled", "disconnect", "reactivate"]
+Actor = Annotated[
+    str | None,
+    Field(max_length=200, description="Who did it: their token's name (else sub), or `system`"),
+]
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -37,6 +44,42 @@ class AccountCreatedV1(EventData):
     account_status_id: UUID
     parent_account_id: PositiveInt | None = None
     created_at: AwareDatetime
+    activated_at: AwareDatetime | None = Field(
+        default=None, description="Set when it was created in an activating status"
+    )
+    actor: Actor = None
+
+
+class AccountStatusChangedV1(EventData):
+    """An account's status changed, whatever caused it; `activation` when the change recorded an
+    activation (a lead made active, a reactivation). The change's correlation id is the envelope's
+    `correlationid`, repeated here for consumers that keep only `data`."""
+
+    account_id: PositiveInt
+    from_status_id: UUID
+    to_status_id: UUID
+    cause: StatusChangeCause
+    activation: bool
+    actor: Actor = None
+    changed_at: AwareDatetime
+    correlation_id: str | None = None
+    disconnect_id: UUID | None = Field(default=None, description="Set when cause is disconnect")
+    scheduled_event_id: UUID | None = Field(
+        default=None, description="The due scheduled event that caused it, if one did"
+    )
+
+
+class AccountUpdatedV1(EventData):
+    """An edit of anything but the status (which is `AccountStatusChanged`): the account's
+    name, type and parent after it, and which of them changed."""
+
+    account_id: PositiveInt
+    name: str
+    account_type_id: UUID
+    parent_account_id: PositiveInt | None = None
+    changed: list[Literal["name", "account_type_id", "parent_account_id"]]
+    actor: Actor = None
+    updated_at: AwareDatetime
 
 
 class AccountDisconnectRequestedV1(EventData):
@@ -49,6 +92,7 @@ class AccountDisconnectRequestedV1(EventData):
     reason: str | None = None
     status_id: UUID = Field(description="The Disconnect Account Status the account moved to")
     requested_at: AwareDatetime
+    actor: Actor = None
 
 
 class AccountDisconnectedV1(EventData):
@@ -73,6 +117,7 @@ class AccountReactivatedV1(EventData):
     account_id: PositiveInt
     account_status_id: UUID
     activated_at: AwareDatetime
+    actor: Actor = None
 
 
 class AccountArchivedV1(EventData):
@@ -80,6 +125,7 @@ class AccountArchivedV1(EventData):
 
     account_id: PositiveInt
     archived_at: AwareDatetime
+    actor: Actor = None
 
 
 class AccountDisconnectAbandonedV1(EventData):

@@ -33,13 +33,30 @@ ACCOUNT_CREATED = Topic(
     events.AccountCreatedV1,
     "An account was created; other services keep a local copy of it.",
     consumers=("billing", "addresses", "scheduler"),
+    public=True,
+)
+ACCOUNT_STATUS_CHANGED = Topic(
+    "accounts.account-status-changed.v1",
+    "accounts",
+    events.AccountStatusChangedV1,
+    "Every change of an account's status: an edit, a scheduled change, a disconnect or a"
+    " reactivation.",
+    public=True,
+)
+ACCOUNT_UPDATED = Topic(
+    "accounts.account-updated.v1",
+    "accounts",
+    events.AccountUpdatedV1,
+    "An account's name, type or parent was edited.",
+    public=True,
 )
 ACCOUNT_DISCONNECT_REQUESTED = Topic(
     "accounts.account-disconnect-requested.v1",
     "accounts",
     events.AccountDisconnectRequestedV1,
-    "The start of every disconnect, manual or scheduled.",
-    consumers=("billing", "addresses"),
+    "The start of every disconnect, manual or scheduled; the scheduler cancels the account's"
+    " other pending scheduled disconnects on it.",
+    consumers=("billing", "addresses", "scheduler"),
     public=True,
 )
 ACCOUNT_DISCONNECTED = Topic(
@@ -118,6 +135,8 @@ TOPICS: dict[str, Topic] = {
     topic.name: topic
     for topic in (
         ACCOUNT_CREATED,
+        ACCOUNT_STATUS_CHANGED,
+        ACCOUNT_UPDATED,
         ACCOUNT_DISCONNECT_REQUESTED,
         ACCOUNT_DISCONNECTED,
         ACCOUNT_REACTIVATED,

@@ -43,6 +43,26 @@ class FakeSchedulerRepository:
         event = self.events[event_id] = replace(self.events[event_id], **values)
         return event
 
+    async def cancel_pending_of(
+        self,
+        account_id: int,
+        outcome: str,
+        *,
+        event_type: str | None = None,
+        sparing: UUID | None = None,
+    ) -> int:
+        cancelled = [
+            event
+            for event in self.events.values()
+            if event.account_id == account_id
+            and event.state == "pending"
+            and event_type in (None, event.event_type)
+            and event.id != sparing
+        ]
+        for event in cancelled:
+            await self.update(event.id, state="cancelled", outcome=outcome)
+        return len(cancelled)
+
 
 class FakeSchedulerUnitOfWork(FakeUnitOfWork):
     def __init__(self, *account_ids: int) -> None:

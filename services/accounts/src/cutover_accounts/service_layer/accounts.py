@@ -10,9 +10,11 @@ from cutover_accounts.adapters.queries import ACCOUNT_SORTS, HISTORY_SORTS, Acco
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
+from cutover_accounts.service_layer import changes as publish
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_CREATED
+from cutover_kit import context
 from cutover_kit.pagination import parse_sort
 
 UNSET: Any = object()
@@ -83,6 +85,8 @@ async def create_account(
                 account_status_id=account.account_status_id,
                 parent_account_id=account.parent_account_id,
                 created_at=account.created_at,
+                activated_at=account.activated_at,
+                actor=context.actor.get(),
             ),
             account_id=account.id,
         )
@@ -129,7 +133,6 @@ async def edit_account(
     account_type_id: UUID = UNSET,
     account_status_id: UUID = UNSET,
     parent_account_id: int | None = UNSET,
-    cause: str = "edited",
 ) -> Account:
     """PATCH: change what is given, under the rules; the same rules apply to a scheduled change."""
     async with uow:
@@ -140,7 +143,6 @@ async def edit_account(
             account_type_id=account_type_id,
             account_status_id=account_status_id,
             parent_account_id=parent_account_id,
-            cause=cause,
         )
         await uow.commit()
         return account
@@ -154,9 +156,10 @@ async def apply_edit(
     account_type_id: UUID = UNSET,
     account_status_id: UUID = UNSET,
     parent_account_id: int | None = UNSET,
-    cause: str,
+    scheduled_event_id: UUID | None = None,
 ) -> Account:
-    """The edit inside an open unit of work."""
+    """The edit inside an open unit of work; `scheduled_event_id` when a due scheduled
+    `change_account_status` makes it (the history and the status event name it as the cause)."""
     repository = uow.accounts
     if parent_account_id is not UNSET and parent_account_id is not None:
         # Before the account's row lock: a change queued for the parent-links lock while holding
@@ -197,13 +200,26 @@ async def apply_edit(
     if activates:
         changes["activated_at"] = now
         await repository.record_activation(account_id, now, "activated")
+    previous_status_id = account.account_status_id
     account = await repository.update_account(account_id, **changes)
     await repository.record_history(
         account_id,
         "activated" if activates else "edited",
-        cause,
+        f"scheduled event {scheduled_event_id}" if scheduled_event_id else "edited",
         **{key: str(value) if value is not None else None for key, value in changes.items()},
     )
+    if "account_status_id" in changes:
+        await publish.status_changed(
+            uow,
+            account_id,
+            from_status_id=previous_status_id,
+            to_status_id=account.account_status_id,
+            cause="scheduled" if scheduled_event_id else "edit",
+            activation=activates,
+            at=account.updated_at,
+            scheduled_event_id=scheduled_event_id,
+        )
+    await publish.updated(uow, account, list(changes))
     return account
 
 

@@ -30,6 +30,7 @@ from cutover_accounts.adapters.queries import DISCONNECT_SORTS
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
+from cutover_accounts.service_layer import changes as publish
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import (
@@ -121,6 +122,17 @@ async def start_disconnect(
         ),
     )
     await _publish_request(uow, disconnect)
+    await publish.status_changed(
+        uow,
+        account_id,
+        from_status_id=account.account_status_id,
+        to_status_id=status_id,
+        cause="disconnect",
+        activation=False,
+        at=now,
+        disconnect_id=disconnect.id,
+        scheduled_event_id=scheduled_event_id,
+    )
     return disconnect
 
 
@@ -135,6 +147,7 @@ async def _publish_request(uow: AccountsUnitOfWork, disconnect: Disconnect) -> N
             reason=disconnect.reason,
             status_id=disconnect.status_id,
             requested_at=disconnect.requested_at,
+            actor=context.actor.get(),
         ),
         account_id=disconnect.account_id,
     )

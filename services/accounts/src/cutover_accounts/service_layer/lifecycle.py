@@ -9,9 +9,11 @@ from uuid import UUID
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
+from cutover_accounts.service_layer import changes as publish
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountArchivedV1, AccountReactivatedV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_REACTIVATED
+from cutover_kit import context
 
 
 async def _locked(repository: AccountsRepository, account_id: int) -> Account:
@@ -37,7 +39,7 @@ async def reactivate(
         if target is None:
             raise errors.UnknownAccountStatus(account_status_id)  # type: ignore[arg-type]
         account.check_can_reactivate(target, await repository.pending_disconnect_id(account_id))
-        now = datetime.now(UTC)
+        now, previous_status_id = datetime.now(UTC), account.account_status_id
         account = await repository.update_account(
             account_id, account_status_id=target.id, activated_at=now, disconnected_at=None
         )
@@ -48,9 +50,21 @@ async def reactivate(
         await uow.publish(
             ACCOUNT_REACTIVATED,
             AccountReactivatedV1(
-                account_id=account_id, account_status_id=target.id, activated_at=now
+                account_id=account_id,
+                account_status_id=target.id,
+                activated_at=now,
+                actor=context.actor.get(),
             ),
             account_id=account_id,
+        )
+        await publish.status_changed(
+            uow,
+            account_id,
+            from_status_id=previous_status_id,
+            to_status_id=target.id,
+            cause="reactivate",
+            activation=True,
+            at=now,
         )
         await uow.commit()
         return account
@@ -68,7 +82,7 @@ async def archive(uow: AccountsUnitOfWork, account_id: int) -> Account:
         await repository.record_history(account_id, "archived", "account archived")
         await uow.publish(
             ACCOUNT_ARCHIVED,
-            AccountArchivedV1(account_id=account_id, archived_at=now),
+            AccountArchivedV1(account_id=account_id, archived_at=now, actor=context.actor.get()),
             account_id=account_id,
         )
         await uow.commit()

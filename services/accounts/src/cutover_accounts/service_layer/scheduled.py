@@ -53,7 +53,10 @@ async def _apply(
             if due.event_type == CHANGE_ACCOUNT_STATUS:
                 change = ChangeAccountStatusPayload.model_validate(due.payload)
                 await apply_edit(
-                    uow, due.account_id, account_status_id=change.account_status_id, cause=cause
+                    uow,
+                    due.account_id,
+                    account_status_id=change.account_status_id,
+                    scheduled_event_id=due.scheduled_event_id,
                 )
                 await report_outcome(uow, due.scheduled_event_id, due.account_id)
                 return

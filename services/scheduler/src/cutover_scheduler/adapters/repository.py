@@ -84,13 +84,26 @@ class SchedulerRepository:
         )
         return [ScheduledEvent(**row._mapping) for row in rows], next_cursor
 
-    async def cancel_pending_of(self, account_id: int, outcome: str) -> int:
+    async def cancel_pending_of(
+        self,
+        account_id: int,
+        outcome: str,
+        *,
+        event_type: str | None = None,
+        sparing: UUID | None = None,
+    ) -> int:
+        """Cancel the account's pending events (of one type, all but `sparing`) with `outcome`."""
+        conditions = [
+            scheduled_events.c.account_id == account_id,
+            scheduled_events.c.state == "pending",
+        ]
+        if event_type is not None:
+            conditions.append(scheduled_events.c.event_type == event_type)
+        if sparing is not None:
+            conditions.append(scheduled_events.c.id != sparing)
         result = await self.session.execute(
             update(scheduled_events)
-            .where(
-                scheduled_events.c.account_id == account_id,
-                scheduled_events.c.state == "pending",
-            )
+            .where(*conditions)
             .values(state="cancelled", outcome=outcome, updated_at=func.now())
         )
         return result.rowcount

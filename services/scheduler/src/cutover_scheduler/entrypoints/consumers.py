@@ -1,11 +1,20 @@
-"""The scheduler's Kafka consumers: its copy of accounts, archived accounts' pending events, and the
-outcome accounts reports for each due event."""
+"""The scheduler's Kafka consumers: its copy of accounts, archived accounts' pending events, the
+pending disconnects a started disconnect supersedes, and the outcome accounts reports for each due
+event."""
 
 from __future__ import annotations
 
 from cutover_contracts.envelope import CloudEvent
-from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
-from cutover_contracts.topics import ACCOUNT_ARCHIVED, SCHEDULED_EVENT_OUTCOME
+from cutover_contracts.events import (
+    AccountArchivedV1,
+    AccountDisconnectRequestedV1,
+    ScheduledEventOutcomeV1,
+)
+from cutover_contracts.topics import (
+    ACCOUNT_ARCHIVED,
+    ACCOUNT_DISCONNECT_REQUESTED,
+    SCHEDULED_EVENT_OUTCOME,
+)
 from cutover_kit.consumer import one_by_one
 from cutover_kit.directory import local_copy_handlers
 from cutover_kit.runtime import ServiceRuntime
@@ -28,7 +37,18 @@ async def on_account_archived(
     await scheduled_events.cancel_for_archived_account(uow, data)
 
 
+async def on_disconnect_requested(
+    uow: SchedulerUnitOfWork, _: CloudEvent, data: AccountDisconnectRequestedV1
+) -> None:
+    """Cancel the account's other pending scheduled disconnects: this disconnect supersedes them."""
+    await scheduled_events.cancel_superseded_disconnects(uow, data)
+
+
 def register(runtime: ServiceRuntime) -> None:
     runtime.consume("accounts-copy", local_copy_handlers(known_accounts))
     runtime.consume("archived-accounts", {ACCOUNT_ARCHIVED: one_by_one(on_account_archived)})
+    runtime.consume(
+        "disconnect-requests",
+        {ACCOUNT_DISCONNECT_REQUESTED: one_by_one(on_disconnect_requested)},
+    )
     runtime.consume("outcomes", {SCHEDULED_EVENT_OUTCOME: one_by_one(on_outcome)})

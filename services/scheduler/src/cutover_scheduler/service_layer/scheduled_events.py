@@ -8,8 +8,12 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from cutover_contracts.events import AccountArchivedV1, ScheduledEventOutcomeV1
-from cutover_contracts.scheduled import PAYLOADS
+from cutover_contracts.events import (
+    AccountArchivedV1,
+    AccountDisconnectRequestedV1,
+    ScheduledEventOutcomeV1,
+)
+from cutover_contracts.scheduled import DISCONNECT_ACCOUNT, PAYLOADS
 from cutover_kit import context
 from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import parse_sort
@@ -152,4 +156,18 @@ async def cancel_for_archived_account(
     """Archiving cancels the account's pending scheduled events."""
     await uow.scheduled_events.cancel_pending_of(
         archived.account_id, "cancelled: the account was archived"
+    )
+
+
+async def cancel_superseded_disconnects(
+    uow: SchedulerUnitOfWork, requested: AccountDisconnectRequestedV1
+) -> None:
+    """A disconnect has started: the account's pending scheduled disconnects (other than the one
+    that started it) would only fail when due, so they end now, cancelled with it as the cause."""
+    who = f" requested by {requested.actor}" if requested.actor else ""
+    await uow.scheduled_events.cancel_pending_of(
+        requested.account_id,
+        f"cancelled: superseded by {requested.source} disconnect {requested.disconnect_id}{who}",
+        event_type=DISCONNECT_ACCOUNT,
+        sparing=requested.scheduled_event_id,
     )

@@ -232,7 +232,7 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def _children_of(parent: int) -> list[int]:
+def children_of(parent: int) -> list[int]:
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -253,7 +253,7 @@ class CpuMeter:
         self.postmaster = int((STATE / "pg" / "postmaster.pid").read_text().split()[0])
 
     def _read(self) -> dict[str, float]:
-        postgres = [self.postmaster, *_children_of(self.postmaster)]
+        postgres = [self.postmaster, *children_of(self.postmaster)]
         # user + nice + system + irq + softirq of every core: what the parts add up to, plus what
         # they miss (processes that ended between the readings, the kernel's own work)
         user, nice, system, _idle, _iowait, irq, softirq = map(
@@ -264,7 +264,7 @@ class CpuMeter:
             "whole machine": busy / TICKS,
             # A service run with several workers is a supervisor and its worker processes.
             **{
-                name: sum(_cpu_of(p) for p in (pid, *_children_of(pid)))
+                name: sum(_cpu_of(p) for p in (pid, *children_of(pid)))
                 for name, pid in self.services.items()
             },
             "kafka": _cpu_of(self.kafka),

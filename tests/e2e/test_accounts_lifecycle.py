@@ -243,6 +243,26 @@ async def test_the_preview_lists_what_a_disconnect_will_do(system: System) -> No
         assert any("child" in warning for warning in preview["warnings"])
 
 
+async def test_the_preview_counts_only_the_children_that_are_active(system: System) -> None:
+    async with system.client("accounts") as accounts:
+        # Given a parent with an active child, a disconnected one, an archived one and a lead
+        parent = await new_account(accounts)
+        active = await new_account(accounts, parent_account_id=parent["id"])
+        gone = await new_account(accounts, parent_account_id=parent["id"])
+        await disconnect(accounts, gone["id"])
+        archived = await new_account(accounts, parent_account_id=parent["id"])
+        await disconnect(accounts, archived["id"])
+        ok(await accounts.post(f"/accounts/{archived['id']}/archive"))
+        await new_account(accounts, parent_account_id=parent["id"], account_status_id=LEAD)
+
+        preview = ok(await accounts.get(f"/accounts/{parent['id']}/disconnect-preview"))
+
+        # Then only the active child stays active, and the warning counts one
+        assert [c["id"] for c in preview["children_staying_active"]] == [active["id"]]
+        assert preview["children_staying_active_count"] == 1
+        assert "1 child account(s) stay active" in " ".join(preview["warnings"])
+
+
 async def test_the_preview_is_partial_not_an_error_when_a_service_is_down(system: System) -> None:
     async with system.client("accounts") as accounts:
         account = await new_account(accounts)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from cutover_contracts.topics import SCHEDULED_EVENT_DUE, SCHEDULED_EVENT_OUTCOME
+from cutover_kit.relay import asyncpg_dsn
 from tests.support.api import (
     ACTIVE,
     COMMERCIAL,
@@ -83,9 +86,11 @@ async def test_the_report_lists_activations_and_disconnections_each_filtered_and
         assert {r["account_name"] for r in commercial["activations"]} == {f"{tag}-c churner"}
         assert len(commercial["disconnections"]) == 2  # the other table keeps its own filters
 
+        # The default period: from 00:00 UTC on the first day of the month eleven months back
         default = ok(await accounts.get("/reports/activations-disconnections"))
-        span = datetime.fromisoformat(default["to"]) - datetime.fromisoformat(default["from"])
-        assert span.days == 365
+        start, end = datetime.fromisoformat(default["from"]), datetime.fromisoformat(default["to"])
+        assert (start.day, start.hour, start.minute, start.second) == (1, 0, 0, 0)
+        assert (end.year * 12 + end.month) - (start.year * 12 + start.month) == 11
         problem(
             await accounts.get(
                 "/reports/activations-disconnections", params={"from": "2026-01-01T00:00:00"}
@@ -177,3 +182,97 @@ async def test_a_due_status_change_applies_the_edit_rules(system: System) -> Non
             assert "disconnect" in outcome.data["reason"]
     finally:
         await producer.stop()
+
+
+async def seed_activations(system: System, account_id: int, rows: int) -> None:
+    """`rows` activations of one account over the year 2001 (a year nothing else lands in),
+    written straight into accounts' database: the API would take minutes to make them."""
+    connection = await asyncpg.connect(asyncpg_dsn(system.infra.database_url("accounts")))
+    try:
+        start, step = datetime(2001, 1, 1, tzinfo=UTC), timedelta(days=365) / rows
+        await connection.copy_records_to_table(
+            "activations",
+            records=[(account_id, start + i * step, "reactivated") for i in range(rows)],
+            columns=["account_id", "activated_at", "cause"],
+        )
+    finally:
+        await connection.close()
+
+
+async def test_the_report_reaches_every_row_as_csv_and_as_json_pages(system: System) -> None:
+    rows = 25_000
+    async with system.client("accounts") as accounts:
+        account = await new_account(accounts, name=f"report {uuid.uuid4().hex[:8]}")
+        await seed_activations(system, account["id"], rows)
+        query = {
+            "from": "2001-01-01T00:00:00Z",
+            "to": "2002-01-01T00:00:00Z",
+            "activations_q": account["name"],
+            "activations_sort": "activated_at",
+        }
+
+        # The CSV export streams every row of the table, in the table's order
+        async with accounts.stream(
+            "GET",
+            "/reports/activations-disconnections",
+            params={**query, "format": "csv", "table": "activations"},
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/csv")
+            assert "attachment" in response.headers["content-disposition"]
+            lines = [line async for line in response.aiter_lines()]
+        exported = list(csv.DictReader(lines))
+        assert len(exported) == rows
+        assert list(exported[0]) == [
+            "account_id", "account_name", "account_type_id", "account_status_id", "activated_at"
+        ]  # fmt: skip
+        times = [row["activated_at"] for row in exported]
+        assert times == sorted(times) and len(set(times)) == rows
+        assert {row["account_name"] for row in exported} == {account["name"]}
+
+        # The JSON pages reach every row, each once, ending with a null cursor
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = ok(
+                await accounts.get(
+                    "/reports/activations-disconnections",
+                    params={
+                        **query,
+                        "activations_limit": 10_000,
+                        **({"activations_cursor": cursor} if cursor else {}),
+                    },
+                )
+            )
+            assert page["activations_limit"] == 10_000
+            seen += [row["activated_at"] for row in page["activations"]]
+            cursor = page["activations_next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen)) == rows
+
+        # A CSV without its table is refused, as is a cursor of another sort
+        problem(
+            await accounts.get(
+                "/reports/activations-disconnections", params={**query, "format": "csv"}
+            ),
+            422,
+            "report-table-required",
+        )
+        first = ok(
+            await accounts.get(
+                "/reports/activations-disconnections", params={**query, "activations_limit": 10}
+            )
+        )
+        problem(
+            await accounts.get(
+                "/reports/activations-disconnections",
+                params={
+                    **query,
+                    "activations_sort": "-activated_at",
+                    "activations_cursor": first["activations_next_cursor"],
+                },
+            ),
+            422,
+            "invalid-cursor",
+        )

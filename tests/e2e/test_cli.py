@@ -8,6 +8,7 @@ and stops it with SIGINT, like Ctrl-C. Every invocation is checked for a traceba
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import signal
@@ -454,6 +455,29 @@ async def test_the_report_filters_and_sorts_each_table_on_its_own(
     assert "Activations (2)" in screen.stdout and "Disconnections (2)" in screen.stdout
     assert screen.stdout.index(f"{tag} Alpha") < screen.stdout.rindex(f"{tag} Beta")
     assert "moved" in screen.stdout
+
+
+async def test_the_report_exports_one_table_whole_as_csv(
+    system: System, operator_env: dict[str, str | None], tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    async with system.client("accounts") as accounts:
+        account = await new_account(accounts, name=f"{tag} Gamma")
+        await disconnect(accounts, account["id"], reason="moved")
+    out = tmp_path / "disconnections.csv"
+    exported = await cutover(
+        operator_env, "report", "export", "disconnections", "--search", tag, "-o", str(out)
+    )
+    assert exported.exit_code == 0, exported.output
+    [row] = list(csv.DictReader(out.read_text().splitlines()))
+    assert (row["account_id"], row["reason"], row["source"]) == (
+        str(account["id"]),
+        "moved",
+        "manual",
+    )
+    assert "final_invoice_currency" in row
+    to_stdout = await cutover(operator_env, "report", "export", "activations", "--search", tag)
+    assert to_stdout.exit_code == 0 and f"{tag} Gamma" in to_stdout.stdout
 
 
 async def test_each_failure_class_has_its_exit_code_and_no_traceback(

@@ -110,6 +110,38 @@ async def test_a_scheduled_disconnect_goes_all_the_way(system: System) -> None:
         assert shown["account_status_id"] == INACTIVE
 
 
+async def test_a_manual_disconnect_cancels_the_pending_scheduled_disconnect_it_supersedes(
+    system: System,
+) -> None:
+    async with system.client("accounts") as accounts, system.client("scheduler") as scheduler:
+        # Given an account with a disconnect scheduled next week and a status change too
+        account = await new_account(accounts)
+        later = await schedule(scheduler, "disconnect_account", account["id"], at(7 * 86400))
+        change = await schedule(
+            scheduler,
+            "change_account_status",
+            account["id"],
+            at(8 * 86400),
+            account_status_id=ACTIVE,
+        )
+        preview = ok(await accounts.get(f"/accounts/{account['id']}/disconnect-preview"))
+        assert any(
+            "1 pending scheduled disconnect(s) will be cancelled" in w for w in preview["warnings"]
+        )
+
+        # When it is disconnected by hand now
+        started = ok(await accounts.post(f"/accounts/{account['id']}/disconnect"), 202)
+
+        # Then the POST says what becomes of the scheduled one, and it is cancelled with the
+        # disconnect named in its outcome; the other event stays pending
+        assert started["pending_scheduled_disconnects"] == "cancelled"
+        cancelled = await event_in_state(scheduler, later["id"], ("cancelled",), within=20)
+        assert cancelled["outcome"] == (
+            f"cancelled: superseded by manual disconnect {started['id']} requested by operator"
+        )
+        assert ok(await scheduler.get(f"/scheduled-events/{change['id']}"))["state"] == "pending"
+
+
 async def test_a_scheduled_event_that_cannot_apply_fails_with_the_reason(system: System) -> None:
     async with system.client("accounts") as accounts, system.client("scheduler") as scheduler:
         account = await new_account(accounts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -69,6 +69,22 @@ class Api:
 
     def get(self, service: str, path: str, **params: Any) -> Any:
         return answer(self.request(service, "GET", path, params=query(params)), service)
+
+    def download(self, service: str, path: str, out: BinaryIO, **params: Any) -> int:
+        """Write a streamed answer (a CSV export) to `out` as it arrives; the bytes written. The
+        whole answer is never held: an export of a million rows costs what one chunk does."""
+        url = self.config.urls[service]
+        client = httpx.Client(base_url=url, headers=headers(self.config), timeout=self.timeout)
+        with client, reaching(service, url):
+            with client.stream("GET", path, params=query(params)) as response:
+                if not response.is_success:
+                    response.read()
+                    raise Problem.of_response(response, service)
+                written = 0
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+                    written += len(chunk)
+                return written
 
     def post(self, service: str, path: str, body: Any = None) -> Any:
         return answer(self.request(service, "POST", path, json=body), service)

@@ -1,8 +1,11 @@
-"""`cutover report activations-disconnections`: the Activations & Disconnections report's two tables, each filtered on its own."""
+"""`cutover report activations-disconnections`: the Activations & Disconnections report's two tables,
+each filtered on its own (the first page of each); `cutover report export`: one table whole, as CSV."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -40,7 +43,9 @@ def activations_disconnections(
     from_: Annotated[
         str | None,
         typer.Option(
-            "--from", help="Start (inclusive); default a year before --to.", show_default=False
+            "--from",
+            help="Start (inclusive); default the first of the month eleven months before --to.",
+            show_default=False,
         ),
     ] = None,
     to: Annotated[
@@ -73,7 +78,8 @@ def activations_disconnections(
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Every activation and disconnection in a period (default: the last 12 months)."""
+    """Activations and disconnections in a period (default: from the first of the month eleven
+    months back); the first 1,000 rows of each table: `cutover report export` gives them all."""
     start = parse_when(from_, tz, "--from").isoformat() if from_ else None
     end = parse_when(to, tz, "--to").isoformat() if to else None
     with Api(ctx.obj) as api:
@@ -98,7 +104,7 @@ def activations_disconnections(
             Text(f"From {moment(report['from'])} to {moment(report['to'])}", style="bold")
         )
         activations = table(
-            *ACCOUNT, time_column("activated"), title=f"Activations ({len(report['activations'])})"
+            *ACCOUNT, time_column("activated"), title=_title("Activations", report, "activations")
         )
         for row in report["activations"]:
             activations.add_row(*_account(row, catalog), clock(row["activated_at"]))
@@ -106,7 +112,7 @@ def activations_disconnections(
         # The report's rows carry the final invoice's total without its currency: minor units.
         disconnections = table(
             *ACCOUNT, time_column("disconnected"), "source", "reason", "total (minor units)",
-            title=f"Disconnections ({len(report['disconnections'])})",
+            title=_title("Disconnections", report, "disconnections"),
         )  # fmt: skip
         for row in report["disconnections"]:
             disconnections.add_row(
@@ -119,3 +125,59 @@ def activations_disconnections(
         console.print(disconnections)
 
     Output(json_output).emit(report, render)
+
+
+def _title(name: str, report: dict[str, Any], key: str) -> str:
+    shown_rows = len(report[key])
+    if report.get(f"{key}_next_cursor"):
+        return f"{name} (the first {shown_rows}; all of them: cutover report export {key})"
+    return f"{name} ({shown_rows})"
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    table_name: Annotated[
+        Literal["activations", "disconnections"],
+        typer.Argument(metavar="TABLE", help="activations or disconnections"),
+    ],
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Start (inclusive); default as the report.", show_default=False
+        ),
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="End (exclusive); default now.", show_default=False)
+    ] = None,
+    tz: Tz = None,
+    sort: Annotated[str | None, typer.Option(help="A sort of the table; '-' reverses.")] = None,
+    account_type: Annotated[
+        str | None, typer.Option("--type", help="Only this account type (name or id).")
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Part of an account's name, or its id.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (default: standard output)."),
+    ] = None,
+) -> None:
+    """Every row of one table of the report, as CSV (streamed: any number of rows)."""
+    params = {
+        "format": "csv",
+        "table": table_name,
+        "from": parse_when(from_, tz, "--from").isoformat() if from_ else None,
+        "to": parse_when(to, tz, "--to").isoformat() if to else None,
+        f"{table_name}_sort": sort,
+        f"{table_name}_q": search,
+    }
+    with Api(ctx.obj, timeout=300) as api:
+        params[f"{table_name}_account_type_id"] = Catalog.load(api).type_id(account_type, "--type")
+        path = "/reports/activations-disconnections"
+        if output is None:
+            api.download("accounts", path, sys.stdout.buffer, **params)
+            return
+        with output.open("wb") as out:
+            written = api.download("accounts", path, out, **params)
+    typer.echo(f"{table_name}: {written} bytes written to {output}", err=True)

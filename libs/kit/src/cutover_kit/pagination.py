@@ -77,6 +77,9 @@ class Sort:
     field: str
     column: ColumnElement[Any]
     descending: bool
+    # PostgreSQL puts NULLs last ascending and first descending; a report wants rows without a
+    # value (no final invoice) last both ways.
+    nulls_last: bool = False
 
     @property
     def spec(self) -> str:
@@ -116,13 +119,20 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def in_order(query: Select[Any], sort: Sort, id_column: Column[Any]) -> Select[Any]:
+    """`query` ordered by the sort, then the id (so equal values keep one order)."""
+    if not sort.descending:
+        return query.order_by(sort.column, id_column)
+    first = sort.column.desc().nulls_last() if sort.nulls_last else sort.column.desc()
+    return query.order_by(first, id_column.desc())
+
+
 def paginate(
     query: Select[Any], sort: Sort, id_column: Column[Any], *, limit: int, cursor: str | None
 ) -> Select[Any]:
     """Order `query` by the sort then the id, start after the cursor, fetch one row more than
     `limit` (to know whether a next page exists)."""
-    order = (sort.column.desc(), id_column.desc()) if sort.descending else (sort.column, id_column)
-    query = query.order_by(*order).limit(limit + 1)
+    query = in_order(query, sort, id_column).limit(limit + 1)
     if cursor is None:
         return query
     try:
@@ -133,16 +143,17 @@ def paginate(
     if spec != sort.spec:
         raise InvalidCursor(f"it belongs to sort={spec}, not sort={sort.spec}")
     if last_value is None:
-        # NULLs sort last ascending and first descending in PostgreSQL.
         after = (
             and_(sort.column.is_(None), id_column < last_id)
             if sort.descending
             else and_(sort.column.is_(None), id_column > last_id)
         )
-        if sort.descending:
+        if sort.descending and not sort.nulls_last:
             after = or_(after, sort.column.is_not(None))
     elif sort.descending:
         after = or_(sort.column < last_value, and_(sort.column == last_value, id_column < last_id))
+        if sort.nulls_last:
+            after = or_(after, sort.column.is_(None))
     else:
         after = or_(
             sort.column > last_value,

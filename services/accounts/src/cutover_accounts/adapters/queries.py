@@ -6,17 +6,21 @@ statements, so no SQL is written outside `adapters/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import Select, or_, select
 
-from cutover_accounts.adapters.tables import account_history, accounts, activations, disconnects
-from cutover_kit.pagination import contains_pattern, parse_sort
-
-REPORT_ROWS_MAX = 10_000
+from cutover_accounts.adapters.tables import (
+    account_history,
+    account_statuses,
+    accounts,
+    activations,
+    disconnects,
+)
+from cutover_kit.pagination import Sort, contains_pattern, parse_sort
 
 # The sorts each list accepts, by the name the API uses.
 ACCOUNT_SORTS = {
@@ -44,12 +48,16 @@ class AccountFilter:
     parent_account_id: int | None = None
     q: str | None = None
     include_archived: bool = False
+    active_only: bool = False  # in an activating status, not disconnected (nor archived)
 
     def conditions(self) -> list[Any]:
         table = accounts.c
         conditions: list[Any] = []
         if not self.include_archived:
             conditions.append(table.archived_at.is_(None))
+        if self.active_only:
+            activating = select(account_statuses.c.id).where(account_statuses.c.activates_account)
+            conditions += [table.disconnected_at.is_(None), table.account_status_id.in_(activating)]
         if self.account_status_id:
             conditions.append(table.account_status_id == self.account_status_id)
         if self.account_type_id:
@@ -62,6 +70,9 @@ class AccountFilter:
                 matches.append(table.id == int(self.q))
             conditions.append(or_(*matches))
         return conditions
+
+
+ReportTable = Literal["activations", "disconnections"]
 
 
 @dataclass(frozen=True)
@@ -89,8 +100,12 @@ DISCONNECTION_COLUMNS = {
     "source": disconnects.c.source,
     "reason": disconnects.c.reason,
     "final_invoice_total": disconnects.c.final_invoice_total,
+    "final_invoice_currency": disconnects.c.final_invoice_currency,
 }
-
+REPORT_COLUMNS: dict[ReportTable, list[str]] = {
+    "activations": list(ACTIVATION_COLUMNS),
+    "disconnections": list(DISCONNECTION_COLUMNS),
+}
 
 ACTIVATION_SORTS = {
     name: ACTIVATION_COLUMNS[name] for name in ("account_id", "account_name", "activated_at")
@@ -101,35 +116,39 @@ DISCONNECTION_SORTS = {
 }
 
 
-def _filtered(query: Select[Any], table: TableQuery, sorts: dict[str, Any]) -> Select[Any]:
-    order = parse_sort(table.sort, sorts)
+@dataclass(frozen=True)
+class ReportQuery:
+    """A report table's rows as a statement, ordered by `sort` then `id` (a row's own id, the
+    keyset's tie-break: one account has many activations)."""
+
+    statement: Select[Any]
+    sort: Sort
+    id_column: Any
+
+
+def report_table(
+    table: ReportTable, start: datetime, end: datetime, query: TableQuery
+) -> ReportQuery:
+    """The rows of `table` in [start, end), filtered as `query` says; refuses an unknown sort."""
+    if table == "activations":
+        rows, id_column, sorts = (
+            select(*ACTIVATION_COLUMNS.values(), activations.c.id)
+            .select_from(activations.join(accounts, accounts.c.id == activations.c.account_id))
+            .where(activations.c.activated_at >= start, activations.c.activated_at < end),
+            activations.c.id,
+            ACTIVATION_SORTS,
+        )
+    else:
+        rows, id_column, sorts = (
+            select(*DISCONNECTION_COLUMNS.values(), disconnects.c.id)
+            .select_from(disconnects.join(accounts, accounts.c.id == disconnects.c.account_id))
+            .where(disconnects.c.requested_at >= start, disconnects.c.requested_at < end),
+            disconnects.c.id,
+            DISCONNECTION_SORTS,
+        )
     conditions = AccountFilter(
-        account_type_id=table.account_type_id, q=table.q, include_archived=True
+        account_type_id=query.account_type_id, q=query.q, include_archived=True
     ).conditions()
     # Rows without a value (no final invoice) come last in both directions.
-    ordering = (
-        (order.column.desc().nulls_last(), accounts.c.id.desc())
-        if order.descending
-        else (order.column.asc().nulls_last(), accounts.c.id)
-    )
-    return query.where(*conditions).order_by(*ordering).limit(REPORT_ROWS_MAX)
-
-
-def activations_between(start: datetime, end: datetime, table: TableQuery) -> Select[Any]:
-    return _filtered(
-        select(*ACTIVATION_COLUMNS.values())
-        .select_from(activations.join(accounts, accounts.c.id == activations.c.account_id))
-        .where(activations.c.activated_at >= start, activations.c.activated_at < end),
-        table,
-        ACTIVATION_SORTS,
-    )
-
-
-def disconnections_between(start: datetime, end: datetime, table: TableQuery) -> Select[Any]:
-    return _filtered(
-        select(*DISCONNECTION_COLUMNS.values())
-        .select_from(disconnects.join(accounts, accounts.c.id == disconnects.c.account_id))
-        .where(disconnects.c.requested_at >= start, disconnects.c.requested_at < end),
-        table,
-        DISCONNECTION_SORTS,
-    )
+    sort = replace(parse_sort(query.sort, sorts), nulls_last=True)
+    return ReportQuery(rows.where(*conditions), sort, id_column)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -12,12 +13,7 @@ from sqlalchemy import Select, bindparam, exists, func, insert, select, text, up
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cutover_accounts.adapters.queries import (
-    AccountFilter,
-    TableQuery,
-    activations_between,
-    disconnections_between,
-)
+from cutover_accounts.adapters.queries import AccountFilter, ReportQuery
 from cutover_accounts.adapters.tables import (
     account_history,
     account_statuses,
@@ -29,9 +25,10 @@ from cutover_accounts.adapters.tables import (
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
-from cutover_kit.pagination import Sort, fetch_page
+from cutover_kit.pagination import Sort, fetch_page, in_order
 
 # The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
+REPORT_BATCH = 1000  # rows per fetch of a streamed report: flat memory, few round trips
 PARENT_LINKS_LOCK_KEY = zlib.crc32(b"cutover-accounts:parent-links")
 
 
@@ -174,18 +171,34 @@ class AccountsRepository:
         )
         return [Account(**row._mapping) for row in rows], next_cursor
 
-    async def report(
-        self, start: datetime, end: datetime, activations: TableQuery, disconnections: TableQuery
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The report's two tables over [start, end), each filtered and sorted on its own."""
-        first, second = (
-            activations_between(start, end, activations),
-            disconnections_between(start, end, disconnections),
-        )
+    async def count_accounts(self, filters: AccountFilter) -> int:
         return (
-            [dict(row._mapping) for row in await self.session.execute(first)],
-            [dict(row._mapping) for row in await self.session.execute(second)],
+            await self.session.execute(
+                select(func.count()).select_from(accounts).where(*filters.conditions())
+            )
+        ).scalar_one()
+
+    async def report_page(
+        self, report: ReportQuery, *, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a report table, and the cursor of the next."""
+        rows, next_cursor = await fetch_page(
+            self.session,
+            report.statement,
+            report.sort,
+            report.id_column,
+            limit=limit,
+            cursor=cursor,
         )
+        return [dict(row._mapping) for row in rows], next_cursor
+
+    async def report_rows(self, report: ReportQuery) -> AsyncIterator[dict[str, Any]]:
+        """Every row of a report table, read through a server-side cursor a batch at a time, so
+        memory stays flat however many rows there are."""
+        statement = in_order(report.statement, report.sort, report.id_column)
+        result = await self.session.stream(statement.execution_options(yield_per=REPORT_BATCH))
+        async for row in result.mappings():
+            yield dict(row)
 
     async def lock_parent_links(self) -> None:
         """Hold, until commit, the one lock that every parent change takes before its cycle check.

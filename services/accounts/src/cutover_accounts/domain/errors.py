@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from cutover_kit.errors import Conflict, DomainError, NotFound, Unprocessable
@@ -200,4 +201,22 @@ class AccountsAreNeverDeleted(DomainError):
             f"account (POST /accounts/{account_id}/disconnect); to hide a disconnected account "
             f"from everyday lists, archive it (POST /accounts/{account_id}/archive).",
             account_id=account_id,
+        )
+
+
+class ReportPeriodEmpty(Unprocessable):
+    code = "report-period-empty"
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        super().__init__(
+            "`from` must be before `to`.", start=start.isoformat(), end=end.isoformat()
+        )
+
+
+class ReportTableRequired(Unprocessable):
+    code = "report-table-required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A CSV export is one table: add `table=activations` or `table=disconnections`."
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -127,7 +127,7 @@ class DisconnectOut(BaseModel):
     abandon_reason: str | None
 
     @classmethod
-    def of(cls, disconnect: Disconnect) -> DisconnectOut:
+    def of(cls, disconnect: Disconnect) -> Self:
         stalled = disconnect.is_stalled(datetime.now(UTC))
         invoice = (
             FinalInvoiceOut(
@@ -161,6 +161,19 @@ class DisconnectOut(BaseModel):
         )
 
 
+class DisconnectStarted(DisconnectOut):
+    """A disconnect just requested, and what it does to the rest of the account's plans."""
+
+    pending_scheduled_disconnects: Literal["cancelled"] = Field(
+        default="cancelled",
+        description=(
+            "The account's pending scheduled disconnects are cancelled by the scheduler with this "
+            "disconnect as the cause: their outcome reads `cancelled: superseded by ... disconnect "
+            "<id>` (GET /scheduled-events?account_id=). Other pending events stay pending."
+        ),
+    )
+
+
 class UninvoicedSummary(BaseModel):
     count: int
     total: int
@@ -177,7 +190,10 @@ class PreviewOut(BaseModel):
     disconnect_status: StatusOut
     uninvoiced_debits: UninvoicedSummary | None
     serviceable_address: dict[str, Any] | None = Field(description="The address to be released")
-    children_staying_active: list[AccountOut]
+    children_staying_active: list[AccountOut] = Field(
+        description="Children that are active (not disconnected, not archived), the first 500"
+    )
+    children_staying_active_count: int = Field(description="All of them, however many")
     pending_scheduled_events: list[dict[str, Any]] | None
     unavailable: dict[str, str]
     warnings: list[str]
@@ -199,13 +215,24 @@ class DisconnectionRow(BaseModel):
     disconnected_at: datetime
     source: Literal["manual", "scheduled"]
     reason: str | None
-    final_invoice_total: int | None
+    final_invoice_total: int | None = Field(description="Minor units of final_invoice_currency")
+    final_invoice_currency: str | None
 
 
 class ActivationsDisconnections(BaseModel):
+    """A page of each table; a table's next page is asked for with its own cursor."""
+
     from_: datetime = Field(alias="from")
     to: datetime
     activations: list[ActivationRow]
+    activations_limit: int
+    activations_next_cursor: str | None = Field(
+        description="`activations_cursor` for the next page; null when this is the last"
+    )
     disconnections: list[DisconnectionRow]
+    disconnections_limit: int
+    disconnections_next_cursor: str | None = Field(
+        description="`disconnections_cursor` for the next page; null when this is the last"
+    )
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

@@ -11,6 +11,7 @@ from cutover_accounts.adapters.queries import ACCOUNT_SORTS, AccountFilter
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
+from cutover_contracts.scheduled import DISCONNECT_ACCOUNT
 from cutover_kit.errors import DomainError, PeerUnavailable
 from cutover_kit.pagination import parse_sort
 
@@ -24,6 +25,7 @@ class Preview:
     can_disconnect: bool
     refusal: str | None
     children_staying_active: list[Account]
+    children_staying_active_count: int
     uninvoiced: dict[str, Any] | None = None
     serviceable_address: dict[str, Any] | None = None
     pending_scheduled_events: list[dict[str, Any]] | None = None
@@ -44,18 +46,19 @@ async def disconnect_preview(uow: AccountsUnitOfWork, peers: Peers, account_id: 
             account.check_can_disconnect(await repository.pending_disconnect_id(account_id))
         except DomainError as error:
             refusal = error.detail
-        children, _ = await repository.list_accounts(
-            AccountFilter(parent_account_id=account_id),
-            parse_sort("id", ACCOUNT_SORTS),
-            limit=CHILDREN_SHOWN,
-            cursor=None,
+        # Only the children that are active stay active: disconnected or archived ones are not.
+        active_children = AccountFilter(parent_account_id=account_id, active_only=True)
+        children, more = await repository.list_accounts(
+            active_children, parse_sort("id", ACCOUNT_SORTS), limit=CHILDREN_SHOWN, cursor=None
         )
+        children_count = await repository.count_accounts(active_children) if more else len(children)
     preview = Preview(
         account=account,
         disconnect_status=status,
         can_disconnect=refusal is None,
         refusal=refusal,
         children_staying_active=children,
+        children_staying_active_count=children_count,
     )
     uninvoiced, address, scheduled = await asyncio.gather(
         peers.uninvoiced(account_id),
@@ -74,10 +77,20 @@ async def disconnect_preview(uow: AccountsUnitOfWork, peers: Peers, account_id: 
             raise answer
         else:
             setattr(preview, attribute, answer)
-    if children:
+    if children_count:
         preview.warnings.append(
-            f"{len(children)} child account(s) stay active: disconnecting a parent applies to the "
-            "parent only."
+            f"{children_count} child account(s) stay active: disconnecting a parent applies to "
+            "the parent only."
+        )
+    superseded = [
+        event
+        for event in preview.pending_scheduled_events or []
+        if event.get("event_type") == DISCONNECT_ACCOUNT
+    ]
+    if superseded and refusal is None:
+        preview.warnings.append(
+            f"{len(superseded)} pending scheduled disconnect(s) will be cancelled: this disconnect "
+            "supersedes them, and their outcome names it."
         )
     for peer in preview.unavailable:
         preview.warnings.append(f"{peer} did not answer: its part of this preview is missing.")

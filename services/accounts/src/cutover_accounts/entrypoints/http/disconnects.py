@@ -19,6 +19,7 @@ from cutover_accounts.entrypoints.schemas import (
     DisconnectAbandon,
     DisconnectCreate,
     DisconnectOut,
+    DisconnectStarted,
     PreviewOut,
     StatusOut,
     UninvoicedSummary,
@@ -54,6 +55,7 @@ async def disconnect_preview(account_id: AccountId, uow: UoW, peers: PeersOf) ->
         ),
         serviceable_address=details.serviceable_address,
         children_staying_active=[AccountOut.of(child) for child in details.children_staying_active],
+        children_staying_active_count=details.children_staying_active_count,
         pending_scheduled_events=details.pending_scheduled_events,
         unavailable=details.unavailable,
         warnings=details.warnings,
@@ -68,7 +70,8 @@ async def disconnect_preview(account_id: AccountId, uow: UoW, peers: PeersOf) ->
     summary="Disconnect an account",
     description=(
         "Moves the account to the Disconnect Account Status at once; the final invoice and the "
-        "address release follow through Kafka. Follow `GET /disconnects/{id}` until `completed`."
+        "address release follow through Kafka. Follow `GET /disconnects/{id}` until `completed`. "
+        "The account's pending scheduled disconnects are cancelled, with this one as the cause."
     ),
     responses=problems(404, 409, 422),
 )
@@ -78,9 +81,9 @@ async def disconnect_account(
     idempotency: Idempotency,
     step_timeout: StepTimeout,
     body: Annotated[DisconnectCreate | None, Body()] = None,
-) -> DisconnectOut:
-    async def disconnect() -> DisconnectOut:
-        return DisconnectOut.of(
+) -> DisconnectStarted:
+    async def disconnect() -> DisconnectStarted:
+        return DisconnectStarted.of(
             await disconnects.request_disconnect(
                 uow, account_id, step_timeout=step_timeout, reason=body.reason if body else None
             )

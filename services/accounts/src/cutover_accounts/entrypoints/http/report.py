@@ -1,73 +1,148 @@
-"""The Activations & Disconnections report."""
+"""The Activations & Disconnections report: JSON pages of both tables, or one table whole as CSV."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
-from cutover_accounts.adapters.queries import ACTIVATION_SORTS, DISCONNECTION_SORTS
-from cutover_accounts.entrypoints.http.common import (
-    Search,
-    UoW,
+from cutover_accounts.adapters.queries import (
+    ACTIVATION_SORTS,
+    DISCONNECTION_SORTS,
+    REPORT_COLUMNS,
+    ReportTable,
+    TableQuery,
 )
+from cutover_accounts.domain.errors import ReportTableRequired
+from cutover_accounts.entrypoints.http.common import Search, UoW
 from cutover_accounts.entrypoints.schemas import (
     ActivationRow,
     ActivationsDisconnections,
     DisconnectionRow,
 )
-from cutover_accounts.service_layer import (
-    report,
-)
+from cutover_accounts.service_layer import report
 from cutover_kit.auth import requires
-from cutover_kit.errors import Unprocessable
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Instant, sort_query
+from cutover_kit.pagination import Cursor, Instant, sort_query
 
 router = APIRouter()
+
+TableLimit = Annotated[
+    int, Query(ge=1, le=10_000, description="Rows of this table per page (default 1,000)")
+]
+CSV_BATCH = 500  # rows per chunk written to the response
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection): shown as text instead.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @router.get(
     "/reports/activations-disconnections",
     dependencies=[requires("accounts:read")],
     tags=["reports"],
-    summary="Activations & Disconnections in a period (default the last 12 months)",
-    responses=problems(422),
+    summary="Activations & Disconnections in a period (default: twelve calendar months to now)",
+    description=(
+        "Two tables over [from, to), each filtered, sorted and paged on its own: "
+        "`activations_next_cursor` is null once the last activation is shown, and the same for "
+        "disconnections. `format=csv&table=activations|disconnections` streams every row of one "
+        "table instead (its filters and sort apply; no paging). The default period starts at "
+        "00:00 UTC on the first day of the month eleven months before `to`'s."
+    ),
+    responses={
+        200: {
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "description": "With format=csv: one table, a header row, every row",
+                }
+            }
+        },
+        **problems(422),
+    },
 )
 async def activations_disconnections(
     uow: UoW,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
+    format: Annotated[
+        Literal["json", "csv"], Query(description="csv: one table whole, see `table`")
+    ] = "json",
+    table: Annotated[
+        ReportTable | None, Query(description="With format=csv (required there): which table")
+    ] = None,
     activations_sort: Annotated[str, sort_query(ACTIVATION_SORTS)] = "-activated_at",
     activations_account_type_id: UUID | None = None,
     activations_q: Search = None,
-    disconnections_sort: Annotated[
-        str,
-        sort_query(DISCONNECTION_SORTS),
-    ] = "-disconnected_at",
+    activations_limit: TableLimit = 1000,
+    activations_cursor: Cursor = None,
+    disconnections_sort: Annotated[str, sort_query(DISCONNECTION_SORTS)] = "-disconnected_at",
     disconnections_account_type_id: UUID | None = None,
     disconnections_q: Search = None,
-) -> ActivationsDisconnections:
-    end = to or datetime.now(UTC)
-    start = from_ or end - timedelta(days=365)
-    if start >= end:
-        raise Unprocessable("`from` must be before `to`.", start=start, end=end)
-    activation_rows, disconnection_rows = await report.activations_and_disconnections(
+    disconnections_limit: TableLimit = 1000,
+    disconnections_cursor: Cursor = None,
+) -> Any:
+    start, end = report.period(from_, to, datetime.now(UTC))
+    queries = {
+        "activations": TableQuery(activations_sort, activations_account_type_id, activations_q),
+        "disconnections": TableQuery(
+            disconnections_sort, disconnections_account_type_id, disconnections_q
+        ),
+    }
+    if format == "csv":
+        if table is None:
+            raise ReportTableRequired
+        rows = report.every_row(uow, table, start=start, end=end, query=queries[table])
+        name = f"{table}-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.csv"
+        return StreamingResponse(
+            _csv(REPORT_COLUMNS[table], rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    (activations, next_activations), (disconnections, next_disconnections) = await report.pages(
         uow,
         start=start,
         end=end,
-        activations_query=report.TableQuery(
-            activations_sort, activations_account_type_id, activations_q
-        ),
-        disconnections_query=report.TableQuery(
-            disconnections_sort, disconnections_account_type_id, disconnections_q
-        ),
+        activations=queries["activations"],
+        disconnections=queries["disconnections"],
+        limits=(activations_limit, disconnections_limit),
+        cursors=(activations_cursor, disconnections_cursor),
     )
     return ActivationsDisconnections(
         from_=start,
         to=end,
-        activations=[ActivationRow(**row) for row in activation_rows],
-        disconnections=[DisconnectionRow(**row) for row in disconnection_rows],
+        activations=[ActivationRow(**row) for row in activations],
+        activations_limit=activations_limit,
+        activations_next_cursor=next_activations,
+        disconnections=[DisconnectionRow(**row) for row in disconnections],
+        disconnections_limit=disconnections_limit,
+        disconnections_next_cursor=next_disconnections,
     )
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+async def _csv(columns: list[str], rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """The header, then the rows, a batch per chunk: the response holds one batch at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
+    writer.writerow(columns)
+    written = 0
+    async for row in rows:
+        writer.writerow([_cell(row[column]) for column in columns])
+        written += 1
+        if written % CSV_BATCH == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -92,4 +93,18 @@ def machine() -> dict:
         "go": command_output("go", "env", "GOVERSION"),
         "node": command_output(str(node), "--version") if node.exists() else None,
         "postgresql": command_output("/usr/lib/postgresql/15/bin/postgres", "--version"),
+        # What was measured: the commit, and whether the tree had changes on top of it.
+        "commit": command_output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
+        "dirty": bool(command_output("git", "-C", str(REPO), "status", "--porcelain")),
+    }
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": None, "p99": None, "max": None}
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1),
+        "max": round(ordered[-1], 1),
     }

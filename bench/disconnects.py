@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from bench.common import (
     kafka_options,
     kafka_settings,
     machine,
+    percentiles,
 )
 from cutover_contracts import seeds
 from cutover_contracts.topics import ACCOUNT_DISCONNECTED, SERVICES
@@ -283,17 +283,6 @@ class CpuMeter:
             if completed
             else {}
         )
-
-
-def percentiles(values: list[float]) -> dict[str, float | None]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": None, "p99": None, "max": None}
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1),
-        "max": round(ordered[-1], 1),
-    }
 
 
 async def throughput(

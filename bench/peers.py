@@ -203,7 +203,8 @@ def cutover_result(raw: dict) -> dict:
         "control_fired": raw["control_fired"],
         "drain_seconds": drain,
         "jobs_per_second": round(raw["events"] / drain) if drain else None,
-        "lateness_ms": raw["lateness_ms"],
+        "lateness_ms": raw["lateness_ms"],  # at the consumer, like the peers' handlers
+        "lateness_at_send_ms": raw["lateness_at_send_ms"],
         "replicas": raw["replicas"],
     }
 

@@ -2,8 +2,9 @@
 
 Burst: N events (default 100,000) all due at one instant, plus control events due an hour later,
 with one and then two emitter replicas (separate processes). Steady: a constant rate of events
-coming due (default 2,000/s for 60 s). A Kafka consumer measures every emission: lateness is the
-record's timestamp (set when the emitter sends it, in whole milliseconds) minus `run_at`; an event
+coming due (default 2,000/s for 60 s). A Kafka consumer measures every emission: lateness is when
+that consumer has the event in hand minus `run_at` (where a peer measures its own: when its handler
+runs), and, beside it, the record's timestamp (when Kafka took it) minus `run_at`; an event
 is early when its `emitted_at` (the database clock, to the microsecond) is before its `run_at`;
 duplicate, missing and control-fired events are counted. Kafka, PostgreSQL, the replicas and the measuring consumer all
 share this machine. Results go to bench/results/scheduler.json.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -24,7 +24,16 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import ADMIN_DSN, POSTGRES, REPO, infra, kafka_env, kafka_options, machine
+from bench.common import (
+    ADMIN_DSN,
+    POSTGRES,
+    REPO,
+    infra,
+    kafka_env,
+    kafka_options,
+    machine,
+    percentiles,
+)
 from cutover_kit.migrations import upgrade
 
 DSN = f"postgresql://postgres@{POSTGRES}/bench_scheduler"
@@ -80,13 +89,15 @@ async def measure(
         enable_auto_commit=False,
     )
     await consumer.start()
-    lateness_ms: list[float] = []
+    lateness_ms: list[float] = []  # receipt by this consumer − run_at: where a peer measures
+    sent_lateness_ms: list[float] = []  # the record's timestamp − run_at: when Kafka took it
     seen: set[str] = set()
     duplicates = early = control_fired = 0
     first = last = None
     try:
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            received_ms = time.time() * 1000
             for records in batches.values():
                 for record in records:
                     event = json.loads(record.value)
@@ -100,15 +111,16 @@ async def measure(
                     run_at = datetime.fromisoformat(event["data"]["run_at"])
                     # Early is judged by the database clock, to the microsecond: the guarantee.
                     early += datetime.fromisoformat(event["data"]["emitted_at"]) < run_at
-                    # Lateness is when the record was sent (its timestamp, whole milliseconds).
-                    lateness_ms.append(record.timestamp - run_at.timestamp() * 1000)
+                    # The peers' lateness is when their handler ran, so Cutover's is when a
+                    # consumer has the event in hand; when the broker took it is kept beside it.
+                    lateness_ms.append(received_ms - run_at.timestamp() * 1000)
+                    sent_lateness_ms.append(record.timestamp - run_at.timestamp() * 1000)
                     first = record.timestamp if first is None else min(first, record.timestamp)
                     last = record.timestamp if last is None else max(last, record.timestamp)
             if len(seen) >= len(expected):
                 break
     finally:
         await consumer.stop()
-    ordered = sorted(lateness_ms)
     missing = len(expected - {uuid.UUID(i) for i in seen})
     return {
         "events": len(expected),
@@ -117,11 +129,8 @@ async def measure(
         "duplicates": duplicates,
         "early": early,
         "control_fired": control_fired,
-        "lateness_ms": {
-            "p50": round(statistics.median(ordered), 1) if ordered else None,
-            "p99": round(ordered[int(len(ordered) * 0.99) - 1], 1) if ordered else None,
-            "max": round(ordered[-1], 1) if ordered else None,
-        },
+        "lateness_ms": percentiles(lateness_ms),
+        "lateness_at_send_ms": percentiles(sent_lateness_ms),
         "first_ms": first,
         "last_ms": last,
     }

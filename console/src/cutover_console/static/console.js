@@ -7,10 +7,11 @@ for (const field of document.querySelectorAll("[data-browser-time-zone]")) {
   field.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
-// The disconnect dialog, rendered by the server, opens as a modal dialog (focus kept inside,
-// Escape closes it); closing it leaves the account page.
+// The disconnect dialog comes from the server already open (so it shows without this script);
+// here it becomes modal: focus kept inside, Escape closes it.
 const dialog = document.querySelector("dialog[data-open-on-load]");
 if (dialog) {
+  dialog.close();
   dialog.showModal();
   dialog.addEventListener("close", () => {
     const url = new URL(window.location.href);

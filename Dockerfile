@@ -1,4 +1,4 @@
-# One image for the four services; the command picks the service: `python -m cutover_<service>`.
+# One image for the four services and the console; the command picks one: `python -m cutover_<name> serve`.
 FROM python:3.11-slim AS build
 COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
 WORKDIR /app
@@ -8,6 +8,7 @@ COPY contracts contracts
 COPY libs libs
 COPY services services
 COPY cli cli
+COPY console console
 RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim

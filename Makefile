@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test test-faults lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report
+.PHONY: help install browser run up down clean status test test-faults screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -12,6 +12,7 @@ help:
 	@echo "make clean    down, and remove all local data"
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
+	@echo "make screenshots  the console's browser tests, writing their screenshots into docs/console/"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
 	@echo "make asyncapi-baseline  accepts the current public events as the promise to other teams"
 	@echo "make compose-env  random secrets in .env for docker compose (kept when present)"
@@ -22,6 +23,10 @@ install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet --disable-pip-version-check uv
 	@$(UV) sync --frozen --quiet
+
+# Debian's Chromium for the console's browser tests (apt-get, as root, when it is missing).
+browser:
+	@infra/chromium.sh
 
 run: install
 	@infra/stack.sh run
@@ -40,12 +45,15 @@ status:
 
 # The unit tier first (seconds, no infrastructure): a broken rule stops the run before Kafka and
 # PostgreSQL are even started; then everything else against them.
-test: install
+test: install browser
 	@$(UV) run --frozen pytest tests/unit -q
 	@$(UV) run --frozen pytest --ignore=tests/unit
 
 test-faults: install
 	@$(UV) run --frozen pytest -m faults
+
+screenshots: install browser
+	@CUTOVER_SCREENSHOTS_DIR=docs/console $(UV) run --frozen pytest tests/browser -q
 
 lint: install
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole local system: PostgreSQL, Kafka, topics, migrations and the four services.
+# The whole local system: PostgreSQL, Kafka, topics, migrations, the four services and the console.
 #
 #   infra/stack.sh up       start everything in the background (harmless when already up)
 #   infra/stack.sh run      up, then follow the logs until Ctrl-C, which stops what it started
@@ -9,7 +9,9 @@
 #
 # Environment (defaults in brackets): CUTOVER_STATE_DIR [<repo>/.local/dev], POSTGRES_PORT [5432],
 # KAFKA_PORT [9092], KAFKA_CONTROLLER_PORT [9093], ACCOUNTS_PORT [8001], BILLING_PORT [8002],
-# ADDRESSES_PORT [8003], SCHEDULER_PORT [8004], CUTOVER_API_TOKEN [generated into the state dir].
+# ADDRESSES_PORT [8003], SCHEDULER_PORT [8004], CONSOLE_PORT [8080], CUTOVER_API_TOKEN [generated
+# into the state dir], CONSOLE_SECRET_KEY [a Fernet key generated into the state dir: the console's
+# session cookies survive restarts; give every console replica the same one].
 #
 # Identities: `up` makes the stack its own little identity provider. It creates a signing key
 # (0600) and its JWKS in the state dir (`cutover tokens init`, kept across restarts), points the
@@ -34,6 +36,7 @@ export ACCOUNTS_PORT="${ACCOUNTS_PORT:-8001}" BILLING_PORT="${BILLING_PORT:-8002
 export ADDRESSES_PORT="${ADDRESSES_PORT:-8003}" SCHEDULER_PORT="${SCHEDULER_PORT:-8004}"
 export ACCOUNTS_URL="http://127.0.0.1:$ACCOUNTS_PORT" BILLING_URL="http://127.0.0.1:$BILLING_PORT"
 export ADDRESSES_URL="http://127.0.0.1:$ADDRESSES_PORT" SCHEDULER_URL="http://127.0.0.1:$SCHEDULER_PORT"
+export CONSOLE_PORT="${CONSOLE_PORT:-8080}"
 # The break-glass token is for scripts (a bulk CLI run): a limit far above the default for people.
 export CUTOVER_RATE_LIMITS="${CUTOVER_RATE_LIMITS:-operator=120000}"
 SERVICES=(accounts billing addresses scheduler)
@@ -46,6 +49,7 @@ SERVICE_TOKENS_DIR="$CUTOVER_STATE_DIR/tokens"
 SERVICE_TOKEN_TTL="${CUTOVER_SERVICE_TOKEN_TTL:-24h}"
 SERVICE_TOKEN_RENEW_SECONDS="${CUTOVER_SERVICE_TOKEN_RENEW_SECONDS:-3600}"
 KAFKA_CLIENTS_FILE="$CUTOVER_STATE_DIR/kafka/clients.json"
+CONSOLE_KEY_FILE="$CUTOVER_STATE_DIR/console-secret.key"
 
 say() { echo "stack: $*"; }
 
@@ -166,6 +170,23 @@ wait_ready() {
   done
 }
 
+# The console talks to the four APIs with each operator's own token; it has no Kafka principal, no
+# token and no database, only the key that seals its session cookies.
+start_console() {
+  if pid="$(service_pid console)"; then
+    say "console already running (pid $pid)"
+    return
+  fi
+  if [ -z "${CONSOLE_SECRET_KEY:-}" ] && [ ! -s "$CONSOLE_KEY_FILE" ]; then
+    (umask 077 && "$PYTHON" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' \
+      >"$CONSOLE_KEY_FILE")
+  fi
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  env -u CUTOVER_API_TOKEN CONSOLE_SECRET_KEY_FILE="$CONSOLE_KEY_FILE" \
+    nohup "$PYTHON" -m cutover_console serve >>"$LOG_DIR/console.log" 2>&1 &
+  echo $! >"$RUN_DIR/console.pid"
+}
+
 stop_service() {
   local service="$1" pid
   pid="$(service_pid "$service")" || { rm -f "$RUN_DIR/$service.pid"; return 0; }
@@ -187,12 +208,14 @@ cmd_up() {
     "$PYTHON" -m "cutover_$service" migrate
   done
   for service in "${SERVICES[@]}"; do start_service "$service"; done
+  start_console
   start_token_renewer
-  for service in "${SERVICES[@]}"; do wait_ready "$service"; done
+  for service in "${SERVICES[@]}" console; do wait_ready "$service"; done
   say "all four services are ready:"
   for service in "${SERVICES[@]}"; do
     printf '  %-10s http://127.0.0.1:%s  (docs: /docs)\n' "$service" "$(port_of "$service")"
   done
+  say "the operator console: http://127.0.0.1:$CONSOLE_PORT (sign in with a token, below)"
   say "logs: $LOG_DIR"
   say "Kafka: SASL/SCRAM-SHA-512 on 127.0.0.1:$KAFKA_PORT; principals and passwords in $KAFKA_CLIENTS_FILE"
   say "curl or the operator CLI (from $REPO_ROOT):"
@@ -215,6 +238,7 @@ cmd_up() {
 
 cmd_down() {
   stop_token_renewer
+  stop_service console
   for service in "${SERVICES[@]}"; do stop_service "$service"; done
   "$REPO_ROOT/infra/kafka.sh" stop
   "$REPO_ROOT/infra/postgres.sh" stop
@@ -226,14 +250,14 @@ cmd_run() {
   cmd_up
   say "following the logs; Ctrl-C stops everything"
   local logs=()
-  for service in "${SERVICES[@]}"; do logs+=("$LOG_DIR/$service.log"); done
+  for service in "${SERVICES[@]}" console; do logs+=("$LOG_DIR/$service.log"); done
   tail -n 0 -F "${logs[@]}" &
   tail_pid=$!
   wait "$tail_pid" || true
 }
 
 cmd_status() {
-  for service in "${SERVICES[@]}"; do
+  for service in "${SERVICES[@]}" console; do
     if pid="$(service_pid "$service")"; then say "$service running (pid $pid)"; else say "$service stopped"; fi
   done
   "$REPO_ROOT/infra/kafka.sh" status || true

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 from tests.support.infra import TEST_SLOT, TEST_STATE, Infra
 from tests.support.tokens import ISSUER, TestIssuer
@@ -141,3 +142,25 @@ class System:
             headers={"Authorization": f"Bearer {token}"},
             timeout=10.0,
         )
+
+
+CONSOLE_PORT = 18080 + 100 * TEST_SLOT
+
+
+class ConsoleProcess(ServiceProcess):
+    """The operator console as `make up` runs it: the four APIs' URLs and a cookie key, and no
+    token of its own (CUTOVER_API_TOKEN is taken out of its environment)."""
+
+    def __init__(self, system: System) -> None:
+        env = {
+            name: value
+            for name, value in system.services["accounts"].env.items()
+            if name != "CUTOVER_API_TOKEN" and not name.startswith("KAFKA_")
+        }
+        env["CONSOLE_PORT"] = str(CONSOLE_PORT)
+        env["CONSOLE_SECRET_KEY"] = Fernet.generate_key().decode()
+        super().__init__("console", env)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{CONSOLE_PORT}"

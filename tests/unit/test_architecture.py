@@ -12,7 +12,9 @@ import pytest
 from cutover_contracts.topics import SERVICES
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT = {"cutover_contracts", "cutover_kit", "cutover_cli"} | {f"cutover_{s}" for s in SERVICES}
+PROJECT = {"cutover_contracts", "cutover_kit", "cutover_cli", "cutover_console"} | {
+    f"cutover_{s}" for s in SERVICES
+}
 FRAMEWORKS = {
     "fastapi",
     "starlette",
@@ -60,11 +62,12 @@ def test_contracts_import_nothing_of_the_project() -> None:
     assert offenders == {}
 
 
-def test_the_kit_and_the_cli_import_no_service() -> None:
+def test_the_kit_the_cli_and_the_console_import_no_service() -> None:
+    """The CLI and the console are clients of the HTTP APIs, nothing more."""
     services = {f"cutover_{s}" for s in SERVICES}
     offenders = {
         str(path.relative_to(REPO)): sorted(imported(path) & services)
-        for root in (REPO / "libs" / "kit" / "src", REPO / "cli" / "src")
+        for root in (REPO / "libs" / "kit" / "src", REPO / "cli" / "src", REPO / "console" / "src")
         for path in modules(root)
         if imported(path) & services
     }

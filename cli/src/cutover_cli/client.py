@@ -57,15 +57,26 @@ class Api:
         for client in self._clients.values():
             client.close()
 
-    def request(self, service: str, method: str, path: str, **options: Any) -> httpx.Response:
-        """The raw answer, whatever its status (for readiness and metrics)."""
-        url = self.config.urls[service]
+    def _client(self, service: str) -> httpx.Client:
         if service not in self._clients:
             self._clients[service] = httpx.Client(
-                base_url=url, headers=headers(self.config), timeout=self.timeout
+                base_url=self.config.urls[service],
+                headers=headers(self.config),
+                timeout=self.timeout,
             )
-        with reaching(service, url):
-            return self._clients[service].request(method, path, **options)
+        return self._clients[service]
+
+    def request(self, service: str, method: str, path: str, **options: Any) -> httpx.Response:
+        """The raw answer, whatever its status (for readiness and metrics)."""
+        with reaching(service, self.config.urls[service]):
+            return self._client(service).request(method, path, **options)
+
+    def open_stream(self, service: str, method: str, path: str, **options: Any) -> httpx.Response:
+        """The answer with its body still unread (`iter_bytes`), for a download passed on as it
+        arrives; the caller closes it."""
+        client = self._client(service)
+        with reaching(service, self.config.urls[service]):
+            return client.send(client.build_request(method, path, **options), stream=True)
 
     def get(self, service: str, path: str, **params: Any) -> Any:
         return answer(self.request(service, "GET", path, params=query(params)), service)
@@ -73,18 +84,18 @@ class Api:
     def download(self, service: str, path: str, out: BinaryIO, **params: Any) -> int:
         """Write a streamed answer (a CSV export) to `out` as it arrives; the bytes written. The
         whole answer is never held: an export of a million rows costs what one chunk does."""
-        url = self.config.urls[service]
-        client = httpx.Client(base_url=url, headers=headers(self.config), timeout=self.timeout)
-        with client, reaching(service, url):
-            with client.stream("GET", path, params=query(params)) as response:
-                if not response.is_success:
-                    response.read()
-                    raise Problem.of_response(response, service)
-                written = 0
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
-                    written += len(chunk)
-                return written
+        response = self.open_stream(service, "GET", path, params=query(params))
+        try:
+            if not response.is_success:
+                response.read()
+                raise Problem.of_response(response, service)
+            written = 0
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                written += len(chunk)
+            return written
+        finally:
+            response.close()
 
     def post(self, service: str, path: str, body: Any = None) -> Any:
         return answer(self.request(service, "POST", path, json=body), service)

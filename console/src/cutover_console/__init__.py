@@ -1,0 +1,1 @@
+"""Cutover\x27s operator console."""

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install browser run up down clean status test test-faults screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report
+.PHONY: help install browser run up down clean status test test-faults screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -17,7 +17,7 @@ help:
 	@echo "make asyncapi-baseline  accepts the current public events as the promise to other teams"
 	@echo "make compose-env  random secrets in .env for docker compose (kept when present)"
 	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
-	@echo "make bench    every benchmark (bench-disconnects, bench-peers, bench-report); results in bench/results/"
+	@echo "make bench    every benchmark (bench-disconnects, bench-peers, bench-report, bench-mass-disconnect); results in bench/results/"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -82,8 +82,12 @@ bench-disconnects: install
 bench-peers: install
 	@$(UV) run --frozen python -m bench.peers
 
+# A month-end delinquency run: 20,000 scheduled disconnects due at one instant, stage by stage.
+bench-mass-disconnect: install
+	@$(UV) run --frozen python -m bench.mass_disconnect
+
 # The report's export: the accounts service's memory against the rows it streams.
 bench-report: install
 	@$(UV) run --frozen python -m bench.report
 
-bench: bench-disconnects bench-peers bench-report
+bench: bench-disconnects bench-peers bench-report bench-mass-disconnect

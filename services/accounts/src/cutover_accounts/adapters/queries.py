@@ -14,25 +14,37 @@ from uuid import UUID
 from sqlalchemy import Select, or_, select
 
 from cutover_accounts.adapters.tables import account_history, accounts, activations, disconnects
-from cutover_kit.pagination import contains_pattern, parse_sort
+from cutover_kit.pagination import Listing, contains_pattern, parse_sort
 
 REPORT_ROWS_MAX = 10_000
 
-# The sorts each list accepts, by the name the API uses.
-ACCOUNT_SORTS = {
-    "id": accounts.c.id,
-    "name": accounts.c.name,
-    "created_at": accounts.c.created_at,
-    "updated_at": accounts.c.updated_at,
-    "activated_at": accounts.c.activated_at,
-    "disconnected_at": accounts.c.disconnected_at,
-}
-HISTORY_SORTS = {"at": account_history.c.at, "id": account_history.c.id}
-DISCONNECT_SORTS = {
-    "requested_at": disconnects.c.requested_at,
-    "completed_at": disconnects.c.completed_at,
-    "deadline_at": disconnects.c.deadline_at,
-}
+# Each list, its sorts by the name the API uses (`GET /accounts` and an account's children share one).
+ACCOUNTS = Listing(
+    {
+        "id": accounts.c.id,
+        "name": accounts.c.name,
+        "created_at": accounts.c.created_at,
+        "updated_at": accounts.c.updated_at,
+        "activated_at": accounts.c.activated_at,
+        "disconnected_at": accounts.c.disconnected_at,
+    },
+    default="id",
+    id_column=accounts.c.id,
+)
+HISTORY = Listing(
+    {"at": account_history.c.at, "id": account_history.c.id},
+    default="id",
+    id_column=account_history.c.id,
+)
+DISCONNECTS = Listing(
+    {
+        "requested_at": disconnects.c.requested_at,
+        "completed_at": disconnects.c.completed_at,
+        "deadline_at": disconnects.c.deadline_at,
+    },
+    default="-requested_at",
+    id_column=disconnects.c.id,
+)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cutover_accounts.adapters.peers import Peers
-from cutover_accounts.adapters.queries import ACCOUNT_SORTS, AccountFilter
+from cutover_accounts.adapters.queries import ACCOUNTS, AccountFilter
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_kit.errors import DomainError, PeerUnavailable
-from cutover_kit.pagination import parse_sort
 
 CHILDREN_SHOWN = 500
 
@@ -45,10 +44,7 @@ async def disconnect_preview(uow: AccountsUnitOfWork, peers: Peers, account_id: 
         except DomainError as error:
             refusal = error.detail
         children, _ = await repository.list_accounts(
-            AccountFilter(parent_account_id=account_id),
-            parse_sort("id", ACCOUNT_SORTS),
-            limit=CHILDREN_SHOWN,
-            cursor=None,
+            AccountFilter(parent_account_id=account_id), ACCOUNTS.first(CHILDREN_SHOWN)
         )
     preview = Preview(
         account=account,

@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from inspect import Parameter, Signature
 from typing import Annotated, Any, Generic, TypeVar
@@ -210,6 +210,10 @@ class PageRequest:
     sort: Sort | None
     limit: int
     cursor: str | None
+
+    def by_default(self, field: str) -> PageRequest:
+        """The same request, sorted by `field` unless the caller chose a sort."""
+        return self if self.sort else replace(self, sort=self.listing.sort(field))
 
     async def fetch(
         self, session: AsyncSession, query: Select[Any], into: Callable[..., T] | None = None

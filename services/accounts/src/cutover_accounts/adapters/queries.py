@@ -56,12 +56,16 @@ class AccountFilter:
     parent_account_id: int | None = None
     q: str | None = None
     include_archived: bool = False
+    # A late consumer's catch-up (BRIEF §9): every account changed since then.
+    updated_since: datetime | None = None
 
     def conditions(self) -> list[Any]:
         table = accounts.c
         conditions: list[Any] = []
         if not self.include_archived:
             conditions.append(table.archived_at.is_(None))
+        if self.updated_since:
+            conditions.append(table.updated_at >= self.updated_since)
         if self.account_status_id:
             conditions.append(table.account_status_id == self.account_status_id)
         if self.account_type_id:

@@ -101,6 +101,9 @@ async def get_account(uow: AccountsUnitOfWork, account_id: int) -> Account:
 async def list_accounts(
     uow: AccountsUnitOfWork, filters: AccountFilter, page: PageRequest
 ) -> tuple[list[Account], str | None]:
+    if filters.updated_since is not None:
+        # A catch-up reads changes in the order they were made, so its cursor follows them.
+        page = page.by_default("updated_at")
     async with uow:
         return await uow.accounts.list_accounts(filters, page)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from cutover_accounts.adapters.queries import ACCOUNTS, HISTORY
 from cutover_accounts.domain.errors import AccountsAreNeverDeleted
@@ -28,7 +28,7 @@ from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Page, PageRequest
+from cutover_kit.pagination import Instant, Page, PageRequest
 
 router = APIRouter()
 
@@ -71,6 +71,14 @@ async def list_accounts(
     parent_account_id: OptionalAccountId = None,
     q: Search = None,
     include_archived: bool = False,
+    updated_since: Annotated[
+        Instant | None,
+        Query(
+            description="Only accounts changed at or after this time (RFC 3339), by default in "
+            "the order they changed (sort updated_at): how a late event consumer catches up "
+            "before following the topics. An archive is a change: add include_archived=true"
+        ),
+    ] = None,
 ) -> Page[AccountOut]:
     filters = accounts.AccountFilter(
         account_status_id=account_status_id,
@@ -78,6 +86,7 @@ async def list_accounts(
         parent_account_id=parent_account_id,
         q=q,
         include_archived=include_archived,
+        updated_since=updated_since,
     )
     return Page.of(await accounts.list_accounts(uow, filters, page), AccountOut.of)
 

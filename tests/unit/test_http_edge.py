@@ -160,6 +160,14 @@ def test_a_debit_amount_must_be_a_positive_integer_of_minor_units(amount: object
     assert_problem(response, 422)
 
 
+@pytest.mark.parametrize("flag", ["true", 1, 0, None])
+def test_a_status_says_whether_it_activates_with_a_json_boolean(flag: object) -> None:
+    # Found by schemathesis: a schema that says boolean must not take "true" or 1 for one.
+    client = client_for("accounts")
+    body = {"name": "Paused", "activates_account": flag}
+    assert_problem(client.post("/account-statuses", headers=AUTH, json=body), 422)
+
+
 def test_unknown_routes_and_methods_are_problems() -> None:
     client = client_for("accounts")
     assert_problem(client.get("/nowhere", headers=AUTH), 404)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from cutover_accounts.domain.model import Account, Disconnect
 
@@ -19,7 +19,7 @@ class Strict(BaseModel):
 
 class StatusCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
-    activates_account: bool
+    activates_account: StrictBool  # true or false as documented, not "yes" or 1
 
 
 class StatusOut(BaseModel):

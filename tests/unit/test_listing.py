@@ -33,8 +33,9 @@ def test_the_parameters_parse_into_a_page_request() -> None:
     page = parse(sort="-updated_at", limit=5, cursor="eyJz")
     assert (page.sort.spec, page.limit, page.cursor) == ("-updated_at", 5, "eyJz")
     assert parse(limit=50, cursor=None).sort is None  # the listing's default, chosen when read
-    with pytest.raises(InvalidSort):
-        parse(sort="colour", limit=50, cursor=None)
+    for unknown in ("colour", "", "-"):
+        with pytest.raises(InvalidSort):
+            parse(sort=unknown, limit=50, cursor=None)
 
 
 def test_a_default_that_is_not_one_of_the_sorts_fails_at_import() -> None:

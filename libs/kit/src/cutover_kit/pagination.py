@@ -255,7 +255,7 @@ class Listing:
 
     def _parameters(self, sortable: bool) -> Callable[..., PageRequest]:
         def parameters(sort: str | None = None, limit: int = 50, cursor: str | None = None):  # noqa: ANN202 - its signature is set below
-            return PageRequest(self, self.sort(sort) if sort else None, limit, cursor)
+            return PageRequest(self, None if sort is None else self.sort(sort), limit, cursor)
 
         # Built here, not written, because the default and the choices are this listing's.
         wanted = [

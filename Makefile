@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run up down clean status test test-faults lint asyncapi compose-env bench bench-scheduler bench-disconnects bench-peers
+.PHONY: help install run up down clean status test test-faults lint asyncapi compose-env bench bench-scheduler bench-disconnects bench-peers api-conformance
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -13,6 +13,7 @@ help:
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
+	@echo "make api-conformance  schemathesis, every check, against each service of make up"
 	@echo "make compose-env  random secrets in .env for docker compose (kept when present)"
 	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
 	@echo "make bench    every benchmark (bench-disconnects, bench-peers); results in bench/results/"
@@ -48,6 +49,11 @@ test-faults: install
 
 lint: install
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
+
+# The OpenAPI documents checked from outside against a running stack (make up first); the
+# exceptions the contract asks for, with their reasons, are in schemathesis.toml.
+api-conformance: install
+	@infra/api-conformance.sh
 
 asyncapi: install
 	@$(UV) run --frozen python -m cutover_contracts.asyncapi contracts/asyncapi

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install browser run up down clean status test test-faults screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect
+.PHONY: help install browser run up down clean status test test-faults screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect api-conformance
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -15,6 +15,7 @@ help:
 	@echo "make screenshots  the console's browser tests, writing their screenshots into docs/console/"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
 	@echo "make asyncapi-baseline  accepts the current public events as the promise to other teams"
+	@echo "make api-conformance  schemathesis, every check, against each service of make up"
 	@echo "make compose-env  random secrets in .env for docker compose (kept when present)"
 	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
 	@echo "make bench    every benchmark (bench-disconnects, bench-peers, bench-report, bench-mass-disconnect); results in bench/results/"
@@ -57,6 +58,11 @@ screenshots: install browser
 
 lint: install
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
+
+# The OpenAPI documents checked from outside against a running stack (make up first); the
+# exceptions the contract asks for, with their reasons, are in schemathesis.toml.
+api-conformance: install
+	@infra/api-conformance.sh
 
 asyncapi: install
 	@$(UV) run --frozen python -m cutover_contracts.asyncapi contracts/asyncapi

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.api import (
@@ -171,6 +173,65 @@ async def test_lists_filter_sort_and_page_with_a_cursor(system: System) -> None:
             "invalid-cursor",
         )
         problem(await accounts.get("/accounts", params={"limit": 501}), 422)
+
+
+async def _changed_since(accounts: httpx.AsyncClient, since: str, **params: Any) -> list[Any]:
+    """Every account changed since `since`, read one a page as a late consumer would."""
+    seen, cursor = [], None
+    while True:
+        query = {
+            "updated_since": since,
+            "limit": 1,
+            **params,
+            **({"cursor": cursor} if cursor else {}),
+        }
+        page = ok(await accounts.get("/accounts", params=query))
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_a_late_consumer_catches_up_with_updated_since(system: System) -> None:
+    async with system.client("accounts") as accounts:
+        # Given three accounts, the first created before the time the consumer catches up from
+        tag = uuid.uuid4().hex[:8]
+        await new_account(accounts, name=f"{tag}-before")
+        first = await new_account(accounts, name=f"{tag}-first")
+        second = await new_account(accounts, name=f"{tag}-second")
+        since = first["updated_at"]
+
+        # When the first is edited after the second was created
+        ok(await accounts.patch(f"/accounts/{first['id']}", json={"name": f"{tag}-renamed"}))
+
+        # Then updated_since pages them in the order they last changed, the edit last
+        changed = await _changed_since(accounts, since, q=tag)
+        assert [a["name"] for a in changed] == [f"{tag}-second", f"{tag}-renamed"]
+        assert changed[0]["updated_at"] <= changed[1]["updated_at"]
+        # and an explicit sort still wins
+        newest_first = ok(
+            await accounts.get(
+                "/accounts", params={"q": tag, "updated_since": since, "sort": "-updated_at"}
+            )
+        )
+        assert [a["id"] for a in newest_first["items"]] == [first["id"], second["id"]]
+
+        # When the second is disconnected, then archived: each is a change
+        await disconnect(accounts, second["id"])
+        after_disconnect = await _changed_since(accounts, since, q=tag)
+        assert [a["id"] for a in after_disconnect] == [first["id"], second["id"]]
+        assert after_disconnect[1]["disconnected_at"] is not None
+        archived = ok(await accounts.post(f"/accounts/{second['id']}/archive"))
+        assert archived["updated_at"] > after_disconnect[1]["updated_at"]
+        # an archived account is still hidden unless asked for, as in every list
+        assert [a["id"] for a in await _changed_since(accounts, since, q=tag)] == [first["id"]]
+        everything = await _changed_since(accounts, since, q=tag, include_archived="true")
+        assert [a["id"] for a in everything] == [first["id"], second["id"]]
+        assert everything[1]["archived_at"] is not None
+
+        # Only an RFC 3339 time with an offset is a time
+        for bad in ("yesterday", "2026-12-01T00:00:00", "0.5"):
+            problem(await accounts.get("/accounts", params={"updated_since": bad}), 422)
 
 
 async def test_edits_follow_the_rules(system: System) -> None:

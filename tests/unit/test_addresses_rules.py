@@ -51,6 +51,8 @@ def base(**fields: object) -> dict:
         {"latitude": 91},
         {"longitude": -181},
         {"latitude": float("nan")},
+        {"latitude": False},
+        {"longitude": "45.5"},
         {"line1": ""},
         {"extra": 1},
     ],
@@ -58,6 +60,10 @@ def base(**fields: object) -> dict:
 def test_invalid_addresses_are_refused(fields: dict) -> None:
     with pytest.raises(ValidationError):
         AddressCreate.model_validate(base(**fields))
+
+
+def test_a_whole_number_is_a_coordinate() -> None:
+    assert AddressCreate.model_validate(base(latitude=45, longitude=-7)).latitude == 45
 
 
 def test_country_codes_are_upper_cased() -> None:

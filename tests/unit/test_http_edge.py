@@ -160,6 +160,34 @@ def test_a_debit_amount_must_be_a_positive_integer_of_minor_units(amount: object
     assert_problem(response, 422)
 
 
+@pytest.mark.parametrize(
+    ("service", "path", "body"),
+    [
+        ("accounts", "/accounts", {"id": "5"}),
+        ("accounts", "/accounts", {"parent_account_id": True}),
+        ("scheduler", "/scheduled-events", {"run_at": 4102444800}),
+    ],
+)
+def test_ids_and_times_in_bodies_are_what_the_document_says(
+    service: str, path: str, body: dict
+) -> None:
+    # What schemathesis' negative phase sends: `true` was read as account 1, a number as Unix seconds.
+    defaults = {
+        "/accounts": {"name": "a", "account_type_id": "00000000-0000-4000-8000-000000000101"},
+        "/scheduled-events": {"event_type": "disconnect_account", "account_id": 1},
+    }
+    response = client_for(service).post(path, headers=AUTH, json={**defaults[path], **body})
+    assert_problem(response, 422)
+
+
+@pytest.mark.parametrize("flag", ["true", 1, 0, None])
+def test_a_status_says_whether_it_activates_with_a_json_boolean(flag: object) -> None:
+    # A schema that says boolean must not take "true" or 1 for one (schemathesis' negative phase).
+    client = client_for("accounts")
+    body = {"name": "Paused", "activates_account": flag}
+    assert_problem(client.post("/account-statuses", headers=AUTH, json=body), 422)
+
+
 def test_unknown_routes_and_methods_are_problems() -> None:
     client = client_for("accounts")
     assert_problem(client.get("/nowhere", headers=AUTH), 404)

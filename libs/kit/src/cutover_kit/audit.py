@@ -21,7 +21,7 @@ from cutover_kit.auth import requires
 from cutover_kit.dependencies import RuntimeOf
 from cutover_kit.errors import Unprocessable
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Instant, Limit, Page, fetch_page, parse_sort
+from cutover_kit.pagination import Instant, Listing, Page, PageRequest
 from cutover_kit.tables import audit_log
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -43,6 +43,7 @@ class AuditEntry(BaseModel):
     request_id: str | None
 
 
+ENTRIES = Listing({"at": audit_log.c.at}, default="-at", id_column=audit_log.c.id, sortable=False)
 router = APIRouter(tags=["audit"], dependencies=[requires("ops")])
 
 
@@ -51,12 +52,11 @@ router = APIRouter(tags=["audit"], dependencies=[requires("ops")])
 )
 async def read_audit_log(
     runtime: RuntimeOf,
+    page: Annotated[PageRequest, ENTRIES.query],
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=300, description="e.g. POST /accounts")] = None,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[AuditEntry]:
     if from_ is not None and to is not None and from_ >= to:
         raise Unprocessable("`from` must be before `to`.")
@@ -69,12 +69,5 @@ async def read_audit_log(
     if to is not None:
         query = query.where(audit_log.c.at < to)
     async with runtime.database.unit_of_work() as uow:
-        rows, next_cursor = await fetch_page(
-            uow.session,
-            query,
-            parse_sort("-at", {"at": audit_log.c.at}),
-            audit_log.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
-    return Page(items=[AuditEntry(**row._mapping) for row in rows], next_cursor=next_cursor)
+        items, next_cursor = await page.fetch(uow.session, query, AuditEntry)
+    return Page(items=items, next_cursor=next_cursor)

@@ -34,7 +34,7 @@ from cutover_kit.dependencies import RuntimeOf
 from cutover_kit.errors import Conflict, NotFound, Unprocessable
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page, fetch_page, parse_sort
+from cutover_kit.pagination import Listing, Page, PageRequest
 from cutover_kit.tables import dead_letters, outbox
 
 if TYPE_CHECKING:
@@ -289,7 +289,12 @@ async def discard(uow: UnitOfWork, letter_id: UUID, reason: str) -> Row[Any]:
         return closed
 
 
-SORTS = {"received_at": dead_letters.c.received_at}
+LETTERS = Listing(
+    {"received_at": dead_letters.c.received_at},
+    default="-received_at",
+    id_column=dead_letters.c.id,
+    sortable=False,
+)
 # `/dead-letters` on every service (all four consume, and all four publish through a relay); every
 # route, reading included (the originals are raw payloads), is for operators: scope `ops`.
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[requires("ops")])
@@ -298,10 +303,9 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[
 @router.get("", summary="Dead letters, newest first", responses=problems(422))
 async def list_letters(
     runtime: RuntimeOf,
+    page: Annotated[PageRequest, LETTERS.query],
     state: State | None = None,
     topic: Annotated[str | None, Query(max_length=249)] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[DeadLetterOut]:
     query = select(dead_letters)
     if state is not None:
@@ -309,15 +313,8 @@ async def list_letters(
     if topic is not None:
         query = query.where(dead_letters.c.topic == topic)
     async with runtime.database.unit_of_work() as uow:
-        rows, next_cursor = await fetch_page(
-            uow.session,
-            query,
-            parse_sort("-received_at", SORTS),
-            dead_letters.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
-    return Page(items=[DeadLetterOut.of(row) for row in rows], next_cursor=next_cursor)
+        found = await page.fetch(uow.session, query)
+    return Page.of(found, DeadLetterOut.of)
 
 
 @router.get("/{letter_id}", summary="One dead letter", responses=problems(404, 422))

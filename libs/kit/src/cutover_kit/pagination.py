@@ -3,6 +3,12 @@
 Pages are keyset pages over (sort column, id): stable while rows are added, and as fast on page 1000
 as on page 1. The cursor is opaque to clients (base64 of the last row's sort value and id) and says
 which sort it belongs to, so a cursor replayed with another `sort` is refused instead of misread.
+
+Each list declares itself once, as a `Listing` in its service's `adapters/queries.py`: its sorts
+(name → column), its default sort and its id column. The route takes `Annotated[PageRequest,
+LISTING.query]` (the `sort`, `limit` and `cursor` parameters, parsed, and described in the OpenAPI
+document from the same declaration); the repository hands its filtered query to
+`PageRequest.fetch`, which orders it, starts it after the cursor and cuts the page.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from inspect import Parameter, Signature
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, WithJsonSchema
 from sqlalchemy import Column, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,14 +52,30 @@ Instant = Annotated[
     BeforeValidator(_rfc3339),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
+# What `page_of` issues: URL-safe base64. The pattern tells clients (and generated clients) the
+# shape; which strings are cursors only the API that issued them knows.
 Cursor = Annotated[
-    str | None, Query(max_length=500, description="`next_cursor` of the previous page")
+    str | None,
+    Query(
+        max_length=500,
+        pattern=r"^[A-Za-z0-9_-]+={0,2}$",
+        description=(
+            "`next_cursor` of the previous page, opaque, with the same `sort`: a cursor this API "
+            "did not issue, or one of another sort, is a 422 `invalid-cursor`"
+        ),
+    ),
 ]
 
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+    @classmethod
+    def of(cls, found: tuple[list[Any], str | None], convert: Callable[[Any], T]) -> Page[T]:
+        """The page a route answers with, from what `PageRequest.fetch` found."""
+        items, next_cursor = found
+        return cls(items=[convert(item) for item in items], next_cursor=next_cursor)
 
 
 class InvalidCursor(Unprocessable):
@@ -86,12 +109,13 @@ class Sort:
         return f"-{self.field}" if self.descending else self.field
 
 
-def sort_query(sorts: Mapping[str, Any]) -> Any:
+def sort_query(sorts: Mapping[str, Any], default: str | None = None) -> Any:
     """A list's `sort` parameter: one of its fields, a leading '-' to reverse. Its choices come from
     the map the query sorts by, so the OpenAPI document cannot drift from what is accepted."""
     fields = sorted(sorts)
     return Query(
-        description=f"One of {', '.join(fields)}; a leading '-' reverses",
+        description=f"One of {', '.join(fields)}; a leading '-' reverses"
+        + (f" (default {default})" if default else ""),
         json_schema_extra={"enum": [*fields, *(f"-{field}" for field in fields)]},
     )
 
@@ -187,6 +211,75 @@ async def fetch_page(
     """One page of `query`'s rows and the cursor of the next page."""
     rows = list(await session.execute(paginate(query, sort, id_column, limit=limit, cursor=cursor)))
     return page_of(rows, sort, limit=limit)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page asked of a `Listing`: its sort (None: the listing's default), size and cursor."""
+
+    listing: Listing
+    sort: Sort | None
+    limit: int
+    cursor: str | None
+
+    def by_default(self, field: str) -> PageRequest:
+        """The same request, sorted by `field` unless the caller chose a sort."""
+        return self if self.sort else replace(self, sort=self.listing.sort(field))
+
+    async def fetch(
+        self, session: AsyncSession, query: Select[Any], into: Callable[..., T] | None = None
+    ) -> tuple[list[Any], str | None]:
+        """The page of `query`'s rows (each made `into(**row)` when given) and the next cursor."""
+        sort = self.sort or self.listing.sort(self.listing.default)
+        rows, next_cursor = await fetch_page(
+            session, query, sort, self.listing.id_column, limit=self.limit, cursor=self.cursor
+        )
+        return ([into(**row._mapping) for row in rows] if into else rows), next_cursor
+
+
+class Listing:
+    """A list endpoint, declared once: the sorts it accepts (API name → column), its default sort
+    and the id that breaks ties. `query` is the route's dependency: the `sort`, `limit` and `cursor`
+    parameters, described from this declaration and parsed into a `PageRequest` before the route
+    runs. A listing that is not `sortable` is always in its default order and offers no `sort`."""
+
+    def __init__(
+        self,
+        sorts: Mapping[str, ColumnElement[Any]],
+        *,
+        default: str,
+        id_column: Column[Any],
+        sortable: bool = True,
+    ) -> None:
+        self.sorts = dict(sorts)
+        self.default = default
+        self.id_column = id_column
+        self.sort(default)  # a default that is not one of the sorts fails at import, not at request
+        self.query: Any = Depends(self._parameters(sortable))
+
+    def sort(self, spec: str) -> Sort:
+        return parse_sort(spec, self.sorts)
+
+    def first(self, limit: int) -> PageRequest:
+        """The first page in the default order, for a use case that is not a request."""
+        return PageRequest(self, None, limit, None)
+
+    def _parameters(self, sortable: bool) -> Callable[..., PageRequest]:
+        def parameters(sort: str | None = None, limit: int = 50, cursor: str | None = None):  # noqa: ANN202 - its signature is set below
+            return PageRequest(self, None if sort is None else self.sort(sort), limit, cursor)
+
+        # Built here, not written, because the default and the choices are this listing's.
+        wanted = [
+            Parameter("limit", Parameter.KEYWORD_ONLY, default=50, annotation=Limit),
+            Parameter("cursor", Parameter.KEYWORD_ONLY, default=None, annotation=Cursor),
+        ]
+        if sortable:
+            choice = Annotated[str, sort_query(self.sorts, self.default)]
+            wanted.insert(
+                0, Parameter("sort", Parameter.KEYWORD_ONLY, default=None, annotation=choice)
+            )
+        parameters.__signature__ = Signature(wanted, return_annotation=PageRequest)  # type: ignore[attr-defined]
+        return parameters
 
 
 def contains_pattern(text: str) -> str:

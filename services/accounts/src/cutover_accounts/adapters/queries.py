@@ -20,23 +20,35 @@ from cutover_accounts.adapters.tables import (
     activations,
     disconnects,
 )
-from cutover_kit.pagination import Sort, contains_pattern, parse_sort
+from cutover_kit.pagination import Listing, Sort, contains_pattern, parse_sort
 
-# The sorts each list accepts, by the name the API uses.
-ACCOUNT_SORTS = {
-    "id": accounts.c.id,
-    "name": accounts.c.name,
-    "created_at": accounts.c.created_at,
-    "updated_at": accounts.c.updated_at,
-    "activated_at": accounts.c.activated_at,
-    "disconnected_at": accounts.c.disconnected_at,
-}
-HISTORY_SORTS = {"at": account_history.c.at, "id": account_history.c.id}
-DISCONNECT_SORTS = {
-    "requested_at": disconnects.c.requested_at,
-    "completed_at": disconnects.c.completed_at,
-    "deadline_at": disconnects.c.deadline_at,
-}
+# Each list, its sorts by the name the API uses (`GET /accounts` and an account's children share one).
+ACCOUNTS = Listing(
+    {
+        "id": accounts.c.id,
+        "name": accounts.c.name,
+        "created_at": accounts.c.created_at,
+        "updated_at": accounts.c.updated_at,
+        "activated_at": accounts.c.activated_at,
+        "disconnected_at": accounts.c.disconnected_at,
+    },
+    default="id",
+    id_column=accounts.c.id,
+)
+HISTORY = Listing(
+    {"at": account_history.c.at, "id": account_history.c.id},
+    default="id",
+    id_column=account_history.c.id,
+)
+DISCONNECTS = Listing(
+    {
+        "requested_at": disconnects.c.requested_at,
+        "completed_at": disconnects.c.completed_at,
+        "deadline_at": disconnects.c.deadline_at,
+    },
+    default="-requested_at",
+    id_column=disconnects.c.id,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,8 @@ class AccountFilter:
     q: str | None = None
     include_archived: bool = False
     active_only: bool = False  # in an activating status, not disconnected (nor archived)
+    # A late consumer's catch-up (BRIEF §9): every account changed since then.
+    updated_since: datetime | None = None
 
     def conditions(self) -> list[Any]:
         table = accounts.c
@@ -58,6 +72,8 @@ class AccountFilter:
         if self.active_only:
             activating = select(account_statuses.c.id).where(account_statuses.c.activates_account)
             conditions += [table.disconnected_at.is_(None), table.account_status_id.in_(activating)]
+        if self.updated_since:
+            conditions.append(table.updated_at >= self.updated_since)
         if self.account_status_id:
             conditions.append(table.account_status_id == self.account_status_id)
         if self.account_type_id:

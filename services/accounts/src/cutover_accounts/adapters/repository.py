@@ -25,7 +25,7 @@ from cutover_accounts.adapters.tables import (
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
-from cutover_kit.pagination import Sort, fetch_page, in_order
+from cutover_kit.pagination import PageRequest, fetch_page, in_order
 
 # The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
 REPORT_BATCH = 1000  # rows per fetch of a streamed report: flat memory, few round trips
@@ -159,17 +159,11 @@ class AccountsRepository:
         return Account(**row._mapping)
 
     async def list_accounts(
-        self, filters: AccountFilter, sort: Sort, *, limit: int, cursor: str | None
+        self, filters: AccountFilter, page: PageRequest
     ) -> tuple[list[Account], str | None]:
-        rows, next_cursor = await fetch_page(
-            self.session,
-            select(accounts).where(*filters.conditions()),
-            sort,
-            accounts.c.id,
-            limit=limit,
-            cursor=cursor,
+        return await page.fetch(
+            self.session, select(accounts).where(*filters.conditions()), Account
         )
-        return [Account(**row._mapping) for row in rows], next_cursor
 
     async def count_accounts(self, filters: AccountFilter) -> int:
         return (
@@ -231,17 +225,10 @@ class AccountsRepository:
         )
 
     async def history(
-        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+        self, account_id: int, page: PageRequest
     ) -> tuple[list[dict[str, Any]], str | None]:
-        rows, next_cursor = await fetch_page(
-            self.session,
-            select(account_history).where(account_history.c.account_id == account_id),
-            sort,
-            account_history.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
-        return [dict(row._mapping) for row in rows], next_cursor
+        query = select(account_history).where(account_history.c.account_id == account_id)
+        return await page.fetch(self.session, query, dict)
 
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
         return await self.session.scalar(_pending_disconnect(account_id))
@@ -336,17 +323,10 @@ class AccountsRepository:
         return Disconnect(**row._mapping)
 
     async def list_disconnects(
-        self, state: str | None, sort: Sort, *, limit: int, cursor: str | None
+        self, state: str | None, page: PageRequest
     ) -> tuple[list[Disconnect], str | None]:
-        rows, next_cursor = await fetch_page(
-            self.session,
-            select(disconnects).where(*(DISCONNECT_STATE_FILTERS[state] if state else [])),
-            sort,
-            disconnects.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
-        return [Disconnect(**row._mapping) for row in rows], next_cursor
+        query = select(disconnects).where(*(DISCONNECT_STATE_FILTERS[state] if state else []))
+        return await page.fetch(self.session, query, Disconnect)
 
     async def count_stalled(self) -> int:
         return (
@@ -378,17 +358,10 @@ class AccountsRepository:
         return {row.id: row.disconnected_at for row in rows}
 
     async def disconnects_of(
-        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+        self, account_id: int, page: PageRequest
     ) -> tuple[list[Disconnect], str | None]:
-        rows, next_cursor = await fetch_page(
-            self.session,
-            select(disconnects).where(disconnects.c.account_id == account_id),
-            sort,
-            disconnects.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
-        return [Disconnect(**row._mapping) for row in rows], next_cursor
+        query = select(disconnects).where(disconnects.c.account_id == account_id)
+        return await page.fetch(self.session, query, Disconnect)
 
     async def record_history(
         self, account_id: int, change: str, cause: str, **details: Any

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from cutover_accounts.domain.model import Account, Disconnect
 
@@ -19,7 +19,7 @@ class Strict(BaseModel):
 
 class StatusCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
-    activates_account: bool
+    activates_account: StrictBool  # true or false as documented, not "yes" or 1
 
 
 class StatusOut(BaseModel):
@@ -42,11 +42,12 @@ class SettingsBody(Strict):
 
 
 class AccountCreate(Strict):
-    id: int | None = Field(default=None, gt=0, le=2**63 - 1, description="Caller-chosen id")
+    # Ids are JSON integers, as documented: `true` or "5" is refused, not read as 1 or 5.
+    id: StrictInt | None = Field(default=None, gt=0, le=2**63 - 1, description="Caller-chosen id")
     name: str = Field(min_length=1, max_length=200)
     account_type_id: UUID
     account_status_id: UUID | None = Field(default=None, description="Default: Active")
-    parent_account_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
+    parent_account_id: StrictInt | None = Field(default=None, gt=0, le=2**63 - 1)
 
 
 class AccountOut(BaseModel):
@@ -72,7 +73,7 @@ class AccountPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     account_type_id: UUID | None = None
     account_status_id: UUID | None = None
-    parent_account_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
+    parent_account_id: StrictInt | None = Field(default=None, gt=0, le=2**63 - 1)
 
 
 class ReactivateBody(Strict):

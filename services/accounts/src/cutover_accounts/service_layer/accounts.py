@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from cutover_accounts.adapters.queries import ACCOUNT_SORTS, HISTORY_SORTS, AccountFilter
+from cutover_accounts.adapters.queries import AccountFilter
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account
@@ -15,7 +15,7 @@ from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_CREATED
 from cutover_kit import context
-from cutover_kit.pagination import parse_sort
+from cutover_kit.pagination import PageRequest
 
 UNSET: Any = object()
 
@@ -103,26 +103,23 @@ async def get_account(uow: AccountsUnitOfWork, account_id: int) -> Account:
 
 
 async def list_accounts(
-    uow: AccountsUnitOfWork, filters: AccountFilter, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, filters: AccountFilter, page: PageRequest
 ) -> tuple[list[Account], str | None]:
-    order = parse_sort(sort, ACCOUNT_SORTS)
+    if filters.updated_since is not None:
+        # A catch-up reads changes in the order they were made, so its cursor follows them.
+        page = page.by_default("updated_at")
     async with uow:
-        return await uow.accounts.list_accounts(filters, order, limit=limit, cursor=cursor)
+        return await uow.accounts.list_accounts(filters, page)
 
 
 async def children(
-    uow: AccountsUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, account_id: int, page: PageRequest
 ) -> tuple[list[Account], str | None]:
     async with uow:
         if await uow.accounts.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
-    return await list_accounts(
-        uow,
-        AccountFilter(parent_account_id=account_id, include_archived=True),
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-    )
+        filters = AccountFilter(parent_account_id=account_id, include_archived=True)
+        return await uow.accounts.list_accounts(filters, page)
 
 
 async def edit_account(
@@ -224,11 +221,10 @@ async def apply_edit(
 
 
 async def history(
-    uow: AccountsUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, account_id: int, page: PageRequest
 ) -> tuple[list[dict[str, Any]], str | None]:
-    order = parse_sort(sort, HISTORY_SORTS)
     async with uow:
         repository = uow.accounts
         if await repository.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
-        return await repository.history(account_id, order, limit=limit, cursor=cursor)
+        return await repository.history(account_id, page)

@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from cutover_accounts.adapters.queries import DISCONNECT_SORTS
 from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
@@ -48,7 +47,7 @@ from cutover_contracts.topics import (
     SCHEDULED_EVENT_OUTCOME,
 )
 from cutover_kit import context
-from cutover_kit.pagination import parse_sort
+from cutover_kit.pagination import PageRequest
 
 
 async def request_disconnect(
@@ -400,22 +399,20 @@ async def get_disconnect(uow: AccountsUnitOfWork, disconnect_id: UUID) -> Discon
 
 
 async def disconnects_of(
-    uow: AccountsUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, account_id: int, page: PageRequest
 ) -> tuple[list[Disconnect], str | None]:
-    order = parse_sort(sort, DISCONNECT_SORTS)
     async with uow:
         repository = uow.accounts
         if await repository.get(account_id) is None:
             raise errors.AccountNotFound(account_id)
-        return await repository.disconnects_of(account_id, order, limit=limit, cursor=cursor)
+        return await repository.disconnects_of(account_id, page)
 
 
 async def list_disconnects(
-    uow: AccountsUnitOfWork, state: str | None, *, sort: str, limit: int, cursor: str | None
+    uow: AccountsUnitOfWork, state: str | None, page: PageRequest
 ) -> tuple[list[Disconnect], str | None]:
-    order = parse_sort(sort, DISCONNECT_SORTS)
     async with uow:
-        return await uow.accounts.list_disconnects(state, order, limit=limit, cursor=cursor)
+        return await uow.accounts.list_disconnects(state, page)
 
 
 async def count_stalled(uow: AccountsUnitOfWork) -> int:

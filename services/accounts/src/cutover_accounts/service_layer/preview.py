@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cutover_accounts.adapters.peers import Peers
-from cutover_accounts.adapters.queries import ACCOUNT_SORTS, AccountFilter
+from cutover_accounts.adapters.queries import ACCOUNTS, AccountFilter
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.scheduled import DISCONNECT_ACCOUNT
 from cutover_kit.errors import DomainError, PeerUnavailable
-from cutover_kit.pagination import parse_sort
 
 CHILDREN_SHOWN = 500
 
@@ -49,7 +48,7 @@ async def disconnect_preview(uow: AccountsUnitOfWork, peers: Peers, account_id: 
         # Only the children that are active stay active: disconnected or archived ones are not.
         active_children = AccountFilter(parent_account_id=account_id, active_only=True)
         children, more = await repository.list_accounts(
-            active_children, parse_sort("id", ACCOUNT_SORTS), limit=CHILDREN_SHOWN, cursor=None
+            active_children, ACCOUNTS.first(CHILDREN_SHOWN)
         )
         children_count = await repository.count_accounts(active_children) if more else len(children)
     preview = Preview(

@@ -18,7 +18,7 @@ from cutover_addresses.adapters.tables import (
 )
 from cutover_addresses.domain.model import ServiceableAddress
 from cutover_kit.directory import KnownAccounts
-from cutover_kit.pagination import Sort, contains_pattern, fetch_page
+from cutover_kit.pagination import PageRequest, contains_pattern
 
 COLUMNS = [column for column in serviceable_addresses.c if column.name != "normalised"]
 
@@ -155,7 +155,7 @@ class AddressesRepository:
         return {disconnect_id: address_id for disconnect_id, (address_id, _) in released.items()}
 
     async def list_addresses(
-        self, available: bool | None, q: str | None, sort: Sort, *, limit: int, cursor: str | None
+        self, available: bool | None, q: str | None, page: PageRequest
     ) -> tuple[list[ServiceableAddress], str | None]:
         query = select(*COLUMNS)
         if available is not None:
@@ -163,10 +163,7 @@ class AddressesRepository:
             query = query.where(account.is_(None) if available else account.is_not(None))
         if q:
             query = query.where(serviceable_addresses.c.normalised.like(contains_pattern(q)))
-        rows, next_cursor = await fetch_page(
-            self.session, query, sort, serviceable_addresses.c.id, limit=limit, cursor=cursor
-        )
-        return [ServiceableAddress(**row._mapping) for row in rows], next_cursor
+        return await page.fetch(self.session, query, ServiceableAddress)
 
     async def release(self, address_id: UUID, account_id: int) -> None:
         await self.session.execute(
@@ -177,17 +174,10 @@ class AddressesRepository:
         await self._history(address_id, account_id, "release", "manual", None)
 
     async def history_of_account(
-        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+        self, account_id: int, page: PageRequest
     ) -> tuple[list[dict[str, Any]], str | None]:
-        rows, next_cursor = await fetch_page(
-            self.session,
-            select(address_history).where(address_history.c.account_id == account_id),
-            sort,
-            address_history.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
-        return [dict(row._mapping) for row in rows], next_cursor
+        query = select(address_history).where(address_history.c.account_id == account_id)
+        return await page.fetch(self.session, query, dict)
 
     async def released_by(self, disconnect_ids: list[UUID]) -> dict[UUID, UUID]:
         """The addresses these disconnects already released: disconnect id → address id."""

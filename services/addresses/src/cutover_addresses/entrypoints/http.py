@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from cutover_addresses.adapters.queries import ADDRESS_SORTS, HISTORY_SORTS
+from cutover_addresses.adapters.queries import ADDRESSES, HISTORY
 from cutover_addresses.entrypoints.schemas import (
     AddressCreate,
     AddressOut,
@@ -20,7 +20,7 @@ from cutover_kit.auth import requires
 from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page, sort_query
+from cutover_kit.pagination import Page, PageRequest
 
 # The route dependency, typed with this service's repositories.
 UoW = Annotated[AddressesUnitOfWork, Depends(unit_of_work)]
@@ -48,16 +48,11 @@ async def create_address(body: AddressCreate, uow: UoW, idempotency: Idempotency
 )
 async def list_addresses(
     uow: UoW,
+    page: Annotated[PageRequest, ADDRESSES.query],
     available: Annotated[bool | None, Query(description="Only free, or only taken")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200, description="Text search")] = None,
-    sort: Annotated[str, sort_query(ADDRESS_SORTS)] = "created_at",
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[AddressOut]:
-    items, next_cursor = await addresses.list_addresses(
-        uow, available=available, q=q, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[AddressOut.of(item) for item in items], next_cursor=next_cursor)
+    return Page.of(await addresses.list_addresses(uow, available, q, page), AddressOut.of)
 
 
 @router.get(
@@ -114,13 +109,7 @@ async def release_address(address_id: UUID, uow: UoW) -> AddressOut:
     responses=problems(422),
 )
 async def address_history(
-    account_id: AccountId,
-    uow: UoW,
-    sort: Annotated[str, sort_query(HISTORY_SORTS)] = "id",
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    account_id: AccountId, uow: UoW, page: Annotated[PageRequest, HISTORY.query]
 ) -> Page[HistoryEntry]:
-    items, next_cursor = await addresses.address_history(
-        uow, account_id, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[HistoryEntry(**item) for item in items], next_cursor=next_cursor)
+    found = await addresses.address_history(uow, account_id, page)
+    return Page.of(found, HistoryEntry.model_validate)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 from cutover_addresses.domain.model import COUNTRIES, ServiceableAddress
 
@@ -23,8 +23,9 @@ class AddressCreate(BaseModel):
         description="ISO 3166-1 alpha-2, e.g. US",
         json_schema_extra={"enum": sorted(COUNTRIES)},
     )
-    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    # Strict: a number, as documented; `false` or `"45.5"` is refused, not read as a coordinate.
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
 
     @field_validator("country")
     @classmethod

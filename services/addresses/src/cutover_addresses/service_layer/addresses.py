@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cutover_addresses.adapters.queries import ADDRESS_SORTS, HISTORY_SORTS
 from cutover_addresses.domain import errors
 from cutover_addresses.domain.model import (
     ServiceableAddress,
@@ -19,7 +18,7 @@ from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountDisconnectRequestedV1, DisconnectAddressReleasedV1
 from cutover_contracts.topics import DISCONNECT_ADDRESS_RELEASED
 from cutover_kit.directory import AccountsDirectory, require_active_account
-from cutover_kit.pagination import parse_sort
+from cutover_kit.pagination import PageRequest
 
 
 async def create_address(
@@ -98,19 +97,10 @@ async def attach_account(
 
 
 async def list_addresses(
-    uow: AddressesUnitOfWork,
-    *,
-    available: bool | None,
-    q: str | None,
-    sort: str,
-    limit: int,
-    cursor: str | None,
+    uow: AddressesUnitOfWork, available: bool | None, q: str | None, page: PageRequest
 ) -> tuple[list[ServiceableAddress], str | None]:
-    order = parse_sort(sort, ADDRESS_SORTS)
     async with uow:
-        return await uow.addresses.list_addresses(
-            available, search_key(q) if q else None, order, limit=limit, cursor=cursor
-        )
+        return await uow.addresses.list_addresses(available, search_key(q) if q else None, page)
 
 
 async def release_by_hand(uow: AddressesUnitOfWork, address_id: UUID) -> ServiceableAddress:
@@ -126,11 +116,10 @@ async def release_by_hand(uow: AddressesUnitOfWork, address_id: UUID) -> Service
 
 
 async def address_history(
-    uow: AddressesUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: AddressesUnitOfWork, account_id: int, page: PageRequest
 ) -> tuple[list[dict[str, Any]], str | None]:
-    order = parse_sort(sort, HISTORY_SORTS)
     async with uow:
-        return await uow.addresses.history_of_account(account_id, order, limit=limit, cursor=cursor)
+        return await uow.addresses.history_of_account(account_id, page)
 
 
 async def release_for_disconnects(

@@ -20,7 +20,7 @@ from cutover_billing.adapters.tables import (
 from cutover_billing.domain.model import Debit, Invoice, InvoiceLine
 from cutover_billing.domain.model import invoice_lines as lines_of
 from cutover_kit.directory import KnownAccounts
-from cutover_kit.pagination import Sort, fetch_page
+from cutover_kit.pagination import PageRequest
 
 
 class BillingRepository:
@@ -68,17 +68,14 @@ class BillingRepository:
         return found
 
     async def debits_of(
-        self, account_id: int, invoiced: bool | None, sort: Sort, *, limit: int, cursor: str | None
+        self, account_id: int, invoiced: bool | None, page: PageRequest
     ) -> tuple[list[Debit], str | None]:
         query = select(debits).where(debits.c.account_id == account_id)
         if invoiced is not None:
             query = query.where(
                 debits.c.invoice_id.is_not(None) if invoiced else debits.c.invoice_id.is_(None)
             )
-        rows, next_cursor = await fetch_page(
-            self.session, query, sort, debits.c.id, limit=limit, cursor=cursor
-        )
-        return [Debit(**row._mapping) for row in rows], next_cursor
+        return await page.fetch(self.session, query, Debit)
 
     async def add_invoice(
         self,
@@ -187,16 +184,10 @@ class BillingRepository:
         return {invoice.disconnect_id: invoice for invoice in rows if invoice.disconnect_id}
 
     async def invoices_of(
-        self, account_id: int, sort: Sort, *, limit: int, cursor: str | None
+        self, account_id: int, page: PageRequest
     ) -> tuple[list[Invoice], str | None]:
-        rows, next_cursor = await fetch_page(
-            self.session,
-            select(invoices).where(invoices.c.account_id == account_id),
-            sort,
-            invoices.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
+        query = select(invoices).where(invoices.c.account_id == account_id)
+        rows, next_cursor = await page.fetch(self.session, query)
         return await self._with_lines(rows), next_cursor
 
     async def _with_lines(self, invoice_rows: list[Any]) -> list[Invoice]:

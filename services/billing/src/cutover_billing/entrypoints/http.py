@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from cutover_billing.adapters.queries import DEBIT_SORTS, INVOICE_SORTS
+from cutover_billing.adapters.queries import DEBITS, INVOICES
 from cutover_billing.entrypoints.schemas import (
     DebitCreate,
     DebitOut,
@@ -20,7 +20,7 @@ from cutover_kit.auth import requires
 from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page, sort_query
+from cutover_kit.pagination import Page, PageRequest
 
 # The route dependency, typed with this service's repositories.
 UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
@@ -67,15 +67,10 @@ async def post_debit(
 async def list_debits(
     account_id: AccountId,
     uow: UoW,
+    page: Annotated[PageRequest, DEBITS.query],
     invoiced: Annotated[bool | None, Query(description="Only invoiced, or only uninvoiced")] = None,
-    sort: Annotated[str, sort_query(DEBIT_SORTS)] = "created_at",
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[DebitOut]:
-    items, next_cursor = await billing.debits_of(
-        uow, account_id, invoiced, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[DebitOut.of(item) for item in items], next_cursor=next_cursor)
+    return Page.of(await billing.debits_of(uow, account_id, invoiced, page), DebitOut.of)
 
 
 @router.post(
@@ -102,16 +97,9 @@ async def invoice_now(
     responses=problems(422),
 )
 async def list_invoices(
-    account_id: AccountId,
-    uow: UoW,
-    sort: Annotated[str, sort_query(INVOICE_SORTS)] = "number",
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    account_id: AccountId, uow: UoW, page: Annotated[PageRequest, INVOICES.query]
 ) -> Page[InvoiceOut]:
-    items, next_cursor = await billing.invoices_of(
-        uow, account_id, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[InvoiceOut.of(item) for item in items], next_cursor=next_cursor)
+    return Page.of(await billing.invoices_of(uow, account_id, page), InvoiceOut.of)
 
 
 @router.get(

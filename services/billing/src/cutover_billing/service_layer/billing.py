@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 
-from cutover_billing.adapters.queries import DEBIT_SORTS, INVOICE_SORTS
 from cutover_billing.adapters.repository import BillingRepository
 from cutover_billing.domain import errors
 from cutover_billing.domain.model import (
@@ -28,7 +27,7 @@ from cutover_contracts.events import (
 )
 from cutover_contracts.topics import DISCONNECT_BILLED
 from cutover_kit.directory import AccountsDirectory, require_active_account
-from cutover_kit.pagination import parse_sort
+from cutover_kit.pagination import PageRequest
 
 
 async def _lock_active_account(
@@ -119,25 +118,17 @@ async def get_invoice(uow: BillingUnitOfWork, invoice_id: uuid.UUID) -> Invoice:
 
 
 async def invoices_of(
-    uow: BillingUnitOfWork, account_id: int, *, sort: str, limit: int, cursor: str | None
+    uow: BillingUnitOfWork, account_id: int, page: PageRequest
 ) -> tuple[list[Invoice], str | None]:
-    order = parse_sort(sort, INVOICE_SORTS)
     async with uow:
-        return await uow.billing.invoices_of(account_id, order, limit=limit, cursor=cursor)
+        return await uow.billing.invoices_of(account_id, page)
 
 
 async def debits_of(
-    uow: BillingUnitOfWork,
-    account_id: int,
-    invoiced: bool | None,
-    *,
-    sort: str,
-    limit: int,
-    cursor: str | None,
+    uow: BillingUnitOfWork, account_id: int, invoiced: bool | None, page: PageRequest
 ) -> tuple[list[Debit], str | None]:
-    order = parse_sort(sort, DEBIT_SORTS)
     async with uow:
-        return await uow.billing.debits_of(account_id, invoiced, order, limit=limit, cursor=cursor)
+        return await uow.billing.debits_of(account_id, invoiced, page)
 
 
 async def uninvoiced_summary(

@@ -6,10 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cutover_kit.pagination import Listing
 from cutover_scheduler.adapters.tables import scheduled_events
 
 # The sorts the list accepts, by the name the API uses.
-SORTS = {"run_at": scheduled_events.c.run_at, "created_at": scheduled_events.c.created_at}
+SCHEDULED_EVENTS = Listing(
+    {"run_at": scheduled_events.c.run_at, "created_at": scheduled_events.c.created_at},
+    default="run_at",
+    id_column=scheduled_events.c.id,
+)
 
 
 @dataclass(frozen=True)

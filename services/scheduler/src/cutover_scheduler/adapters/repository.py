@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_kit.directory import KnownAccounts
-from cutover_kit.pagination import Sort, fetch_page
+from cutover_kit.pagination import PageRequest
 from cutover_scheduler.adapters.queries import EventFilter
 from cutover_scheduler.adapters.tables import known_accounts, scheduled_events
 from cutover_scheduler.domain.model import ScheduledEvent
@@ -72,17 +72,10 @@ class SchedulerRepository:
         )
 
     async def list_events(
-        self, filters: EventFilter, sort: Sort, *, limit: int, cursor: str | None
+        self, filters: EventFilter, page: PageRequest
     ) -> tuple[list[ScheduledEvent], str | None]:
-        rows, next_cursor = await fetch_page(
-            self.session,
-            select(scheduled_events).where(*filters.conditions()),
-            sort,
-            scheduled_events.c.id,
-            limit=limit,
-            cursor=cursor,
-        )
-        return [ScheduledEvent(**row._mapping) for row in rows], next_cursor
+        query = select(scheduled_events).where(*filters.conditions())
+        return await page.fetch(self.session, query, ScheduledEvent)
 
     async def cancel_pending_of(
         self,

@@ -12,8 +12,8 @@ from cutover_kit.errors import Unprocessable
 from cutover_kit.http import Directory, unit_of_work
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page, sort_query
-from cutover_scheduler.adapters.queries import SORTS
+from cutover_kit.pagination import Page, PageRequest
+from cutover_scheduler.adapters.queries import SCHEDULED_EVENTS
 from cutover_scheduler.entrypoints.schemas import (
     ScheduledEventCreate,
     ScheduledEventOut,
@@ -55,21 +55,13 @@ async def schedule(
 @router.get("/scheduled-events", dependencies=[requires("scheduler:read")], responses=problems(422))
 async def list_events(
     uow: UoW,
+    page: Annotated[PageRequest, SCHEDULED_EVENTS.query],
     account_id: Annotated[int | None, Query(gt=0, le=2**63 - 1)] = None,
     state: Literal["pending", "emitted", "completed", "failed", "cancelled"] | None = None,
     event_type: Annotated[str | None, Query(max_length=50)] = None,
-    sort: Annotated[str, sort_query(SORTS)] = "run_at",
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[ScheduledEventOut]:
-    items, next_cursor = await scheduled_events.list_events(
-        uow,
-        scheduled_events.EventFilter(account_id, state, event_type),
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(items=[ScheduledEventOut.of(item) for item in items], next_cursor=next_cursor)
+    filters = scheduled_events.EventFilter(account_id, state, event_type)
+    return Page.of(await scheduled_events.list_events(uow, filters, page), ScheduledEventOut.of)
 
 
 @router.get(

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from cutover_contracts.scheduled import PAYLOADS
+from cutover_kit.pagination import Instant
 from cutover_scheduler.domain.model import ScheduledEvent
 
 
@@ -21,7 +22,8 @@ class ScheduledEventCreate(BaseModel):
         json_schema_extra={"enum": sorted(PAYLOADS)},
     )
     account_id: StrictInt = Field(gt=0, le=2**63 - 1)
-    run_at: AwareDatetime = Field(description="The minimum start time; in the future, with offset")
+    # RFC 3339 text, as documented (a bare number would otherwise be read as Unix seconds).
+    run_at: Instant = Field(description="The minimum start time; in the future, with offset")
     payload: dict[str, Any] = Field(
         default_factory=dict,
         description="disconnect_account: {reason?}; change_account_status: {account_status_id}",
@@ -31,7 +33,7 @@ class ScheduledEventCreate(BaseModel):
 class ScheduledEventPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_at: AwareDatetime | None = None
+    run_at: Instant | None = None
     payload: dict[str, Any] | None = None
 
 

@@ -16,9 +16,9 @@ from cutover_contracts.events import (
 from cutover_contracts.scheduled import DISCONNECT_ACCOUNT, PAYLOADS
 from cutover_kit import context
 from cutover_kit.directory import AccountsDirectory, require_active_account
-from cutover_kit.pagination import parse_sort
+from cutover_kit.pagination import PageRequest
 from cutover_scheduler.adapters.emitter import WAKEUP_CHANNEL
-from cutover_scheduler.adapters.queries import SORTS, EventFilter
+from cutover_scheduler.adapters.queries import EventFilter
 from cutover_scheduler.adapters.repository import SchedulerRepository
 from cutover_scheduler.domain import errors
 from cutover_scheduler.domain.model import ScheduledEvent
@@ -80,11 +80,10 @@ async def get(uow: SchedulerUnitOfWork, event_id: UUID) -> ScheduledEvent:
 
 
 async def list_events(
-    uow: SchedulerUnitOfWork, filters: EventFilter, *, sort: str, limit: int, cursor: str | None
+    uow: SchedulerUnitOfWork, filters: EventFilter, page: PageRequest
 ) -> tuple[list[ScheduledEvent], str | None]:
-    order = parse_sort(sort, SORTS)
     async with uow:
-        return await uow.scheduled_events.list_events(filters, order, limit=limit, cursor=cursor)
+        return await uow.scheduled_events.list_events(filters, page)
 
 
 async def change(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from cutover_accounts.adapters.queries import ACCOUNT_SORTS, HISTORY_SORTS
+from cutover_accounts.adapters.queries import ACCOUNTS, HISTORY
 from cutover_accounts.domain.errors import AccountsAreNeverDeleted
 from cutover_accounts.entrypoints.http.common import (
     AccountId,
@@ -28,7 +28,7 @@ from cutover_kit.auth import requires
 from cutover_kit.errors import Unprocessable
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page, sort_query
+from cutover_kit.pagination import Instant, Page, PageRequest
 
 router = APIRouter()
 
@@ -65,14 +65,20 @@ async def create_account(body: AccountCreate, uow: UoW, idempotency: Idempotency
 )
 async def list_accounts(
     uow: UoW,
+    page: Annotated[PageRequest, ACCOUNTS.query],
     account_status_id: UUID | None = None,
     account_type_id: UUID | None = None,
     parent_account_id: OptionalAccountId = None,
     q: Search = None,
     include_archived: bool = False,
-    sort: Annotated[str, sort_query(ACCOUNT_SORTS)] = "id",
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    updated_since: Annotated[
+        Instant | None,
+        Query(
+            description="Only accounts changed at or after this time (RFC 3339), by default in "
+            "the order they changed (sort updated_at): how a late event consumer catches up "
+            "before following the topics. An archive is a change: add include_archived=true"
+        ),
+    ] = None,
 ) -> Page[AccountOut]:
     filters = accounts.AccountFilter(
         account_status_id=account_status_id,
@@ -80,11 +86,9 @@ async def list_accounts(
         parent_account_id=parent_account_id,
         q=q,
         include_archived=include_archived,
+        updated_since=updated_since,
     )
-    items, next_cursor = await accounts.list_accounts(
-        uow, filters, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[AccountOut.of(item) for item in items], next_cursor=next_cursor)
+    return Page.of(await accounts.list_accounts(uow, filters, page), AccountOut.of)
 
 
 @router.get(
@@ -136,16 +140,9 @@ async def delete_account(account_id: AccountId) -> None:
     responses=problems(404, 422),
 )
 async def list_children(
-    account_id: AccountId,
-    uow: UoW,
-    sort: Annotated[str, sort_query(ACCOUNT_SORTS)] = "id",
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    account_id: AccountId, uow: UoW, page: Annotated[PageRequest, ACCOUNTS.query]
 ) -> Page[AccountOut]:
-    items, next_cursor = await accounts.children(
-        uow, account_id, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[AccountOut.of(item) for item in items], next_cursor=next_cursor)
+    return Page.of(await accounts.children(uow, account_id, page), AccountOut.of)
 
 
 @router.get(
@@ -156,13 +153,6 @@ async def list_children(
     responses=problems(404, 422),
 )
 async def account_history(
-    account_id: AccountId,
-    uow: UoW,
-    sort: Annotated[str, sort_query(HISTORY_SORTS)] = "id",
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    account_id: AccountId, uow: UoW, page: Annotated[PageRequest, HISTORY.query]
 ) -> Page[HistoryEntry]:
-    items, next_cursor = await accounts.history(
-        uow, account_id, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[HistoryEntry(**item) for item in items], next_cursor=next_cursor)
+    return Page.of(await accounts.history(uow, account_id, page), HistoryEntry.model_validate)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body
 
-from cutover_accounts.adapters.queries import DISCONNECT_SORTS
+from cutover_accounts.adapters.queries import DISCONNECTS
 from cutover_accounts.entrypoints.http.common import (
     AccountId,
     PeersOf,
@@ -31,7 +31,7 @@ from cutover_accounts.service_layer import (
 from cutover_kit.auth import requires
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
-from cutover_kit.pagination import Cursor, Limit, Page, sort_query
+from cutover_kit.pagination import Page, PageRequest
 
 router = APIRouter()
 
@@ -101,15 +101,10 @@ async def disconnect_account(
 )
 async def list_disconnects(
     uow: UoW,
+    page: Annotated[PageRequest, DISCONNECTS.query],
     state: Literal["pending", "stalled", "completed", "abandoned"] | None = None,
-    sort: Annotated[str, sort_query(DISCONNECT_SORTS)] = "-requested_at",
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Page[DisconnectOut]:
-    items, next_cursor = await disconnects.list_disconnects(
-        uow, state, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[DisconnectOut.of(item) for item in items], next_cursor=next_cursor)
+    return Page.of(await disconnects.list_disconnects(uow, state, page), DisconnectOut.of)
 
 
 @router.post(
@@ -166,13 +161,6 @@ async def get_disconnect(disconnect_id: UUID, uow: UoW) -> DisconnectOut:
     responses=problems(404, 422),
 )
 async def account_disconnects(
-    account_id: AccountId,
-    uow: UoW,
-    sort: Annotated[str, sort_query(DISCONNECT_SORTS)] = "-requested_at",
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    account_id: AccountId, uow: UoW, page: Annotated[PageRequest, DISCONNECTS.query]
 ) -> Page[DisconnectOut]:
-    items, next_cursor = await disconnects.disconnects_of(
-        uow, account_id, sort=sort, limit=limit, cursor=cursor
-    )
-    return Page(items=[DisconnectOut.of(item) for item in items], next_cursor=next_cursor)
+    return Page.of(await disconnects.disconnects_of(uow, account_id, page), DisconnectOut.of)

@@ -176,6 +176,56 @@ def test_find_an_account_disconnect_it_through_the_dialog_and_see_it_completed(
     assert "Ada Console" in {entry["actor"] for entry in history}, "acted as the operator"
 
 
+def focused(page: Page) -> str:
+    """The accessible text of the focused control (its label, value or text)."""
+    return page.evaluate(
+        """() => { const e = document.activeElement;
+            return (e.labels && e.labels[0] && e.labels[0].textContent.trim())
+                || e.getAttribute('aria-label') || e.textContent.trim() || e.value || ''; }"""
+    )
+
+
+def tab_to(page: Page, name: str, presses: int = 60) -> None:
+    """Press Tab until the control named `name` has the focus, as a keyboard user would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if focused(page) == name:
+            return
+    raise AssertionError(f"{name!r} cannot be reached with Tab (last: {focused(page)!r})")
+
+
+def test_the_console_is_usable_with_the_keyboard_alone(
+    system: System, console: ConsoleProcess, page: Page
+) -> None:
+    name = unique("Annie Easley")
+    account = account_owing(system, name, amounts=(700,))
+    # Sign in: Tab to the token field, type, Tab to the button, Enter
+    page.goto(f"{console.url}/sign-in")
+    tab_to(page, "API token")
+    page.keyboard.type(operator_token(system))
+    tab_to(page, "Sign in")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Accounts", exact=True)).to_be_visible()
+
+    # Open the account, open the disconnect dialog with Enter, leave it with Escape
+    page.goto(f"{console.url}/accounts/{account['id']}")
+    tab_to(page, "Disconnect")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("7.00 USD")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    # And disconnect it: the dialog again, Tab to "Disconnect now", Enter, until Completed
+    tab_to(page, "Disconnect")
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
+    tab_to(page, "Disconnect now")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Completed")
+
+
 def test_schedule_a_disconnect_through_the_dialog_and_cancel_it(
     system: System, console: ConsoleProcess, page: Page
 ) -> None:

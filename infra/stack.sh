@@ -60,6 +60,8 @@ else
   export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
   export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
 fi
+# Eight Python processes starting at once on a small, busy machine need more than four do.
+if [ "$CLUSTER" = 1 ]; then READY_TIMEOUT="${CUTOVER_READY_TIMEOUT:-300}"; else READY_TIMEOUT="${CUTOVER_READY_TIMEOUT:-60}"; fi
 REPLICAS="${CUTOVER_REPLICAS:-2}"
 REPLICA_BASE_PORT="${CUTOVER_REPLICA_BASE_PORT:-38001}"
 HAPROXY_DIR="$CUTOVER_STATE_DIR/haproxy"
@@ -191,13 +193,24 @@ start_service() {
 wait_ready() {
   local service="$1" instance="${2:-$1}" port="${3:-}" deadline
   [ -n "$port" ] || port="$(port_of "$service")"
-  deadline=$((SECONDS + 90))
+  deadline=$((SECONDS + READY_TIMEOUT))
+  local rebinds=0
   until curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
     if ! service_pid "$instance" >/dev/null; then
+      # A replica's port is in the kernel's ephemeral range: a connection of another process
+      # may hold it for a while. Start it again, a few times, rather than give up.
+      if [ "$instance" != "$service" ] && [ "$instance" != haproxy ] && [ "$rebinds" -lt 10 ] \
+         && tail -n 20 "$LOG_DIR/$instance.log" | grep -qi "address already in use"; then
+        rebinds=$((rebinds + 1))
+        say "$instance: port $port is taken by another connection; starting it again ($rebinds)"
+        sleep 3
+        start_service "$service" "$instance" "$port"
+        continue
+      fi
       say "$instance exited; the end of its log:"; tail -n 30 "$LOG_DIR/$instance.log"; exit 1
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-      say "$instance not ready after 90 s; the end of its log:"; tail -n 30 "$LOG_DIR/$instance.log"
+      say "$instance not ready after $READY_TIMEOUT s; the end of its log:"; tail -n 30 "$LOG_DIR/$instance.log"
       exit 1
     fi
     sleep 0.2
@@ -322,13 +335,23 @@ write_haproxy_config() {
 global
   maxconn 4096
   stats socket $HAPROXY_DIR/admin.sock mode 600 level admin
+  log stdout format raw local0 info
 
 defaults
   mode http
+  log global
+  # Only what went wrong is logged (to log/haproxy.log): errors, retries, redispatches.
+  option httplog
+  option dontlog-normal
   timeout connect 2s
   timeout client 60s
   timeout server 60s
-  timeout http-keep-alive 5s
+  # Longer than clients keep an idle connection (httpx: 5 s), so a client never sends a request
+  # on a connection the proxy is closing.
+  timeout http-keep-alive 10s
+  # One request per connection to a replica: uvicorn closes an idle connection after 5 s, and a
+  # request sent on one it is closing would be lost; on loopback a connection costs little.
+  option http-server-close
   retries 3
   option redispatch 1
   retry-on conn-failure
@@ -351,9 +374,20 @@ start_haproxy() {
   ensure_haproxy
   write_haproxy_config
   haproxy -c -q -f "$HAPROXY_DIR/haproxy.cfg" || { say "HAProxy refused its configuration"; exit 1; }
-  # -db: in the foreground of its own process (nohup &), so $! is its pid.
-  nohup haproxy -db -f "$HAPROXY_DIR/haproxy.cfg" >>"$LOG_DIR/haproxy.log" 2>&1 &
-  echo $! >"$RUN_DIR/haproxy.pid"
+  # The ports are in the kernel's ephemeral range: an outgoing connection of another program may
+  # hold one for a while, so a bind that fails is tried again, for up to 30 s.
+  local attempt pid
+  for attempt in $(seq 1 15); do
+    # -db: in the foreground of its own process (nohup &), so $! is its pid.
+    nohup haproxy -db -f "$HAPROXY_DIR/haproxy.cfg" >>"$LOG_DIR/haproxy.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$RUN_DIR/haproxy.pid"
+    sleep 1
+    kill -0 "$pid" 2>/dev/null && return 0
+    say "HAProxy could not start (attempt $attempt; see $LOG_DIR/haproxy.log); trying again"
+    sleep 1
+  done
+  say "HAProxy did not start"; exit 1
 }
 
 cluster_instances() {
@@ -371,6 +405,9 @@ cmd_up_cluster() {
   ensure_identities
   for service in "${SERVICES[@]}"; do "$PYTHON" -m "cutover_$service" migrate; done
   mkdir -p "$RUN_DIR" "$LOG_DIR"
+  # The proxy binds its ports before the replicas open their many connections (whose local ports
+  # come from the same ephemeral range); it waits for them through its health checks.
+  start_haproxy
   printf 'ACCOUNTS_PORT=%s BILLING_PORT=%s ADDRESSES_PORT=%s SCHEDULER_PORT=%s\n' \
     "$ACCOUNTS_PORT" "$BILLING_PORT" "$ADDRESSES_PORT" "$SCHEDULER_PORT" >"$CUTOVER_STATE_DIR/proxy.env"
   local r
@@ -380,7 +417,6 @@ cmd_up_cluster() {
     done
   done
   start_token_renewer
-  start_haproxy
   for r in $(seq 1 "$REPLICAS"); do
     for service in "${SERVICES[@]}"; do
       wait_ready "$service" "$service-$r" "$(replica_port "$service" "$r")"

@@ -4,13 +4,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install browser run up down clean status test test-faults screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect api-conformance
+.PHONY: help install browser run up down clean status up-cluster run-cluster down-cluster status-cluster clean-cluster test test-faults test-cluster screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect api-conformance
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
 	@echo "make up       the same in the background;  make down  stops it (data kept)"
 	@echo "make clean    down, and remove all local data"
+	@echo "make up-cluster / run-cluster / down-cluster / clean-cluster  the same on a 3-node Kafka"
+	@echo "              cluster with 2 replicas of every service behind HAProxy on 8001-8004"
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
+	@echo "make test-cluster  the cluster's own test (a broker killed under load); not in make test"
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make screenshots  the console's browser tests, writing their screenshots into docs/console/"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
@@ -44,11 +47,33 @@ clean:
 status:
 	@infra/stack.sh status
 
+# The same system on a 3-node Kafka cluster with two replicas of every service behind HAProxy
+# (its own state in .local/cluster and its own ports: it runs beside `make up`).
+up-cluster: install
+	@infra/stack.sh up-cluster
+
+run-cluster: install
+	@infra/stack.sh run-cluster
+
+down-cluster:
+	@infra/stack.sh down-cluster
+
+status-cluster:
+	@infra/stack.sh status-cluster
+
+clean-cluster:
+	@infra/stack.sh clean-cluster
+
 # The unit tier first (seconds, no infrastructure): a broken rule stops the run before Kafka and
 # PostgreSQL are even started; then everything else against them.
 test: install browser
 	@$(UV) run --frozen pytest tests/unit -q
 	@$(UV) run --frozen pytest --ignore=tests/unit
+
+# Starts its own cluster and replicas (the cluster mode's state and ports, proxy on 38101-38104,
+# from a clean state; refuses while make up-cluster runs); minutes, not in `make test`.
+test-cluster: install
+	@CUTOVER_TEST_CLUSTER=1 $(UV) run --frozen pytest tests/cluster -m cluster -s
 
 test-faults: install
 	@$(UV) run --frozen pytest -m faults

@@ -2,11 +2,15 @@
 # Local single-node Apache Kafka broker (KRaft mode, no ZooKeeper) for development and tests,
 # run from the jars on Maven Central: no Docker needed.
 #
-#   infra/kafka.sh start|stop|status|clean
+#   infra/kafka.sh start|stop|status|clean|credentials
+#
+# `credentials` only makes the passwords (when missing) and clients.json: a cluster's nodes share
+# them, so infra/kafka-cluster.sh makes them once before starting the nodes.
 #
 # Environment (defaults in brackets):
 #   CUTOVER_STATE_DIR      state folder [<repo>/.local/dev]; Kafka keeps its data in
 #                          $CUTOVER_STATE_DIR/kafka, its log in log/kafka.log, its pid in run/kafka.pid
+#                          (KAFKA_NODE_NAME below changes `kafka`)
 #   KAFKA_PORT             client listener on 127.0.0.1, SASL_PLAINTEXT with SCRAM-SHA-512 [9092]
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1, PLAINTEXT [9093]
 #   KAFKA_HEAP             JVM heap flags [-Xms256m -Xmx768m]
@@ -16,6 +20,18 @@
 #   KAFKA_JIT_OPTS         JIT flags [-XX:TieredStopAtLevel=1: C1 only, starts faster; set it
 #                          empty for the full C2 compiler, e.g. for throughput measurements]
 #   KAFKA_CDS              1 to use a class-data-sharing archive, 0 not to [1]
+#
+# One node of a cluster (infra/kafka-cluster.sh sets these; the defaults make the single broker):
+#   KAFKA_NODE_ID          this node's id [1]
+#   KAFKA_NODE_NAME        names its data folder $CUTOVER_STATE_DIR/<name>, log log/<name>.log and
+#                          pid run/<name>.pid [kafka]
+#   KAFKA_QUORUM_VOTERS    the controllers, id@host:port,... [1@127.0.0.1:$KAFKA_CONTROLLER_PORT]
+#   KAFKA_CLUSTER_ID       the cluster id every node is formatted with [random, one node]
+#   KAFKA_REPLICATION      replication factor of the internal topics and the default of new
+#                          topics; min.insync.replicas is 2 from 3 nodes up, else 1 [1]
+#   KAFKA_CREDENTIALS_FILE the principals' passwords, shared by every node [<data>/credentials]
+#   KAFKA_CLIENTS_FILE     clients.json [<data>/clients.json]
+#   KAFKA_CLIENT_BOOTSTRAP its bootstrap_servers [127.0.0.1:$KAFKA_PORT]
 #
 # Security: clients must authenticate with SCRAM-SHA-512, and the broker enforces ACLs (KRaft's
 # StandardAuthorizer; nothing is allowed without an ACL). The principals are `admin` (a super user,
@@ -49,6 +65,14 @@ KAFKA_STOP_TIMEOUT=30
 KAFKA_LIBS_CACHE="${KAFKA_LIBS_CACHE:-$REPO_ROOT/.local/cache}"
 KAFKA_JIT_OPTS="${KAFKA_JIT_OPTS--XX:TieredStopAtLevel=1}"
 KAFKA_CDS="${KAFKA_CDS:-1}"
+KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
+KAFKA_NODE_NAME="${KAFKA_NODE_NAME:-kafka}"
+KAFKA_QUORUM_VOTERS="${KAFKA_QUORUM_VOTERS:-$KAFKA_NODE_ID@127.0.0.1:$KAFKA_CONTROLLER_PORT}"
+KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-}"
+KAFKA_REPLICATION="${KAFKA_REPLICATION:-1}"
+[[ "$KAFKA_REPLICATION" =~ ^[1-9]$ ]] || { echo "kafka.sh: KAFKA_REPLICATION must be 1-9" >&2; exit 1; }
+# One broker down must not stop writes with acks=all: 2 of 3 copies suffice, 1 of 1 or 2.
+if [ "$KAFKA_REPLICATION" -ge 3 ]; then KAFKA_MIN_ISR=2; else KAFKA_MIN_ISR=1; fi
 
 # The single source of the version is the POM.
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1)"
@@ -56,17 +80,18 @@ KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM
 LIBS_DIR="$KAFKA_LIBS_CACHE/kafka-libs-$KAFKA_VERSION"
 LIBS_MARKER="$LIBS_DIR/.complete"
 
-DATA_DIR="$STATE_DIR/kafka"
+DATA_DIR="$STATE_DIR/$KAFKA_NODE_NAME"
 CONFIG_FILE="$DATA_DIR/server.properties"
 # One `name password` line per principal; clients.json is written from it on every start.
-CREDENTIALS_FILE="$DATA_DIR/credentials"
-CLIENTS_FILE="$DATA_DIR/clients.json"
+CREDENTIALS_FILE="${KAFKA_CREDENTIALS_FILE:-$DATA_DIR/credentials}"
+CLIENTS_FILE="${KAFKA_CLIENTS_FILE:-$DATA_DIR/clients.json}"
+KAFKA_CLIENT_BOOTSTRAP="${KAFKA_CLIENT_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
 PRINCIPALS=(admin accounts billing addresses scheduler observer)
 LOG_DIRS="$DATA_DIR/data"
-LOG_FILE="$STATE_DIR/log/kafka.log"
-PID_FILE="$STATE_DIR/run/kafka.pid"
+LOG_FILE="$STATE_DIR/log/$KAFKA_NODE_NAME.log"
+PID_FILE="$STATE_DIR/run/$KAFKA_NODE_NAME.pid"
 # Path of the CDS archive that the running broker will write when it exits.
-CDS_PENDING="$STATE_DIR/run/kafka-cds.pending"
+CDS_PENDING="$STATE_DIR/run/$KAFKA_NODE_NAME-cds.pending"
 
 say() { echo "kafka.sh: $*"; }
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -142,7 +167,7 @@ password_of() {
 
 # Random passwords, once per storage: the SCRAM credentials are written into it at format time.
 ensure_credentials() {
-  mkdir -p "$DATA_DIR"
+  mkdir -p "$DATA_DIR" "$(dirname "$CREDENTIALS_FILE")"
   [ -s "$CREDENTIALS_FILE" ] && return 0
   if [ -f "$LOG_DIRS/meta.properties" ]; then
     die "the storage in $LOG_DIRS was formatted without SCRAM users (before the broker required SASL): '$0 clean' removes it and its topics; the next start makes a new one"
@@ -166,10 +191,11 @@ write_clients_file() {
     principals+="$separator    \"$name\": {\"username\": \"$name\", \"password\": \"$(password_of "$name")\"}"
     separator=$',\n'
   done
+  mkdir -p "$(dirname "$CLIENTS_FILE")"
   (umask 077 && : >"$CLIENTS_FILE.tmp")
   cat >"$CLIENTS_FILE.tmp" <<EOF
 {
-  "bootstrap_servers": "127.0.0.1:$KAFKA_PORT",
+  "bootstrap_servers": "$KAFKA_CLIENT_BOOTSTRAP",
   "security_protocol": "SASL_PLAINTEXT",
   "sasl_mechanism": "SCRAM-SHA-512",
   "principals": {
@@ -187,8 +213,8 @@ write_config() {
   cat >"$CONFIG_FILE.tmp" <<EOF
 # Written by infra/kafka.sh on every start: edit the script, not this file.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_QUORUM_VOTERS
 listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
@@ -207,17 +233,18 @@ super.users=User:admin;User:ANONYMOUS
 
 auto.create.topics.enable=false
 num.partitions=6
-default.replication.factor=1
-min.insync.replicas=1
+default.replication.factor=$KAFKA_REPLICATION
+min.insync.replicas=$KAFKA_MIN_ISR
 
-# Internal topics on a single node: replication factor 1, few partitions (fast to create).
-offsets.topic.replication.factor=1
+# Internal topics: as many copies as the cluster has nodes (1 on a single node), few partitions
+# (fast to create).
+offsets.topic.replication.factor=$KAFKA_REPLICATION
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.min.isr=$KAFKA_MIN_ISR
 transaction.state.log.num.partitions=6
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_ISR
 
 group.initial.rebalance.delay.ms=0
 
@@ -254,15 +281,19 @@ settle_cds() {
   fi
 }
 
+# A Kafka Uuid: 16 random bytes in URL-safe base64 without padding (saves a JVM start).
+new_cluster_id() {
+  local id
+  id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  while [[ "$id" == -* ]]; do id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"; done
+  echo "$id"
+}
+
 format_storage() {
   [ -f "$LOG_DIRS/meta.properties" ] && return 0
-  # A Kafka Uuid: 16 random bytes in URL-safe base64 without padding (saves a JVM start).
-  local cluster_id
-  cluster_id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-  while [[ "$cluster_id" == -* ]]; do
-    cluster_id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-  done
-  say "formatting storage in $LOG_DIRS (cluster id $cluster_id), SCRAM users: ${PRINCIPALS[*]}"
+  local cluster_id="$KAFKA_CLUSTER_ID"
+  [ -n "$cluster_id" ] || cluster_id="$(new_cluster_id)"
+  say "formatting storage of node $KAFKA_NODE_ID in $LOG_DIRS (cluster id $cluster_id), SCRAM users: ${PRINCIPALS[*]}"
   local name scram=()
   for name in "${PRINCIPALS[@]}"; do
     scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(password_of "$name")]")
@@ -416,10 +447,16 @@ cmd_clean() {
   say "removed Kafka data and credentials in $DATA_DIR"
 }
 
+cmd_credentials() {
+  ensure_credentials
+  write_clients_file
+}
+
 case "${1:-}" in
   start) cmd_start ;;
+  credentials) cmd_credentials ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   clean) cmd_clean ;;
-  *) echo "usage: $0 start|stop|status|clean" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|clean|credentials" >&2; exit 2 ;;
 esac

@@ -31,6 +31,10 @@ def test_a_topic_is_written_by_its_producer_and_read_by_its_consumers_only(topic
     assert principals(grants, topic.name, "read") == readers
     # DESCRIBE (metadata, offsets) goes with either, and to nobody else
     assert principals(grants, topic.name, "describe") == readers | {topic.producer}
+    # DESCRIBE_CONFIGS (the settings check at start) to the services that use it, not observer
+    assert principals(grants, topic.name, "describe_configs") == set(topic.consumers) | {
+        topic.producer
+    }
 
 
 def test_only_the_scheduler_may_write_due_events_and_each_service_its_dead_letters() -> None:
@@ -77,8 +81,10 @@ def test_a_topic_added_to_the_registry_gets_its_acls() -> None:
     assert new == {
         AclGrant("billing", "topic", added.name, "write"),
         AclGrant("billing", "topic", added.name, "describe"),
+        AclGrant("billing", "topic", added.name, "describe_configs"),
         AclGrant("accounts", "topic", added.name, "read"),
         AclGrant("accounts", "topic", added.name, "describe"),
+        AclGrant("accounts", "topic", added.name, "describe_configs"),
         AclGrant(OBSERVER, "topic", added.name, "read"),
         AclGrant(OBSERVER, "topic", added.name, "describe"),
     }

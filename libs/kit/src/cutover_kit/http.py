@@ -119,14 +119,23 @@ def operations_router() -> APIRouter:
         responses={503: {"description": "A dependency is not reachable"}},
     )
     async def readyz(request: Request) -> Response:
-        checks = await request.app.state.runtime.readiness()
+        runtime = request.app.state.runtime
+        checks = await runtime.readiness()
+        # Topic drift is shown, not failed on: the topics still carry the events.
+        topics = runtime.topics_report
         if all(value == "ok" for value in checks.values()):
             return Response(
-                content=json.dumps({"status": "ready", "checks": checks}),
+                content=json.dumps({"status": "ready", "checks": checks, "topics": topics}),
                 media_type="application/json",
             )
         return problem_response(
-            503, code="not-ready", detail="A dependency is not reachable", checks=checks
+            503,
+            code="not-ready",
+            detail="Draining after SIGTERM"
+            if runtime.draining
+            else "A dependency is not reachable",
+            checks=checks,
+            topics=topics,
         )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)

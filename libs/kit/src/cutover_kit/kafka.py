@@ -1,7 +1,7 @@
 """Kafka clients built from `KafkaSettings`, and the explicit provisioning step: topics and ACLs.
 
 Topics are never auto-created by the broker: `provision_topics` creates each one Cutover uses with
-the configured partitions and replication factor, and leaves existing ones alone. `provision_acls`
+its declared settings (`cutover_kit.topic_specs`), and `reconcile_topics` checks existing ones. `provision_acls`
 grants each principal what the topic registry says it needs, and nothing else.
 """
 
@@ -32,6 +32,13 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from cutover_contracts.topics import SERVICES, TOPICS, Topic
 from cutover_kit.settings import KafkaSettings
+from cutover_kit.topic_specs import (
+    Drift,
+    admin_client,
+    find_drift,
+    repair_config_drift,
+    topic_specs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +86,45 @@ def make_broker(settings: KafkaSettings, client_id: str) -> KafkaBroker:
 async def provision_topics(
     settings: KafkaSettings, topics: Mapping[str, Topic] = TOPICS
 ) -> list[str]:
-    """Create every missing Cutover topic; return the names created."""
+    """Create every missing Cutover topic with its declared settings (`topic_specs`); return the
+    names created. Existing topics are left as they are: `reconcile_topics` checks them."""
+    specs = topic_specs(settings, topics)
     admin = AIOKafkaAdminClient(client_id="cutover-provisioning", **settings.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
-                name=name,
-                num_partitions=settings.topic_partitions,
-                replication_factor=settings.topic_replication_factor,
-                topic_configs={
-                    "retention.ms": str(int(settings.topic_retention_hours * 3_600_000))
-                },
+                name=spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication_factor,
+                topic_configs=dict(spec.config),
             )
-            for name in topics
-            if name not in existing
+            for spec in specs.values()
+            if spec.name not in existing
         ]
         if missing:
             await admin.create_topics(missing)
         return [topic.name for topic in missing]
     finally:
         await admin.close()
+
+
+async def reconcile_topics(
+    settings: KafkaSettings, topics: Mapping[str, Topic] = TOPICS
+) -> tuple[list[Drift], list[Drift]]:
+    """Compare every existing topic with its spec, put back the settings that can change in place
+    (retention, cleanup policy, min.insync.replicas); return (repaired, left for an operator:
+    partitions and replication factor, which are never changed automatically)."""
+    specs = topic_specs(settings, topics)
+
+    def reconcile() -> tuple[list[Drift], list[Drift]]:
+        admin = admin_client(settings)
+        drift = find_drift(admin, specs.values())
+        left, repaired = repair_config_drift(admin, specs, drift)
+        return repaired, left
+
+    return await asyncio.to_thread(reconcile)
 
 
 ACL_PROPAGATION_TIMEOUT_SECONDS = 15.0
@@ -116,7 +140,7 @@ class AclGrant:
     principal: str
     resource: Literal["topic", "group"]
     name: str
-    operation: Literal["read", "write", "describe"]
+    operation: Literal["read", "write", "describe", "describe_configs"]
     prefixed: bool = False
 
 
@@ -127,6 +151,8 @@ def acl_grants(
     - the producer of a topic (dead-letter topics included) WRITE and DESCRIBE on it; WRITE is all
       an idempotent producer needs since Kafka 2.8 (it implies IDEMPOTENT_WRITE on the cluster);
     - each consumer READ and DESCRIBE on it, and `observer` the same on every public topic;
+    - the producer and each consumer DESCRIBE_CONFIGS on it: a service checks at start that its
+      topics have their declared settings;
     - each of them READ on its own consumer groups, `<principal>.` PREFIXED, which is how the
       services name them (`<service>.<consumer>`); READ on a group covers joining, committing
       and fetching its offsets.
@@ -136,6 +162,7 @@ def acl_grants(
         grants |= {
             AclGrant(topic.producer, "topic", topic.name, "write"),
             AclGrant(topic.producer, "topic", topic.name, "describe"),
+            AclGrant(topic.producer, "topic", topic.name, "describe_configs"),
         }
         readers = set(topic.consumers) | ({OBSERVER} if topic.public else set())
         for reader in readers:
@@ -143,6 +170,11 @@ def acl_grants(
                 AclGrant(reader, "topic", topic.name, "read"),
                 AclGrant(reader, "topic", topic.name, "describe"),
             }
+        # The services check their topics' settings at start (`cutover_kit.topic_specs`).
+        grants |= {
+            AclGrant(consumer, "topic", topic.name, "describe_configs")
+            for consumer in topic.consumers
+        }
     for principal in (*services, OBSERVER):
         grants.add(AclGrant(principal, "group", f"{principal}.", "read", prefixed=True))
     return grants
@@ -153,6 +185,7 @@ _OPERATION = {
     "read": AclOperation.READ,
     "write": AclOperation.WRITE,
     "describe": AclOperation.DESCRIBE,
+    "describe_configs": AclOperation.DESCRIBE_CONFIGS,
 }
 
 

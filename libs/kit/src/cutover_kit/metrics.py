@@ -33,3 +33,13 @@ outbox_relay_failures = Counter(
     "Relay batches that failed for a reason other than the record (broker, authorisation, topic)"
     " and are retried: alert when it keeps rising",
 )
+topic_drift = Gauge(
+    "cutover_topic_drift",
+    "Settings of a topic this service uses that differ from the declared ones (checked at start;"
+    " `existence` 1 when the topic is missing): alert on any non-zero value",
+    ["topic", "setting"],
+)
+draining = Gauge(
+    "cutover_draining",
+    "1 once the process got SIGTERM and is draining (readiness fails, requests still served)",
+)

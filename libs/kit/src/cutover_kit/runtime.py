@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaProducer
 
 from cutover_contracts.topics import Topic
+from cutover_kit import metrics
 from cutover_kit.auth import token_verifier
 from cutover_kit.consumer import EventConsumer, Handler
 from cutover_kit.db import Database, UnitOfWork
@@ -20,6 +21,7 @@ from cutover_kit.kafka import make_broker, make_producer
 from cutover_kit.ratelimit import RateLimits, parse_overrides
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.settings import Settings
+from cutover_kit.topic_specs import check_topics, topics_of
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,12 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer] = []
         self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # What the start-up check found about this service's topics: "ok", the drift, or why it
+        # could not tell; shown by /readyz without failing it (see `check_topics`).
+        self.topics_report: dict[str, str] = {"status": "not checked yet"}
+        # Set on SIGTERM (cutover_kit.cli): readiness fails so a proxy stops sending requests,
+        # while the process still serves what reaches it until it stops.
+        self.draining = False
         break_glass = settings.api_token.get_secret_value() if settings.api_token else None
         # Who may call this service, and who this service is when it calls the others.
         self.verifier = self.provide(
@@ -118,9 +126,35 @@ class ServiceRuntime:
             dedupe_retention_hours=self.settings.dedupe_retention_hours,
         )
         self._loops["outbox-relay"] = relay.run
+        await self.check_topics()
         await self.broker.start()
         self._tasks = [asyncio.create_task(run(), name=name) for name, run in self._loops.items()]
         log.info("%s started", self.service)
+
+    async def check_topics(self) -> None:
+        """Compare the topics this service produces and consumes with their declared settings;
+        drift is logged, counted (`cutover_topic_drift`) and shown in /readyz, not fatal: a topic
+        with other settings still carries the events, and an operator decides (cutover-topics
+        puts back what can change in place)."""
+        try:
+            drift = await asyncio.wait_for(
+                check_topics(self.settings.kafka, topics_of(self.service)), 15.0
+            )
+        except Exception as error:  # noqa: BLE001 - the check is a report, never a reason to stop
+            log.warning("could not check the settings of %s's topics: %r", self.service, error)
+            self.topics_report = {"status": f"not checked: {type(error).__name__}"}
+            return
+        for item in drift:
+            log.warning("topic drift: %s", item)
+            metrics.topic_drift.labels(item.topic, item.setting).set(1)
+        self.topics_report = (
+            {
+                "status": "drift",
+                **{f"{d.topic} {d.setting}": f"{d.actual} (declared {d.declared})" for d in drift},
+            }
+            if drift
+            else {"status": "ok"}
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -148,6 +182,8 @@ class ServiceRuntime:
             await self.producer.client.fetch_all_metadata()
 
         checks: dict[str, str] = {}
+        if self.draining:
+            checks["process"] = "draining: stopping after SIGTERM"
         for name, check in (("database", database), ("kafka", kafka)):
             try:
                 await asyncio.wait_for(check(), READINESS_TIMEOUT_SECONDS)

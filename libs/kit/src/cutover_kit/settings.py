@@ -29,8 +29,16 @@ class KafkaSettings(BaseSettings):
     ssl_keyfile: str | None = None
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
+    # Unset: 2 from 3 copies up (one broker may die without stopping acks=all writes), else 1.
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1)
     # Set on every topic Cutover creates; consumers keep their dedupe records at least this long.
     topic_retention_hours: float = Field(default=168.0, gt=0)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        if self.topic_min_insync_replicas is not None:
+            return self.topic_min_insync_replicas
+        return 2 if self.topic_replication_factor >= 3 else 1
 
     def client_options(self) -> dict[str, Any]:
         """Connection options for every aiokafka client (producer, consumer, admin)."""
@@ -82,6 +90,15 @@ class Settings(BaseSettings):
     oauth_client_id: str | None = Field(default=None, alias="CUTOVER_OAUTH_CLIENT_ID")
     oauth_client_secret: SecretStr | None = Field(default=None, alias="CUTOVER_OAUTH_CLIENT_SECRET")
     log_level: str = Field(default="INFO", alias="CUTOVER_LOG_LEVEL")
+    drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        alias="CUTOVER_DRAIN_SECONDS",
+        description=(
+            "After SIGTERM, how long the process stays up answering 503 on /readyz before it stops"
+            " (longer than the proxy's health-check interval × fall count); 0 stops at once"
+        ),
+    )
     consumer_max_attempts: int = Field(default=3, ge=1, alias="CUTOVER_CONSUMER_MAX_ATTEMPTS")
     relay_batch_size: int = Field(default=500, ge=1, alias="CUTOVER_RELAY_BATCH_SIZE")
     relay_poll_seconds: float = Field(default=1.0, gt=0, alias="CUTOVER_RELAY_POLL_SECONDS")

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# A local 3-node Apache Kafka cluster (KRaft, each node broker and controller) on one machine, for
+# `make up-cluster` and `make test-cluster`. Each node is infra/kafka.sh with its own id, ports,
+# data folder, log and pid: one shape of broker, the single one of `make up` and these three.
+#
+#   infra/kafka-cluster.sh up|down|status|clean
+#   infra/kafka-cluster.sh start-node N|stop-node N|kill-node N     (N = 1..3; kill is SIGKILL)
+#
+# Environment (defaults in brackets):
+#   CUTOVER_STATE_DIR        state folder [<repo>/.local/cluster]; node N keeps its data in
+#                            kafka-N/, its log in log/kafka-N.log; the shared passwords, cluster id
+#                            and clients.json are in kafka/
+#   KAFKA_CLUSTER_BASE_PORT  node N listens for clients (SASL_PLAINTEXT, SCRAM-SHA-512) on
+#                            BASE + 2(N-1) and for the controllers on the port after [39092]:
+#                            39092/39093, 39094/39095, 39096/39097
+#   KAFKA_HEAP               JVM heap of each node [-Xms128m -Xmx512m]
+#   and kafka.sh's KAFKA_JIT_OPTS, KAFKA_CDS, KAFKA_START_TIMEOUT, KAFKA_LIBS_CACHE.
+#
+# Every node is formatted with the same cluster id and the same SCRAM users (admin, one principal
+# per service, observer), so any node authenticates any client; ACLs live in the cluster's
+# metadata, made once by `cutover-topics`. Internal topics (consumer offsets, transactions) have 3
+# copies and min.insync.replicas 2; so do Cutover's topics (cutover-topics with
+# KAFKA_TOPIC_REPLICATION_FACTOR=3): one node may die without stopping a write or losing one.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+KAFKA_SH="$REPO_ROOT/infra/kafka.sh"
+export CUTOVER_STATE_DIR="${CUTOVER_STATE_DIR:-$REPO_ROOT/.local/cluster}"
+BASE_PORT="${KAFKA_CLUSTER_BASE_PORT:-39092}"
+export KAFKA_HEAP="${KAFKA_HEAP:--Xms128m -Xmx512m}"
+NODES=(1 2 3)
+SHARED_DIR="$CUTOVER_STATE_DIR/kafka"
+
+say() { echo "kafka-cluster: $*"; }
+die() { echo "kafka-cluster: $*" >&2; exit 1; }
+
+client_port() { echo $((BASE_PORT + 2 * ($1 - 1))); }
+controller_port() { echo $((BASE_PORT + 2 * ($1 - 1) + 1)); }
+
+voters() {
+  local n out=""
+  for n in "${NODES[@]}"; do out+="${out:+,}$n@127.0.0.1:$(controller_port "$n")"; done
+  echo "$out"
+}
+
+bootstrap() {
+  local n out=""
+  for n in "${NODES[@]}"; do out+="${out:+,}127.0.0.1:$(client_port "$n")"; done
+  echo "$out"
+}
+
+cluster_id() {
+  mkdir -p "$SHARED_DIR"
+  if [ ! -s "$SHARED_DIR/cluster-id" ]; then
+    # A Kafka Uuid: 16 random bytes, URL-safe base64 without padding, not starting with '-'.
+    local id
+    id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    while [[ "$id" == -* ]]; do id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"; done
+    echo "$id" >"$SHARED_DIR/cluster-id"
+  fi
+  cat "$SHARED_DIR/cluster-id"
+}
+
+# Runs kafka.sh as node $1.
+node() {
+  local n="$1"; shift
+  [[ "$n" =~ ^[1-3]$ ]] || die "no node '$n' (1..3)"
+  KAFKA_NODE_ID="$n" KAFKA_NODE_NAME="kafka-$n" \
+    KAFKA_PORT="$(client_port "$n")" KAFKA_CONTROLLER_PORT="$(controller_port "$n")" \
+    KAFKA_QUORUM_VOTERS="$(voters)" KAFKA_CLUSTER_ID="$(cluster_id)" KAFKA_REPLICATION=3 \
+    KAFKA_CREDENTIALS_FILE="$SHARED_DIR/credentials" KAFKA_CLIENTS_FILE="$SHARED_DIR/clients.json" \
+    KAFKA_CLIENT_BOOTSTRAP="$(bootstrap)" \
+    "$KAFKA_SH" "$@"
+}
+
+# Runs one command on every node at once (a node's start waits for a quorum: 2 of the 3).
+all_nodes() {
+  local n pids=() failed=0
+  for n in "${NODES[@]}"; do node "$n" "$@" & pids+=($!); done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  return "$failed"
+}
+
+cmd_up() {
+  node 1 credentials
+  all_nodes start || die "a node did not start (logs: $CUTOVER_STATE_DIR/log/kafka-N.log)"
+  say "3 nodes up: $(bootstrap); clients: $SHARED_DIR/clients.json"
+}
+
+cmd_down() { all_nodes stop; }
+
+cmd_status() {
+  local n code=0
+  for n in "${NODES[@]}"; do node "$n" status || code=3; done
+  return "$code"
+}
+
+cmd_clean() {
+  all_nodes clean
+  rm -rf "$SHARED_DIR"
+  say "removed the cluster's data, cluster id and credentials"
+}
+
+cmd_kill_node() {
+  local pid_file="$CUTOVER_STATE_DIR/run/kafka-$1.pid" pid
+  pid="$(cat "$pid_file" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || die "node $1 is not running"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; do
+    sleep 0.05
+  done
+  say "node $1 killed (SIGKILL, pid $pid)"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  clean) cmd_clean ;;
+  start-node) node "${2:?node number}" start ;;
+  stop-node) node "${2:?node number}" stop ;;
+  kill-node) cmd_kill_node "${2:?node number}" ;;
+  bootstrap) bootstrap ;;
+  *) echo "usage: $0 up|down|status|clean|bootstrap|start-node N|stop-node N|kill-node N" >&2; exit 2 ;;
+esac

@@ -70,7 +70,7 @@ test: install browser
 	@$(UV) run --frozen pytest tests/unit -q
 	@$(UV) run --frozen pytest --ignore=tests/unit
 
-# Starts its own cluster and replicas (the cluster mode's state and ports, proxy on 38101-38104,
+# Starts its own cluster and replicas (the cluster mode's state and ports, proxy on 31101-31104,
 # from a clean state; refuses while make up-cluster runs); minutes, not in `make test`.
 test-cluster: install
 	@CUTOVER_TEST_CLUSTER=1 $(UV) run --frozen pytest tests/cluster -m cluster -s

@@ -11,8 +11,8 @@
 #                            kafka-N/, its log in log/kafka-N.log; the shared passwords, cluster id
 #                            and clients.json are in kafka/
 #   KAFKA_CLUSTER_BASE_PORT  node N listens for clients (SASL_PLAINTEXT, SCRAM-SHA-512) on
-#                            BASE + 2(N-1) and for the controllers on the port after [39092]:
-#                            39092/39093, 39094/39095, 39096/39097
+#                            BASE + 2(N-1) and for the controllers on the port after [31092]:
+#                            31092/31093, 31094/31095, 31096/31097
 #   KAFKA_HEAP               JVM heap of each node [-Xms128m -Xmx512m]
 #   and kafka.sh's KAFKA_JIT_OPTS, KAFKA_CDS, KAFKA_START_TIMEOUT, KAFKA_LIBS_CACHE.
 #
@@ -26,7 +26,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 KAFKA_SH="$REPO_ROOT/infra/kafka.sh"
 export CUTOVER_STATE_DIR="${CUTOVER_STATE_DIR:-$REPO_ROOT/.local/cluster}"
-BASE_PORT="${KAFKA_CLUSTER_BASE_PORT:-39092}"
+BASE_PORT="${KAFKA_CLUSTER_BASE_PORT:-31092}"
 export KAFKA_HEAP="${KAFKA_HEAP:--Xms128m -Xmx512m}"
 NODES=(1 2 3)
 SHARED_DIR="$CUTOVER_STATE_DIR/kafka"

@@ -14,9 +14,9 @@
 #       and HAProxy (Debian's package, installed when missing and run as root) in front of them on
 #       the services' ports, health-checking /readyz; a replica stopped with SIGTERM drains first
 #       (CUTOVER_DRAIN_SECONDS [3]). Its own state dir and ports, so it runs beside `up`:
-#       CUTOVER_STATE_DIR [<repo>/.local/cluster], POSTGRES_PORT [35432], Kafka 39092-39097
+#       CUTOVER_STATE_DIR [<repo>/.local/cluster], POSTGRES_PORT [31432], Kafka 31092-31097
 #       (KAFKA_CLUSTER_BASE_PORT), replica r of the i-th service (accounts, billing, addresses,
-#       scheduler; i from 0) on CUTOVER_REPLICA_BASE_PORT [38001] + 4(r-1) + i, the proxy on
+#       scheduler; i from 0) on CUTOVER_REPLICA_BASE_PORT [31001] + 4(r-1) + i, the proxy on
 #       ACCOUNTS_PORT .. SCHEDULER_PORT [8001-8004], which the CLI uses by default.
 #   infra/stack.sh stop-replica accounts-2 | start-replica accounts-2
 #       one replica of the cluster mode: SIGTERM and wait for it to drain and exit; start it again
@@ -46,7 +46,7 @@ CLUSTER=0
 case "${1:-}" in *-cluster|*-replica) CLUSTER=1 ;; esac
 if [ "$CLUSTER" = 1 ]; then
   export CUTOVER_STATE_DIR="${CUTOVER_STATE_DIR:-$REPO_ROOT/.local/cluster}"
-  export POSTGRES_PORT="${POSTGRES_PORT:-35432}"
+  export POSTGRES_PORT="${POSTGRES_PORT:-31432}"
   KAFKA_BOOTSTRAP_SERVERS="$("$REPO_ROOT/infra/kafka-cluster.sh" bootstrap)"
   export KAFKA_BOOTSTRAP_SERVERS KAFKA_TOPIC_REPLICATION_FACTOR=3
   export CUTOVER_DRAIN_SECONDS="${CUTOVER_DRAIN_SECONDS:-3}"
@@ -65,7 +65,7 @@ fi
 # Eight Python processes starting at once on a small, busy machine need more than four do.
 if [ "$CLUSTER" = 1 ]; then READY_TIMEOUT="${CUTOVER_READY_TIMEOUT:-300}"; else READY_TIMEOUT="${CUTOVER_READY_TIMEOUT:-60}"; fi
 REPLICAS="${CUTOVER_REPLICAS:-2}"
-REPLICA_BASE_PORT="${CUTOVER_REPLICA_BASE_PORT:-38001}"
+REPLICA_BASE_PORT="${CUTOVER_REPLICA_BASE_PORT:-31001}"
 HAPROXY_DIR="$CUTOVER_STATE_DIR/haproxy"
 export ACCOUNTS_PORT="${ACCOUNTS_PORT:-8001}" BILLING_PORT="${BILLING_PORT:-8002}"
 export ADDRESSES_PORT="${ADDRESSES_PORT:-8003}" SCHEDULER_PORT="${SCHEDULER_PORT:-8004}"
@@ -201,8 +201,8 @@ wait_ready() {
   local rebinds=0
   until curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
     if ! service_pid "$instance" >/dev/null; then
-      # A replica's port is in the kernel's ephemeral range: a connection of another process
-      # may hold it for a while. Start it again, a few times, rather than give up.
+      # A replica's port (or one moved into the kernel's ephemeral range by the environment) may
+      # be held for a while by another process. Start it again, a few times, rather than give up.
       if [ "$instance" != "$service" ] && [ "$instance" != haproxy ] && [ "$rebinds" -lt 10 ] \
          && tail -n 20 "$LOG_DIR/$instance.log" | grep -qi "address already in use"; then
         rebinds=$((rebinds + 1))
@@ -398,8 +398,8 @@ start_haproxy() {
   ensure_haproxy
   write_haproxy_config
   haproxy -c -q -f "$HAPROXY_DIR/haproxy.cfg" || { say "HAProxy refused its configuration"; exit 1; }
-  # The ports are in the kernel's ephemeral range: an outgoing connection of another program may
-  # hold one for a while, so a bind that fails is tried again, for up to 30 s.
+  # A port may be held for a while by another program (a TIME_WAIT socket, or an outgoing connection
+  # when the ports were moved into the ephemeral range), so a bind that fails is tried again, 30 s.
   local attempt pid
   for attempt in $(seq 1 15); do
     # -db: in the foreground of its own process (nohup &), so $! is its pid.
@@ -429,8 +429,8 @@ cmd_up_cluster() {
   ensure_identities
   for service in "${SERVICES[@]}"; do "$PYTHON" -m "cutover_$service" migrate; done
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  # The proxy binds its ports before the replicas open their many connections (whose local ports
-  # come from the same ephemeral range); it waits for them through its health checks.
+  # The proxy binds its ports before the replicas start; it waits for them through its health
+  # checks.
   start_haproxy
   printf 'ACCOUNTS_PORT=%s BILLING_PORT=%s ADDRESSES_PORT=%s SCHEDULER_PORT=%s\n' \
     "$ACCOUNTS_PORT" "$BILLING_PORT" "$ADDRESSES_PORT" "$SCHEDULER_PORT" >"$CUTOVER_STATE_DIR/proxy.env"

@@ -1,8 +1,8 @@
 """The cluster mode of the stack, started once for the module by the project's own script
 (`infra/stack.sh up-cluster`): 3 Kafka nodes, 2 replicas of every service, HAProxy in front.
 
-It uses the cluster mode's state dir and ports (.local/cluster, PostgreSQL 35432, Kafka
-39092-39097, replicas 38001-38008), from a clean state, with the proxy on 38101-38104 so that it
+It uses the cluster mode's state dir and ports (.local/cluster, PostgreSQL 31432, Kafka
+31092-31097, replicas 31001-31008), from a clean state, with the proxy on 31101-31104 so that it
 never meets a `make up` on 8001-8004. It refuses to start over a `make up-cluster` that is running
 (it would wipe it). CUTOVER_TEST_KEEP_INFRA=1 leaves it running after the test, for a look."""
 
@@ -25,8 +25,8 @@ STACK = REPO / "infra" / "stack.sh"
 KAFKA_CLUSTER = REPO / "infra" / "kafka-cluster.sh"
 STATE = REPO / ".local" / "cluster"
 TOKEN = "test-token-operator"
-PROXY = {"accounts": 38101, "billing": 38102, "addresses": 38103, "scheduler": 38104}
-POSTGRES_PORT = 35432
+PROXY = {"accounts": 31101, "billing": 31102, "addresses": 31103, "scheduler": 31104}
+POSTGRES_PORT = 31432
 
 
 @dataclass

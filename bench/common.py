@@ -108,3 +108,10 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
         "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1),
         "max": round(ordered[-1], 1),
     }
+
+
+def write_result(default_name: str, document: dict) -> Path:
+    """The result file in bench/results/ (`BENCH_RESULT` names another, for a scratch run)."""
+    out = REPO / "bench" / "results" / os.environ.get("BENCH_RESULT", default_name)
+    out.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    return out

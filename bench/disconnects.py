@@ -41,6 +41,7 @@ from bench.common import (
     kafka_settings,
     machine,
     percentiles,
+    write_result,
 )
 from cutover_contracts import seeds
 from cutover_contracts.topics import ACCOUNT_DISCONNECTED, SERVICES
@@ -180,6 +181,14 @@ def start_services() -> list[subprocess.Popen]:
                 raise TimeoutError(f"{service} not ready")
             time.sleep(0.2)
     return processes
+
+
+def stop_services(processes: list[subprocess.Popen]) -> None:
+    """Stop the services started by `start_services`, then the bench's Kafka and PostgreSQL."""
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=20)
+    infra("stop")
 
 
 class Completions:
@@ -452,10 +461,7 @@ async def main() -> None:
         await client.close()
         await done.stop()
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=20)
-        infra("stop")
+        stop_services(processes)
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -464,8 +470,7 @@ async def main() -> None:
         "throughput": first,
         "latency": second,
     }
-    out = REPO / "bench" / "results" / os.environ.get("BENCH_RESULT", "disconnects.json")
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    out = write_result("disconnects.json", document)
     chart(document, out.with_suffix(".png"))
     print(f"written to {out.relative_to(REPO)} and {out.with_suffix('.png').relative_to(REPO)}")
 

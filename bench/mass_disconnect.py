@@ -27,8 +27,8 @@ import asyncpg
 import uvloop
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import REPO, infra, kafka_options, machine
-from bench.disconnects import CpuMeter, fresh_databases, seed, start_services, url
+from bench.common import REPO, infra, kafka_options, machine, write_result
+from bench.disconnects import CpuMeter, fresh_databases, seed, start_services, stop_services, url
 from cutover_contracts.topics import (
     ACCOUNT_DISCONNECTED,
     ACCOUNT_STATUS_CHANGED,
@@ -145,10 +145,7 @@ async def main() -> None:
         await stages.stop()
         found = await checks(due)
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=20)
-        infra("stop")
+        stop_services(processes)
     due_ms = due.timestamp() * 1000
     finished = {
         stage: round((max(times.values()) - due_ms) / 1000, 2) if times else None
@@ -167,8 +164,7 @@ async def main() -> None:
         "checks": found,
     }
     print(json.dumps(document, indent=2), flush=True)
-    out = REPO / "bench" / "results" / os.environ.get("BENCH_RESULT", "mass-disconnect.json")
-    out.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    out = write_result("mass-disconnect.json", document)
     print(f"written to {out.relative_to(REPO)}")
 
 

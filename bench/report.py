@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 import uvloop
 
-from bench.common import REPO, infra, machine
+from bench.common import REPO, infra, machine, write_result
 from bench.disconnects import (
     PORTS,
     RESIDENTIAL,
@@ -31,6 +31,7 @@ from bench.disconnects import (
     children_of,
     fresh_databases,
     start_services,
+    stop_services,
     url,
 )
 
@@ -153,17 +154,13 @@ async def main() -> None:
             results.append(result)
         await client.aclose()
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=20)
-        infra("stop")
+        stop_services(processes)
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "runs": results,
     }
-    out = REPO / "bench" / "results" / os.environ.get("BENCH_RESULT", "report.json")
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    out = write_result("report.json", document)
     print(f"written to {out.relative_to(REPO)}")
 
 

@@ -213,8 +213,11 @@ def address_line(address: dict[str, Any]) -> str:
     return f"{street}, {address['city']} {address['subdivision']} {address['zip']}, {address['country']}"
 
 
-def _schedule(api: Api, out: Output, account_id: int, run_at: datetime, reason: str | None) -> None:
-    event = api.post(
+def schedule_disconnect(
+    api: Api, account_id: int, run_at: datetime, reason: str | None
+) -> dict[str, Any]:
+    """A `disconnect_account` scheduled event (the CLI's and the console's one way to make one)."""
+    return api.post(
         "scheduler",
         "/scheduled-events",
         {
@@ -224,6 +227,10 @@ def _schedule(api: Api, out: Output, account_id: int, run_at: datetime, reason: 
             "payload": {"reason": reason} if reason else {},
         },
     )
+
+
+def _schedule(api: Api, out: Output, account_id: int, run_at: datetime, reason: str | None) -> None:
+    event = schedule_disconnect(api, account_id, run_at, reason)
     out.done(event, f"Disconnect of account {account_id} scheduled.", event_details(event))
 
 

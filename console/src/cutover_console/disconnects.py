@@ -10,9 +10,9 @@ import typer
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from cutover_cli import disconnect as cli_disconnect
 from cutover_cli.timeparse import parse_when
 from cutover_console.web import CheckedForm, OperatorApi, done, refusal, render
-from cutover_contracts.scheduled import DISCONNECT_ACCOUNT
 
 router = APIRouter()
 
@@ -39,17 +39,7 @@ def schedule_disconnect(
     reason: Reason = "",
 ) -> Response:
     run_at = local_time(date, time, tz)
-    payload = {"reason": reason.strip()} if reason.strip() else {}
-    event = api.post(
-        "scheduler",
-        "/scheduled-events",
-        {
-            "event_type": DISCONNECT_ACCOUNT,
-            "account_id": account_id,
-            "run_at": run_at.isoformat(),
-            "payload": payload,
-        },
-    )
+    event = cli_disconnect.schedule_disconnect(api, account_id, run_at, reason.strip() or None)
     return done(
         request,
         f"Disconnect of account {account_id} scheduled for {date} {time} {tz}.",

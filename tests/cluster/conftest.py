@@ -2,9 +2,11 @@
 (`infra/stack.sh up-cluster`): 3 Kafka nodes, 2 replicas of every service, HAProxy in front.
 
 It uses the cluster mode's state dir and ports (.local/cluster, PostgreSQL 31432, Kafka
-31092-31097, replicas 31001-31008), from a clean state, with the proxy on 31101-31104 so that it
-never meets a `make up` on 8001-8004. It refuses to start over a `make up-cluster` that is running
-(it would wipe it). CUTOVER_TEST_KEEP_INFRA=1 leaves it running after the test, for a look."""
+31092-31097, replicas 31001-31008), from a clean state, with the proxy on 31101-31104 and the
+console on 31180 so that it never meets a `make up` on 8001-8004. CUTOVER_TEST_SLOT=N moves every
+port up by 200·N and the state to .local/cluster-N, as the other tiers' slots do (200, not 100:
+slot 1's replicas would meet slot 0's proxy). It refuses to start over a `make up-cluster` that is
+running (it would wipe it). CUTOVER_TEST_KEEP_INFRA=1 leaves it running after the test, for a look."""
 
 from __future__ import annotations
 
@@ -23,10 +25,20 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "infra" / "stack.sh"
 KAFKA_CLUSTER = REPO / "infra" / "kafka-cluster.sh"
-STATE = REPO / ".local" / "cluster"
+SLOT = int(os.environ.get("CUTOVER_TEST_SLOT", "0"))
+OFFSET = 200 * SLOT
+STATE = REPO / ".local" / ("cluster" if SLOT == 0 else f"cluster-{SLOT}")
 TOKEN = "test-token-operator"
-PROXY = {"accounts": 31101, "billing": 31102, "addresses": 31103, "scheduler": 31104}
-POSTGRES_PORT = 31432
+PROXY = {
+    name: port + OFFSET
+    for name, port in {
+        "accounts": 31101,
+        "billing": 31102,
+        "addresses": 31103,
+        "scheduler": 31104,
+    }.items()
+}
+POSTGRES_PORT = 31432 + OFFSET
 
 
 @dataclass
@@ -84,6 +96,10 @@ def cluster() -> Iterator[Cluster]:
         "CUTOVER_API_TOKEN": TOKEN,
         "CUTOVER_RATE_LIMITS": "operator=10000000",
         "CUTOVER_RELAY_POLL_SECONDS": "0.5",
+        "POSTGRES_PORT": str(POSTGRES_PORT),
+        "KAFKA_CLUSTER_BASE_PORT": str(31092 + OFFSET),
+        "CUTOVER_REPLICA_BASE_PORT": str(31001 + OFFSET),
+        "CONSOLE_PORT": str(31180 + OFFSET),
         **{f"{name.upper()}_PORT": str(port) for name, port in PROXY.items()},
     }
     if _running(env):

@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from cutover_contracts import seeds
 from cutover_contracts.topics import SERVICES, TOPICS
-from tests.cluster.conftest import REPO, Cluster
+from tests.cluster.conftest import STATE, Cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -33,7 +33,7 @@ MANUAL, SCHEDULED = 200, 340  # immediate disconnects, scheduled ones
 SCHEDULED_BURST, BURST_AT = 300, 90  # scheduled ones due at one instant, that many s on
 IN_FLIGHT = 200  # disconnects accepted and not completed when the broker dies, at least
 BASE_ID = 700_000
-REPORT = REPO / ".local" / "cluster-test-report.json"
+REPORT = STATE.parent / f"{STATE.name}-test-report.json"
 RESIDENTIAL = str(seeds.RESIDENTIAL)
 
 

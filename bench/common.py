@@ -15,8 +15,18 @@ from typing import Any
 from cutover_kit.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[1]
-STATE = REPO / ".local" / "bench"
-INFRA_PORTS = {"KAFKA_PORT": "29092", "KAFKA_CONTROLLER_PORT": "29093", "POSTGRES_PORT": "25432"}
+# BENCH_SLOT=N moves every port up by 100·N and the state to .local/bench-N, so that two
+# benchmarks (two branches) can run on one machine; their figures then share its cores.
+SLOT = int(os.environ.get("BENCH_SLOT", "0"))
+STATE = REPO / ".local" / ("bench" if SLOT == 0 else f"bench-{SLOT}")
+INFRA_PORTS = {
+    name: str(port + 100 * SLOT)
+    for name, port in {
+        "KAFKA_PORT": 29092,
+        "KAFKA_CONTROLLER_PORT": 29093,
+        "POSTGRES_PORT": 25432,
+    }.items()
+}
 KAFKA_CLIENTS = STATE / "kafka" / "clients.json"
 POSTGRES = f"127.0.0.1:{INFRA_PORTS['POSTGRES_PORT']}"
 ADMIN_DSN = f"postgresql://postgres@{POSTGRES}/postgres"

@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer
 from bench.common import (
     POSTGRES,
     REPO,
+    SLOT,
     STATE,
     infra,
     kafka_env,
@@ -48,7 +49,15 @@ from cutover_contracts.topics import ACCOUNT_DISCONNECTED, SERVICES
 from cutover_kit.kafka import provision_acls, provision_topics
 from cutover_kit.migrations import upgrade
 
-PORTS = {"accounts": 28001, "billing": 28002, "addresses": 28003, "scheduler": 28004}
+PORTS = {
+    service: port + 100 * SLOT
+    for service, port in {
+        "accounts": 28001,
+        "billing": 28002,
+        "addresses": 28003,
+        "scheduler": 28004,
+    }.items()
+}
 TOKEN = "bench-token"
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "20000"))
 RATE = int(os.environ.get("BENCH_RATE", "200"))

@@ -1,6 +1,7 @@
 # One image for the four services and the console; the command picks one: `python -m cutover_<name> serve`.
 FROM python:3.11-slim AS build
-COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
+# uv from the Python index the image's pip already uses: no registry named here.
+RUN pip install --no-cache-dir "uv>=0.9,<0.10"
 WORKDIR /app
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 COPY pyproject.toml uv.lock ./

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 from cutover_contracts.topics import SERVICES
 from cutover_kit.settings import DEFAULT_PORTS, KafkaSettings, Settings
@@ -41,6 +42,20 @@ def test_every_service_is_composed_on_its_documented_port() -> None:
         assert definition["command"] == ["python", "-m", f"cutover_{service}", "serve"]
         port = DEFAULT_PORTS[service]
         assert definition["ports"] == [f"127.0.0.1:{port}:{port}"]
+
+
+def test_the_console_is_composed_with_no_credential_but_its_cookie_key() -> None:
+    console = COMPOSE["services"]["console"]
+    assert console["command"] == ["python", "-m", "cutover_console", "serve"]
+    assert console["ports"] == ["127.0.0.1:8080:8080"]
+    environment = console["environment"]
+    assert set(environment) == {
+        "CUTOVER_HTTP_HOST",
+        "CONSOLE_SECRET_KEY",
+        *(f"{service.upper()}_URL" for service in SERVICES),
+    }
+    for service in SERVICES:
+        assert environment[f"{service.upper()}_URL"] == f"http://{service}:{DEFAULT_PORTS[service]}"
 
 
 def test_services_are_configured_only_with_variables_the_settings_read() -> None:
@@ -80,9 +95,9 @@ def test_no_secret_has_a_value_in_the_file() -> None:
     # Every password or token is a required variable (`${NAME:?...}`), never a default (`:-`)
     for name, definition in COMPOSE["services"].items():
         for variable, value in (definition.get("environment") or {}).items():
-            if re.search(r"PASSWORD|TOKEN", variable):
+            if re.search(r"PASSWORD|TOKEN|SECRET", variable):
                 assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", str(value)), (name, variable)
-    assert not re.search(r"\$\{[A-Z_]*(PASSWORD|TOKEN)[A-Z_]*:?-", COMPOSE_TEXT)
+    assert not re.search(r"\$\{[A-Z_]*(PASSWORD|TOKEN|SECRET)[A-Z_]*:?-", COMPOSE_TEXT)
 
 
 def test_make_compose_env_writes_every_secret_the_file_needs(tmp_path: Path) -> None:
@@ -100,6 +115,25 @@ def test_make_compose_env_writes_every_secret_the_file_needs(tmp_path: Path) -> 
     assert needed == set(written)
     assert all(len(value) >= 32 for value in written.values())
     assert len(set(written.values())) == len(written)  # each its own
+    Fernet(written["CONSOLE_SECRET_KEY"])  # a key the console accepts
+
+
+def test_make_compose_env_keeps_what_env_has_and_adds_what_it_lacks(tmp_path: Path) -> None:
+    script = tmp_path / "infra" / "docker" / "compose-env.sh"
+    script.parent.mkdir(parents=True)
+    script.write_bytes((REPO / "infra" / "docker" / "compose-env.sh").read_bytes())
+    script.chmod(0o755)
+    env_file = tmp_path / ".env"
+    env_file.write_text("POSTGRES_PASSWORD=kept-from-an-older-compose-env-run-0123\n")
+
+    subprocess.run([script], check=True, capture_output=True)
+    first = env_file.read_text()
+    subprocess.run([script], check=True, capture_output=True)
+
+    assert env_file.read_text() == first  # a second run changes nothing
+    written = dict(line.split("=", 1) for line in first.splitlines() if "=" in line)
+    assert written["POSTGRES_PASSWORD"] == "kept-from-an-older-compose-env-run-0123"
+    assert set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE_TEXT)) == set(written)
 
 
 @pytest.mark.parametrize("script", ["infra/kafka.sh", "infra/docker/kafka-start.sh"])

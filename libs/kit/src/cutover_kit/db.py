@@ -4,7 +4,8 @@ Nothing but `UnitOfWork.commit` commits. A commit made for an HTTP write also wr
 (`cutover_kit.audit`), so there is no write without one and no record without its write. Leaving the `async with` block without committing rolls
 back, so an exception anywhere leaves no partial write. Events are added to the outbox through the
 unit of work, in the same transaction as the state they announce: they are kept in memory and
-written with one statement just before the commit (a consumed batch may publish hundreds).
+written just before the commit, with the audit record and the relay's wake-up, in one statement (a
+consumed batch may publish hundreds).
 
 Each service subclasses `UnitOfWork` to expose its repositories (`uow.accounts`, ...), bound to the
 transaction's session when the work opens, and hands the class to its `Database` (see
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from pydantic import BaseModel
-from sqlalchemy import LargeBinary, Text, bindparam, func, select, text
+from sqlalchemy import LargeBinary, Text, bindparam, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -103,6 +104,12 @@ OUTBOX_INSERT = (
     pg_insert(outbox)
     .from_select(["event_id", "topic", "key", "value"], select(_OUTBOX_ROWS))
     .on_conflict_do_nothing(index_elements=["event_id"])
+)
+AUDIT_INSERT = audit_log.insert().values(
+    actor=bindparam("audit_actor"),
+    action=bindparam("audit_action"),
+    resource=bindparam("audit_resource"),
+    request_id=bindparam("audit_request_id"),
 )
 CLAIM_EVENTS = (
     pg_insert(processed_events)
@@ -198,44 +205,43 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._depth > 1:
             return  # the outermost block commits
-        await self._audit()
-        await self._flush_outbox()
+        await self._flush()
         await self.session.commit()
         self._committed = True
 
-    async def _audit(self) -> None:
-        """The audit record of the HTTP write this commit carries out, in its transaction."""
+    async def _flush(self) -> None:
+        """Write what waited for the commit in one statement: the audit record of the HTTP write
+        this commit carries out, the published events, and the wake-ups (NOTIFYs, delivered by
+        PostgreSQL only if and when the transaction commits). One round trip instead of three
+        for an HTTP write that publishes."""
+        writes, parameters = [], {}
         write = context.audited_write.get()
         if write is not None:
             action, resource = write
-            await self.session.execute(
-                audit_log.insert().values(
-                    actor=context.actor.get(),
-                    action=action,
-                    resource=resource,
-                    request_id=context.correlation_id.get(),
-                )
-            )
-
-    async def _flush_outbox(self) -> None:
-        """Write the published events and the wake-ups in one statement: the events and the
-        NOTIFYs (delivered by PostgreSQL only if and when the transaction commits) together."""
+            writes.append(AUDIT_INSERT.returning(audit_log.c.id))
+            parameters |= {
+                "audit_actor": context.actor.get(),
+                "audit_action": action,
+                "audit_resource": resource,
+                "audit_request_id": context.correlation_id.get(),
+            }
         rows, self._outbox = self._outbox, []
-        parameters = {
-            "event_ids": [row["event_id"] for row in rows],
-            "topics": [row["topic"] for row in rows],
-            "keys": [row["key"] for row in rows],
-            "values": [row["value"] for row in rows],
-        }
+        if rows:
+            writes.append(OUTBOX_INSERT.returning(outbox.c.id))
+            parameters |= {
+                "event_ids": [row["event_id"] for row in rows],
+                "topics": [row["topic"] for row in rows],
+                "keys": [row["key"] for row in rows],
+                "values": [row["value"] for row in rows],
+            }
         notifies = [func.pg_notify(channel, "") for channel in sorted(self._channels)]
-        if notifies:
-            statement = select(*notifies)
-            if rows:
-                # A data-modifying CTE runs in full whether or not the query reads it.
-                statement = statement.add_cte(OUTBOX_INSERT.returning(outbox.c.id).cte("published"))
-            await self.session.execute(statement, parameters if rows else {})
-        elif rows:
-            await self.session.execute(OUTBOX_INSERT, parameters)
+        if not writes and not notifies:
+            return
+        # Data-modifying CTEs run in full whether or not the query reads them.
+        statement = select(*notifies) if notifies else select(literal(1))
+        for n, insert in enumerate(writes):
+            statement = statement.add_cte(insert.cte(f"write_{n}"))
+        await self.session.execute(statement, parameters)
 
     def notify_on_commit(self, channel: str) -> None:
         """Wake the listeners of `channel` (the relay, the scheduler) once this work commits."""

@@ -9,7 +9,19 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, exists, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    any_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +58,18 @@ def _pending_disconnect(account_id: Any) -> Select[tuple[UUID]]:
     return select(disconnects.c.id).where(
         disconnects.c.account_id == account_id, disconnects.c.state == "pending"
     )
+
+
+class HistoryEntry(NamedTuple):
+    """One history row; a batch applying many events gives each its own actor and correlation id
+    (None: the current one)."""
+
+    account_id: int
+    change: str
+    cause: str
+    details: dict[str, Any]
+    correlation_id: str | None = None
+    actor: str | None = None
 
 
 class LockedForDisconnect(NamedTuple):
@@ -233,10 +257,11 @@ class AccountsRepository:
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
         return await self.session.scalar(_pending_disconnect(account_id))
 
-    async def lock_for_disconnect(self, account_id: int) -> LockedForDisconnect | None:
-        """The account (row-locked until commit), its pending disconnect if any, whether its last
-        disconnect was abandoned, and the configured disconnect status, in one round trip (the
-        hottest request); None for an unknown account."""
+    async def lock_for_disconnects(self, account_ids: list[int]) -> dict[int, LockedForDisconnect]:
+        """Each known account among these (row-locked until commit, in id order so two batches
+        never deadlock), its pending disconnect if any, whether its last disconnect was abandoned,
+        and the configured disconnect status, in one round trip (the hottest statement: every
+        disconnect, HTTP or scheduled, starts with it)."""
         pending = _pending_disconnect(accounts.c.id).scalar_subquery()
         last_state = (
             select(disconnects.c.state)
@@ -246,33 +271,41 @@ class AccountsRepository:
             .scalar_subquery()
         )
         status = select(settings.c.disconnect_account_status_id).scalar_subquery()
-        row = (
-            await self.session.execute(
-                select(
-                    accounts,
-                    pending.label("pending_id"),
-                    last_state.label("last_state"),
-                    status.label("status_id"),
-                )
-                .where(accounts.c.id == account_id)
-                .with_for_update(of=accounts)
+        rows = await self.session.execute(
+            select(
+                accounts,
+                pending.label("pending_id"),
+                last_state.label("last_state"),
+                status.label("status_id"),
             )
-        ).first()
-        if row is None:
-            return None
-        values = row._mapping
-        return LockedForDisconnect(
-            Account(**{column.name: values[column] for column in accounts.c}),
-            values["pending_id"],
-            values["last_state"] == "abandoned",
-            values["status_id"],
+            .where(accounts.c.id == any_(bindparam("account_ids", type_=ARRAY(BigInteger))))
+            .order_by(accounts.c.id)
+            .with_for_update(of=accounts),
+            {"account_ids": list(set(account_ids))},
+        )
+        return {
+            values["id"]: LockedForDisconnect(
+                Account(**{column.name: values[column] for column in accounts.c}),
+                values["pending_id"],
+                values["last_state"] == "abandoned",
+                values["status_id"],
+            )
+            for values in (row._mapping for row in rows)
+        }
+
+    async def disconnect_accounts(
+        self, account_ids: list[int], *, status_id: UUID, at: datetime
+    ) -> None:
+        """Move these accounts to the disconnect status, disconnected at `at`."""
+        await self.session.execute(
+            update(accounts)
+            .where(accounts.c.id == any_(bindparam("account_ids", type_=ARRAY(BigInteger))))
+            .values(account_status_id=status_id, disconnected_at=at, updated_at=func.now()),
+            {"account_ids": account_ids},
         )
 
-    async def add_disconnect(self, **values: Any) -> Disconnect:
-        row = (
-            await self.session.execute(insert(disconnects).values(**values).returning(disconnects))
-        ).one()
-        return Disconnect(**row._mapping)
+    async def add_disconnects(self, new: list[Disconnect]) -> None:
+        await self.session.execute(insert(disconnects), [vars(disconnect) for disconnect in new])
 
     async def get_disconnect(self, disconnect_id: UUID) -> Disconnect | None:
         query = select(disconnects).where(disconnects.c.id == disconnect_id)
@@ -366,23 +399,20 @@ class AccountsRepository:
     async def record_history(
         self, account_id: int, change: str, cause: str, **details: Any
     ) -> None:
-        await self.record_histories([(account_id, change, cause, None, details)])
+        await self.record_histories([HistoryEntry(account_id, change, cause, details)])
 
-    async def record_histories(
-        self, entries: list[tuple[int, str, str, str | None, dict[str, Any]]]
-    ) -> None:
-        """(account id, change, cause, correlation id or None for the current one, details)."""
+    async def record_histories(self, entries: list[HistoryEntry]) -> None:
         await self.session.execute(
             insert(account_history),
             [
                 {
-                    "account_id": account_id,
-                    "change": change,
-                    "cause": cause,
-                    "actor": context.actor.get(),
-                    "correlation_id": correlation_id or context.correlation_id.get(),
-                    "details": details,
+                    "account_id": entry.account_id,
+                    "change": entry.change,
+                    "cause": entry.cause,
+                    "actor": entry.actor or context.actor.get(),
+                    "correlation_id": entry.correlation_id or context.correlation_id.get(),
+                    "details": entry.details,
                 }
-                for account_id, change, cause, correlation_id, details in entries
+                for entry in entries
             ],
         )

@@ -112,14 +112,17 @@ class FakeAccountsRepository:
             )
         return locked
 
-    async def disconnect_accounts(
-        self, account_ids: list[int], *, status_id: UUID, at: datetime
+    async def record_disconnect_starts(
+        self, started: list[Disconnect], history: list[HistoryEntry]
     ) -> None:
-        for account_id in account_ids:
-            await self.update_account(account_id, account_status_id=status_id, disconnected_at=at)
-
-    async def add_disconnects(self, new: list[Disconnect]) -> None:
-        self.disconnects.update((disconnect.id, disconnect) for disconnect in new)
+        for disconnect in started:
+            await self.update_account(
+                disconnect.account_id,
+                account_status_id=disconnect.status_id,
+                disconnected_at=disconnect.requested_at,
+            )
+            self.disconnects[disconnect.id] = disconnect
+        await self.record_histories(history)
 
     async def lock_disconnect(self, disconnect_id: UUID) -> Disconnect | None:
         return self.disconnects.get(disconnect_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 import zlib
 from collections.abc import AsyncIterator
@@ -11,17 +12,22 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    DateTime,
     Select,
+    Text,
     any_,
     bindparam,
+    cast,
     exists,
     func,
     insert,
+    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +64,82 @@ def _pending_disconnect(account_id: Any) -> Select[tuple[UUID]]:
     return select(disconnects.c.id).where(
         disconnects.c.account_id == account_id, disconnects.c.state == "pending"
     )
+
+
+def _unnest(**arrays: Any) -> Any:
+    """Rows given as one array per column (`name=element type`): a statement whose text does not
+    depend on the number of rows, so it is compiled and prepared once."""
+    return (
+        func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in arrays.values()))
+        .table_valued(*arrays)
+        .render_derived()
+    )
+
+
+_HISTORY_ROWS = _unnest(
+    account_id=("history_account_ids", BigInteger),
+    change=("history_changes", Text),
+    cause=("history_causes", Text),
+    actor=("history_actors", Text),
+    correlation_id=("history_correlation_ids", Text),
+    details=("history_details", Text),
+)
+RECORD_HISTORY = insert(account_history).from_select(
+    ["account_id", "change", "cause", "actor", "correlation_id", "details"],
+    select(
+        *(_HISTORY_ROWS.c[name] for name in ("account_id", "change", "cause", "actor"))
+    ).add_columns(_HISTORY_ROWS.c.correlation_id, cast(_HISTORY_ROWS.c.details, JSONB)),
+)
+_NEW_DISCONNECTS = _unnest(
+    id=("ids", PG_UUID(as_uuid=True)),
+    account_id=("account_ids", BigInteger),
+    source=("sources", Text),
+    scheduled_event_id=("scheduled_event_ids", PG_UUID(as_uuid=True)),
+    reason=("reasons", Text),
+)
+_STATUS_ID = bindparam("status_id", type_=PG_UUID(as_uuid=True))
+_REQUESTED_AT = bindparam("requested_at", type_=DateTime(timezone=True))
+# Data-modifying CTEs all run, on one snapshot: the accounts (locked by this transaction) move to
+# the disconnect status, their disconnects start, and the history records it.
+START_DISCONNECTS = RECORD_HISTORY.add_cte(
+    update(accounts)
+    .where(accounts.c.id == any_(bindparam("account_ids", type_=ARRAY(BigInteger))))
+    .values(
+        account_status_id=_STATUS_ID,
+        disconnected_at=_REQUESTED_AT,
+        updated_at=func.now(),
+    )
+    .returning(accounts.c.id)
+    .cte("moved")
+).add_cte(
+    insert(disconnects)
+    .from_select(
+        [
+            "id",
+            "account_id",
+            "source",
+            "scheduled_event_id",
+            "reason",
+            "state",
+            "requested_at",
+            "status_id",
+            "final_invoice_state",
+            "address_state",
+            "deadline_at",
+        ],
+        select(
+            *_NEW_DISCONNECTS.c,
+            literal("pending"),
+            _REQUESTED_AT,
+            _STATUS_ID,
+            literal("pending"),
+            literal("pending"),
+            bindparam("deadline_at", type_=DateTime(timezone=True)),
+        ),
+    )
+    .returning(disconnects.c.id)
+    .cte("started")
+)
 
 
 class HistoryEntry(NamedTuple):
@@ -293,19 +375,27 @@ class AccountsRepository:
             for values in (row._mapping for row in rows)
         }
 
-    async def disconnect_accounts(
-        self, account_ids: list[int], *, status_id: UUID, at: datetime
+    async def record_disconnect_starts(
+        self, started: list[Disconnect], history: list[HistoryEntry]
     ) -> None:
-        """Move these accounts to the disconnect status, disconnected at `at`."""
+        """The accounts moved to their disconnects' status, the disconnects and their history, in
+        one statement: the hottest write (every disconnect, HTTP or scheduled) in one round trip
+        instead of three, with the same text whatever the batch size."""
+        first = started[0]  # one batch, one configured status, one request time and deadline
         await self.session.execute(
-            update(accounts)
-            .where(accounts.c.id == any_(bindparam("account_ids", type_=ARRAY(BigInteger))))
-            .values(account_status_id=status_id, disconnected_at=at, updated_at=func.now()),
-            {"account_ids": account_ids},
+            START_DISCONNECTS,
+            {
+                "account_ids": [d.account_id for d in started],
+                "status_id": first.status_id,
+                "requested_at": first.requested_at,
+                "deadline_at": first.deadline_at,
+                "ids": [d.id for d in started],
+                "sources": [d.source for d in started],
+                "scheduled_event_ids": [d.scheduled_event_id for d in started],
+                "reasons": [d.reason for d in started],
+                **self._history_parameters(history),
+            },
         )
-
-    async def add_disconnects(self, new: list[Disconnect]) -> None:
-        await self.session.execute(insert(disconnects), [vars(disconnect) for disconnect in new])
 
     async def get_disconnect(self, disconnect_id: UUID) -> Disconnect | None:
         query = select(disconnects).where(disconnects.c.id == disconnect_id)
@@ -402,17 +492,17 @@ class AccountsRepository:
         await self.record_histories([HistoryEntry(account_id, change, cause, details)])
 
     async def record_histories(self, entries: list[HistoryEntry]) -> None:
-        await self.session.execute(
-            insert(account_history),
-            [
-                {
-                    "account_id": entry.account_id,
-                    "change": entry.change,
-                    "cause": entry.cause,
-                    "actor": entry.actor or context.actor.get(),
-                    "correlation_id": entry.correlation_id or context.correlation_id.get(),
-                    "details": entry.details,
-                }
-                for entry in entries
+        await self.session.execute(RECORD_HISTORY, self._history_parameters(entries))
+
+    @staticmethod
+    def _history_parameters(entries: list[HistoryEntry]) -> dict[str, list[Any]]:
+        return {
+            "history_account_ids": [entry.account_id for entry in entries],
+            "history_changes": [entry.change for entry in entries],
+            "history_causes": [entry.cause for entry in entries],
+            "history_actors": [entry.actor or context.actor.get() for entry in entries],
+            "history_correlation_ids": [
+                entry.correlation_id or context.correlation_id.get() for entry in entries
             ],
-        )
+            "history_details": [json.dumps(entry.details) for entry in entries],
+        }

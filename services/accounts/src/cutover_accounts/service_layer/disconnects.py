@@ -165,12 +165,8 @@ async def _record_starts(
     now: datetime,
 ) -> None:
     """The accounts' new status, the disconnects, their history and their events, set-based."""
-    repository = uow.accounts
-    await repository.disconnect_accounts(
-        [d.account_id for _, _, d in started], status_id=started[0][2].status_id, at=now
-    )
-    await repository.add_disconnects([d for _, _, d in started])
-    await repository.record_histories(
+    await uow.accounts.record_disconnect_starts(
+        [d for _, _, d in started],
         [
             HistoryEntry(
                 d.account_id,
@@ -193,7 +189,7 @@ async def _record_starts(
                 order.actor,
             )
             for order, _, d in started
-        ]
+        ],
     )
     for order, from_status_id, d in started:
         with context.acting(order.actor, order.correlation_id):

@@ -26,11 +26,10 @@ from datetime import UTC, datetime
 import asyncpg
 import uvloop
 
-from bench.common import ADMIN_DSN, REPO, infra, machine, percentiles, write_result
+from bench.common import REPO, fresh_service_database, infra, machine, percentiles, write_result
 from bench.disconnects import CpuMeter, url
 from cutover_billing.service_layer.unit_of_work import BillingUnitOfWork
 from cutover_kit.db import Database
-from cutover_kit.migrations import upgrade
 
 ISSUERS = [int(n) for n in os.environ.get("BENCH_ISSUERS", "1,2,4,8,16").split(",")]
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -39,15 +38,7 @@ ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "200000"))
 
 
 async def fresh_billing() -> None:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute("DROP DATABASE IF EXISTS bench_billing WITH (FORCE)")
-    await admin.execute("CREATE DATABASE bench_billing")
-    await admin.close()
-    migrations = REPO / "services" / "billing" / "src" / "cutover_billing" / "migrations"
-    await asyncio.to_thread(
-        upgrade, migrations, url("billing").replace("postgresql://", "postgresql+asyncpg://")
-    )
-    billing = await asyncpg.connect(url("billing"))
+    billing = await asyncpg.connect(await fresh_service_database("billing"))
     ids = range(1, ACCOUNTS + 1)
     await billing.copy_records_to_table(
         "known_accounts", records=[(i,) for i in ids], columns=["account_id"]

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install browser run up down clean status up-cluster run-cluster down-cluster status-cluster clean-cluster test test-faults test-cluster screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect api-conformance
+.PHONY: help install browser run up down clean status up-cluster run-cluster down-cluster status-cluster clean-cluster test test-faults test-cluster screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect bench-invoice-counter api-conformance
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -21,7 +21,7 @@ help:
 	@echo "make api-conformance  schemathesis, every check, against each service of make up"
 	@echo "make compose-env  random secrets in .env for docker compose (kept when present)"
 	@echo "uv run cutover  the operator CLI (make up prints how to point it at the system)"
-	@echo "make bench    every benchmark (bench-disconnects, bench-peers, bench-report, bench-mass-disconnect); results in bench/results/"
+	@echo "make bench    every benchmark (bench-disconnects, bench-peers, bench-report, bench-mass-disconnect, bench-invoice-counter); results in bench/results/"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -117,8 +117,12 @@ bench-peers: install
 bench-mass-disconnect: install
 	@$(UV) run --frozen python -m bench.mass_disconnect
 
+# The ceiling of billing's single invoice-number counter: invoices/s against concurrent issuers.
+bench-invoice-counter: install
+	@$(UV) run --frozen python -m bench.invoice_counter
+
 # The report's export: the accounts service's memory against the rows it streams.
 bench-report: install
 	@$(UV) run --frozen python -m bench.report
 
-bench: bench-disconnects bench-peers bench-report bench-mass-disconnect
+bench: bench-disconnects bench-peers bench-report bench-mass-disconnect bench-invoice-counter

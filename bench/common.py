@@ -4,6 +4,7 @@ benchmarks connect with the credentials its start wrote (`kafka_options`, `kafka
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -12,6 +13,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
+from cutover_kit.migrations import upgrade
 from cutover_kit.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +111,20 @@ def machine() -> dict:
         "commit": command_output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
         "dirty": bool(command_output("git", "-C", str(REPO), "status", "--porcelain")),
     }
+
+
+async def fresh_service_database(service: str) -> str:
+    """Drop and create `bench_<service>`, migrate it like production; return its DSN."""
+    dsn = f"postgresql://postgres@{POSTGRES}/bench_{service}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f"DROP DATABASE IF EXISTS bench_{service} WITH (FORCE)")
+    await admin.execute(f"CREATE DATABASE bench_{service}")
+    await admin.close()
+    migrations = REPO / "services" / service / "src" / f"cutover_{service}" / "migrations"
+    await asyncio.to_thread(
+        upgrade, migrations, dsn.replace("postgresql://", "postgresql+asyncpg://")
+    )
+    return dsn
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

@@ -179,7 +179,8 @@ def start_services() -> list[subprocess.Popen]:
         for s in SERVICES
     ]
     for service, port in PORTS.items():
-        deadline = time.monotonic() + 60
+        # Generous: on a machine shared with other runs a service has taken over a minute to start.
+        deadline = time.monotonic() + 240
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
@@ -261,6 +262,33 @@ def children_of(parent: int) -> list[int]:
     return children
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), MiB."""
+    total = 0
+    for candidate in [pid, *children_of(pid)]:
+        try:
+            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
+
+
+def pss_mib(pids: list[int]) -> float:
+    """Proportional memory of several processes, MiB: PostgreSQL's backends all map its shared
+    buffers, so the sum of their RSS would count those buffers once per backend."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total / 1024
+
+
 class CpuMeter:
     """CPU seconds spent by each part of the system between `start` and `stop`. PostgreSQL counts
     its postmaster and every backend alive at either reading (pooled connections live throughout)."""
@@ -293,6 +321,15 @@ class CpuMeter:
     def start(self) -> None:
         self.before = self._read()
 
+    def memory(self) -> dict[str, float]:
+        """Resident memory of each part now, MiB (PostgreSQL: its processes' proportional sum)."""
+        return {
+            **{name: rss_mib(pid) for name, pid in self.services.items()},
+            "kafka": rss_mib(self.kafka),
+            "postgres": pss_mib([self.postmaster, *children_of(self.postmaster)]),
+            "load generator": rss_mib(os.getpid()),
+        }
+
     def per(self, completed: int) -> dict[str, float]:
         """Milliseconds of CPU per completed disconnect, by part."""
         after = self._read()
@@ -301,6 +338,46 @@ class CpuMeter:
             if completed
             else {}
         )
+
+
+class MemorySampler:
+    """The memory of every part, sampled each second while a phase runs."""
+
+    def __init__(self, meter: CpuMeter) -> None:
+        self.meter = meter
+        self.samples: list[tuple[float, dict[str, float]]] = []
+
+    async def __aenter__(self) -> MemorySampler:
+        started = time.monotonic()
+
+        async def sample() -> None:
+            while True:
+                reading = await asyncio.to_thread(self.meter.memory)
+                self.samples.append((time.monotonic() - started, reading))
+                await asyncio.sleep(1.0)
+
+        self.task = asyncio.create_task(sample())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.task.cancel()
+
+    def summary(self) -> dict:
+        parts = self.samples[0][1] if self.samples else {}
+        return {
+            "rss_mib": {
+                part: {
+                    "first": round(self.samples[0][1][part], 1),
+                    "peak": round(max(s[part] for _, s in self.samples), 1),
+                    "last": round(self.samples[-1][1][part], 1),
+                }
+                for part in parts
+            },
+            "rss_samples": [
+                {"second": round(t, 1), **{part: round(v, 1) for part, v in s.items()}}
+                for t, s in self.samples
+            ],
+        }
 
 
 async def throughput(
@@ -316,9 +393,10 @@ async def throughput(
 
     meter.start()
     started = time.time()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    accepted_s = time.time() - started
-    await done.wait(ids, within=300)
+    async with MemorySampler(meter) as memory:
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        accepted_s = time.time() - started
+        await done.wait(ids, within=300)
     completed = [done.at[i] for i in ids if i in done.at]
     elapsed = (max(completed) / 1000 - started) if completed else None
     return {
@@ -330,6 +408,7 @@ async def throughput(
         "completed_per_second": round(len(completed) / elapsed) if elapsed else None,
         "seconds": round(elapsed, 2) if elapsed else None,
         "cpu_ms_per_disconnect": meter.per(len(completed)),
+        "memory": memory.summary(),
     }
 
 
@@ -401,14 +480,15 @@ class Disconnector:
 
 
 def chart(document: dict, out: Path) -> None:
-    """Where a disconnect's CPU goes at full throughput, and the latencies at the offered rate."""
+    """Where a disconnect's CPU goes at full throughput, the latencies at the offered rate, and
+    each part's memory during the throughput run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     first, second = document["throughput"], document["latency"]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, (left, right, memory) = plt.subplots(1, 3, figsize=(16, 4.2))
     parts = first["cpu_ms_per_disconnect"]
     bars = left.barh(list(parts), list(parts.values()), color="#1f6f4a")
     left.bar_label(bars, labels=[f"{v:.2f}" for v in parts.values()], fontsize=8)
@@ -433,6 +513,13 @@ def chart(document: dict, out: Path) -> None:
         f"Latency at {second['offered_per_second']}/s offered for {second['seconds']} s", fontsize=9
     )
     right.legend()
+    samples = first["memory"]["rss_samples"]
+    for part in first["memory"]["rss_mib"]:
+        memory.plot([s["second"] for s in samples], [s[part] for s in samples], label=part)
+    memory.set_xlabel("seconds into the throughput run")
+    memory.set_ylabel("MiB resident (PostgreSQL: proportional)")
+    memory.set_title("Memory of each part during the throughput run", fontsize=9)
+    memory.legend(fontsize=7)
     figure.suptitle(
         f"Disconnects through the API, {document['accounts']:,} accounts; "
         f"{document['date'][:10]}, {document['machine']['summary']}",

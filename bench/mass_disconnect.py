@@ -65,9 +65,11 @@ async def schedule_all(count: int, due: datetime) -> None:
 
 
 class Stages:
-    """Per stage, the record timestamp (ms) of each account's event from now on."""
+    """Per stage, the record timestamp (ms) of each account's event from now on (the bench's
+    broker keeps the topics of earlier runs, whose account ids are the same)."""
 
     def __init__(self) -> None:
+        self.since_ms = time.time() * 1000
         self.at: dict[str, dict[int, int]] = defaultdict(dict)
         self.consumer = AIOKafkaConsumer(
             *STAGES,
@@ -87,7 +89,8 @@ class Stages:
             for partition, records in batches.items():
                 stage = STAGES[partition.topic]
                 for record in records:
-                    self.at[stage].setdefault(int(record.key), record.timestamp)
+                    if record.timestamp >= self.since_ms:
+                        self.at[stage].setdefault(int(record.key), record.timestamp)
 
     async def wait(self, count: int, within: float) -> None:
         deadline = time.monotonic() + within
@@ -124,16 +127,19 @@ async def checks(due: datetime) -> dict:
 
 
 async def main() -> None:
-    print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
+    print("starting a fresh Kafka and PostgreSQL in .local/bench ...", flush=True)
+    # Fresh: the services' consumer groups would otherwise resume on an earlier run's due events
+    # and apply them to this run's accounts (same ids).
+    infra("clean")
     infra("start")
     processes: list[subprocess.Popen] = []
     try:
         await fresh_databases()
         print(f"seeding {ACCOUNTS} accounts and their scheduled disconnects ...", flush=True)
         await seed(ACCOUNTS)
+        stages = Stages()
         due = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
         await schedule_all(ACCOUNTS, due)
-        stages = Stages()
         await stages.start()
         processes = start_services()
         meter = CpuMeter(dict(zip(SERVICES, processes, strict=True)))

@@ -17,7 +17,6 @@ import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -28,8 +27,8 @@ from bench.disconnects import (
     PORTS,
     RESIDENTIAL,
     TOKEN,
-    children_of,
     fresh_databases,
+    rss_mib,
     start_services,
     stop_services,
     url,
@@ -61,19 +60,6 @@ async def seed(account_id: int, rows: int) -> None:
         columns=["account_id", "activated_at", "cause"],
     )
     await connection.close()
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), MiB."""
-    total = 0
-    for candidate in [pid, *children_of(pid)]:
-        try:
-            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
 
 
 async def measured(pid: int, read) -> dict:

@@ -25,16 +25,15 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import (
-    ADMIN_DSN,
     POSTGRES,
     REPO,
+    fresh_service_database,
     infra,
     kafka_env,
     kafka_options,
     machine,
     percentiles,
 )
-from cutover_kit.migrations import upgrade
 
 DSN = f"postgresql://postgres@{POSTGRES}/bench_scheduler"
 BURST = int(os.environ.get("BENCH_BURST_EVENTS", "100000"))
@@ -43,17 +42,6 @@ STEADY_SECONDS = int(os.environ.get("BENCH_STEADY_SECONDS", "60"))
 CONTROL = 1000
 BATCH = int(os.environ.get("CUTOVER_SCHEDULER_BATCH_SIZE", "5000"))
 LEAD_SECONDS = 5.0
-
-
-async def fresh_database() -> None:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute("DROP DATABASE IF EXISTS bench_scheduler WITH (FORCE)")
-    await admin.execute("CREATE DATABASE bench_scheduler")
-    await admin.close()
-    migrations = REPO / "services" / "scheduler" / "src" / "cutover_scheduler" / "migrations"
-    await asyncio.to_thread(
-        upgrade, migrations, DSN.replace("postgresql://", "postgresql+asyncpg://")
-    )
 
 
 async def fresh_topic() -> str:
@@ -137,7 +125,7 @@ async def measure(
 
 
 async def run(kind: str, replicas: int) -> dict:
-    await fresh_database()
+    await fresh_service_database("scheduler")
     topic = await fresh_topic()
     connection = await asyncpg.connect(DSN)
     now = await connection.fetchval("SELECT clock_timestamp()")

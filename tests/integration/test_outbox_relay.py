@@ -103,3 +103,47 @@ async def test_a_commit_wakes_the_relay_and_a_rollback_does_not(
         assert stored == 1
     finally:
         await listener.close()
+
+
+async def test_a_commit_wakes_its_own_leading_relay_in_process_and_notifies_only_otherwise(
+    infra: Infra, kit_database: Database
+) -> None:
+    topic = Topic(f"test.local-wake-{kit_database.service}.v1", "test", Counted, "wake-up test")  # type: ignore[arg-type]
+    notified: asyncio.Queue[str] = asyncio.Queue()
+    listener = await connect(infra, kit_database.url.rsplit("/", 1)[1])
+    await listener.add_listener(
+        outbox_channel(kit_database.service), lambda *a: notified.put_nowait(a[2])
+    )
+
+    class Relay:
+        """This process's relay, as the unit of work sees it."""
+
+        is_leader = True
+        woken = asyncio.Event()
+
+        def wake(self) -> None:
+            self.woken.set()
+
+    relay = kit_database.relay = Relay()
+    try:
+        # Given this process's relay leads: a commit wakes it in the process, no NOTIFY
+        async with kit_database.unit_of_work() as uow:
+            await uow.publish(topic, Counted(account_id=1, sequence=0), account_id=1)
+            await uow.commit()
+        assert relay.woken.is_set()
+        # When it no longer leads, a commit NOTIFYs whichever relay leads
+        relay.is_leader = False
+        relay.woken.clear()
+        async with kit_database.unit_of_work() as uow:
+            await uow.publish(topic, Counted(account_id=1, sequence=1), account_id=1)
+            await uow.commit()
+        # Then exactly one NOTIFY arrives (notifications come in commit order: the first commit's
+        # would have come before it), and the relay was not woken in the process
+        assert await asyncio.wait_for(notified.get(), timeout=5) == outbox_channel(
+            kit_database.service
+        )
+        assert notified.empty()
+        assert not relay.woken.is_set()
+    finally:
+        kit_database.relay = None
+        await listener.close()

@@ -53,7 +53,9 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
             )
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        # Generous: on a machine shared with other suites a service has taken over a minute to
+        # import and start.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None and self.process.poll() is None, (

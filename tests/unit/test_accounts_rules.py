@@ -12,14 +12,16 @@ from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
 from cutover_accounts.service_layer import accounts, catalog, disconnects, lifecycle, scheduled
+from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import ScheduledEventDueV1
-from cutover_contracts.scheduled import CHANGE_ACCOUNT_STATUS
+from cutover_contracts.scheduled import CHANGE_ACCOUNT_STATUS, DISCONNECT_ACCOUNT
 from cutover_contracts.topics import (
     ACCOUNT_ARCHIVED,
     ACCOUNT_DISCONNECT_REQUESTED,
     ACCOUNT_REACTIVATED,
     ACCOUNT_STATUS_CHANGED,
     ACCOUNT_UPDATED,
+    SCHEDULED_EVENT_OUTCOME,
 )
 from tests.unit.fakes.accounts import ACTIVE, INACTIVE, LEAD, RESIDENTIAL, FakeAccountsUnitOfWork
 
@@ -455,25 +457,88 @@ async def test_a_scheduled_status_change_names_its_scheduled_event(
     uow: FakeAccountsUnitOfWork,
 ) -> None:
     lead = await given_account(uow, status=LEAD)
-    event_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    async with uow:
-        await scheduled.apply_due_event(
-            uow,
-            ScheduledEventDueV1(
-                scheduled_event_id=event_id,
-                event_type=CHANGE_ACCOUNT_STATUS,
-                account_id=lead.id,
-                run_at=now,
-                emitted_at=now,
-                payload={"account_status_id": str(ACTIVE.id)},
-                actor="alice",
-            ),
-            step_timeout=STEP_TIMEOUT,
-        )
+    due = due_event(lead.id, CHANGE_ACCOUNT_STATUS, {"account_status_id": str(ACTIVE.id)})
+    await apply_due(uow, due)
     assert status_changes(uow) == [("scheduled", LEAD.id, ACTIVE.id, True)]
     (change,) = uow.events(ACCOUNT_STATUS_CHANGED)
-    assert (change.scheduled_event_id, change.actor) == (event_id, "alice")
+    assert (change.scheduled_event_id, change.actor) == (due.scheduled_event_id, "alice")
+
+
+def due_event(
+    account_id: int, event_type: str = DISCONNECT_ACCOUNT, payload: dict | None = None
+) -> ScheduledEventDueV1:
+    now = datetime.now(UTC)
+    return ScheduledEventDueV1(
+        scheduled_event_id=uuid.uuid4(),
+        event_type=event_type,
+        account_id=account_id,
+        run_at=now,
+        emitted_at=now,
+        payload=payload or {},
+        actor="alice",
+    )
+
+
+async def apply_due(uow: FakeAccountsUnitOfWork, *dues: ScheduledEventDueV1) -> None:
+    """Apply the due events as accounts' consumer does: one batch, each under its own event."""
+    received = [
+        (
+            CloudEvent(
+                id=uuid.uuid4(),
+                source="/cutover/scheduler",
+                type="scheduler.scheduled-event-due.v1",
+                subject=str(due.account_id),
+                time=due.emitted_at,
+                correlationid=f"run-{n}",
+                data=due.model_dump(mode="json"),
+            ),
+            due,
+        )
+        for n, due in enumerate(dues)
+    ]
+    async with uow:
+        await scheduled.apply_due_events(uow, received, step_timeout=STEP_TIMEOUT)
+
+
+async def test_a_batch_of_due_disconnects_starts_each_once_and_skips_the_refused_in_order(
+    uow: FakeAccountsUnitOfWork,
+) -> None:
+    # Given two active accounts and a lead
+    first = await given_account(uow)
+    second = await given_account(uow)
+    lead = await given_account(uow, status=LEAD)
+    # When one batch holds: a disconnect of the first, a status change of the lead, two
+    # disconnects of the second, and one of an unknown account
+    await apply_due(
+        uow,
+        due_event(first.id),
+        due_event(lead.id, CHANGE_ACCOUNT_STATUS, {"account_status_id": str(ACTIVE.id)}),
+        due_event(second.id),
+        due_event(second.id),
+        due_event(9999),
+    )
+    # Then each account is disconnected once, in its own order, as the actor who scheduled it
+    requested = uow.events(ACCOUNT_DISCONNECT_REQUESTED)
+    assert [(r.account_id, r.source, r.actor) for r in requested] == [
+        (first.id, "scheduled", "alice"),
+        (second.id, "scheduled", "alice"),
+    ]
+    assert status_changes(uow) == [
+        ("disconnect", ACTIVE.id, INACTIVE.id, False),
+        ("scheduled", LEAD.id, ACTIVE.id, True),
+        ("disconnect", ACTIVE.id, INACTIVE.id, False),
+    ]
+    # And the second disconnect of the second account, and the unknown account's, are reported
+    # failed with the rule that refused them; only the known account's history records the skip
+    outcomes = uow.events(SCHEDULED_EVENT_OUTCOME)
+    assert [(o.account_id, o.outcome) for o in outcomes] == [
+        (lead.id, "completed"),
+        (second.id, "failed"),
+        (9999, "failed"),
+    ]
+    assert "in progress" in (outcomes[1].reason or "")
+    skipped = [h for h in uow.accounts.history if h[1] == "scheduled_event_skipped"]
+    assert [h[0] for h in skipped] == [second.id]
 
 
 # --- The fake keeps the unit of work's contract ----------------------------------------------------------

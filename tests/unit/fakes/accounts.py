@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from cutover_accounts.adapters.repository import LockedForDisconnect
+from cutover_accounts.adapters.repository import HistoryEntry, LockedForDisconnect
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
@@ -86,6 +86,9 @@ class FakeAccountsRepository:
     ) -> None:
         self.history.append((account_id, change, cause, details))
 
+    async def record_histories(self, entries: list[HistoryEntry]) -> None:
+        self.history += [(e.account_id, e.change, e.cause, e.details) for e in entries]
+
     # --- disconnects
 
     def _of(self, account_id: int) -> list[Disconnect]:
@@ -97,33 +100,29 @@ class FakeAccountsRepository:
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
         return next((d.id for d in self._of(account_id) if d.state == "pending"), None)
 
-    async def lock_for_disconnect(self, account_id: int) -> LockedForDisconnect | None:
-        account = self.accounts.get(account_id)
-        if account is None:
-            return None
-        history = self._of(account_id)
-        return LockedForDisconnect(
-            account,
-            await self.pending_disconnect_id(account_id),
-            bool(history) and history[-1].state == "abandoned",
-            self.disconnect_status,
-        )
+    async def lock_for_disconnects(self, account_ids: list[int]) -> dict[int, LockedForDisconnect]:
+        locked = {}
+        for account_id in sorted(set(account_ids) & set(self.accounts)):
+            history = self._of(account_id)
+            locked[account_id] = LockedForDisconnect(
+                self.accounts[account_id],
+                await self.pending_disconnect_id(account_id),
+                bool(history) and history[-1].state == "abandoned",
+                self.disconnect_status,
+            )
+        return locked
 
-    async def add_disconnect(self, **values: Any) -> Disconnect:
-        disconnect = Disconnect(
-            completed_at=None,
-            final_invoice_id=None,
-            final_invoice_total=None,
-            final_invoice_currency=None,
-            released_address_id=None,
-            retries=0,
-            abandoned_at=None,
-            abandoned_by=None,
-            abandon_reason=None,
-            **values,
-        )
-        self.disconnects[disconnect.id] = disconnect
-        return disconnect
+    async def record_disconnect_starts(
+        self, started: list[Disconnect], history: list[HistoryEntry]
+    ) -> None:
+        for disconnect in started:
+            await self.update_account(
+                disconnect.account_id,
+                account_status_id=disconnect.status_id,
+                disconnected_at=disconnect.requested_at,
+            )
+            self.disconnects[disconnect.id] = disconnect
+        await self.record_histories(history)
 
     async def lock_disconnect(self, disconnect_id: UUID) -> Disconnect | None:
         return self.disconnects.get(disconnect_id)

@@ -62,11 +62,8 @@ def one_by_one(apply: Callable[[UnitOfWork, CloudEvent, Any], Awaitable[None]]) 
 
     async def handler(uow: UnitOfWork, received: list[Received]) -> None:
         for event, data in received:
-            token = context.correlation_id.set(event.correlationid)
-            try:
+            with context.acting(None, event.correlationid):
                 await apply(uow, event, data)
-            finally:
-                context.correlation_id.reset(token)
 
     handler.__doc__ = apply.__doc__
     return handler

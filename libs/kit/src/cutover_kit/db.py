@@ -4,7 +4,8 @@ Nothing but `UnitOfWork.commit` commits. A commit made for an HTTP write also wr
 (`cutover_kit.audit`), so there is no write without one and no record without its write. Leaving the `async with` block without committing rolls
 back, so an exception anywhere leaves no partial write. Events are added to the outbox through the
 unit of work, in the same transaction as the state they announce: they are kept in memory and
-written with one statement just before the commit (a consumed batch may publish hundreds).
+written just before the commit, with the audit record and the relay's wake-up, in one statement (a
+consumed batch may publish hundreds).
 
 Each service subclasses `UnitOfWork` to expose its repositories (`uow.accounts`, ...), bound to the
 transaction's session when the work opens, and hands the class to its `Database` (see
@@ -22,9 +23,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, text
+from sqlalchemy import LargeBinary, Text, bindparam, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -84,13 +87,54 @@ def unstorable_value(error: BaseException) -> str | None:
 # The namespace of answers' event ids (`UnitOfWork.answer`).
 ANSWERS = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
 
-# Four bind parameters a row; PostgreSQL takes at most 32,767 in one statement.
-OUTBOX_ROWS_PER_STATEMENT = 1000
+# Rows travel as one array per column (`unnest`), so the statement has the same text whatever the
+# number of rows: SQLAlchemy compiles it once and asyncpg prepares it once per connection. A
+# multi-row VALUES list was compiled anew for every batch size, which cost accounts about a tenth
+# of its CPU when it applied batches of due events (py-spy, bench.mass_disconnect).
+_OUTBOX_ROWS = (
+    func.unnest(
+        bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("topics", type_=ARRAY(Text)),
+        bindparam("keys", type_=ARRAY(Text)),
+        bindparam("values", type_=ARRAY(LargeBinary)),
+    )
+    .table_valued("event_id", "topic", "key", "value")
+    .render_derived()
+)
+OUTBOX_INSERT = (
+    pg_insert(outbox)
+    .from_select(["event_id", "topic", "key", "value"], select(_OUTBOX_ROWS))
+    .on_conflict_do_nothing(index_elements=["event_id"])
+)
+AUDIT_INSERT = audit_log.insert().values(
+    actor=bindparam("audit_actor"),
+    action=bindparam("audit_action"),
+    resource=bindparam("audit_resource"),
+    request_id=bindparam("audit_request_id"),
+)
+CLAIM_EVENTS = (
+    pg_insert(processed_events)
+    .from_select(
+        ["consumer", "event_id"],
+        select(
+            bindparam("consumer", type_=Text),
+            func.unnest(bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True)))),
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(processed_events.c.event_id)
+)
 
 
 def outbox_channel(service: str) -> str:
     """The LISTEN/NOTIFY channel that wakes the relay as soon as an outbox row commits."""
     return f"{service}_outbox"
+
+
+class LocalRelay(Protocol):
+    is_leader: bool
+
+    def wake(self) -> None: ...
 
 
 class Database:
@@ -118,6 +162,9 @@ class Database:
             pool_recycle=1800,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # This process's outbox relay, when it has one (`OutboxRelay` sets it): while it leads, a
+        # commit wakes it directly instead of through PostgreSQL (see `UnitOfWork.commit`).
+        self.relay: LocalRelay | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         """A fresh unit of work of the service's class, with its repositories."""
@@ -168,49 +215,54 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._depth > 1:
             return  # the outermost block commits
-        await self._audit()
-        await self._flush_outbox()
+        # While this process's relay leads, it is woken in the process after the commit: a NOTIFY
+        # makes PostgreSQL serialise the commits of every transaction that sends one (a global
+        # lock on its notification queue), which the hottest write should not pay for. Replicas
+        # whose relay does not lead still NOTIFY the leader.
+        relay = self.database.relay
+        outbox_wake = outbox_channel(self.database.service)
+        wake_locally = outbox_wake in self._channels and relay is not None and relay.is_leader
+        if wake_locally:
+            self._channels.discard(outbox_wake)
+        await self._flush()
         await self.session.commit()
         self._committed = True
+        if wake_locally and relay is not None:
+            relay.wake()
 
-    async def _audit(self) -> None:
-        """The audit record of the HTTP write this commit carries out, in its transaction."""
+    async def _flush(self) -> None:
+        """Write what waited for the commit in one statement: the audit record of the HTTP write
+        this commit carries out, the published events, and the wake-ups (NOTIFYs, delivered by
+        PostgreSQL only if and when the transaction commits). One round trip instead of three
+        for an HTTP write that publishes."""
+        writes, parameters = [], {}
         write = context.audited_write.get()
         if write is not None:
             action, resource = write
-            await self.session.execute(
-                audit_log.insert().values(
-                    actor=context.actor.get(),
-                    action=action,
-                    resource=resource,
-                    request_id=context.correlation_id.get(),
-                )
-            )
-
-    async def _flush_outbox(self) -> None:
-        """Write the published events and the wake-ups in as few statements as possible: the last
-        chunk of events and the NOTIFYs (delivered by PostgreSQL only if and when the transaction
-        commits) travel in one statement."""
+            writes.append(AUDIT_INSERT.returning(audit_log.c.id))
+            parameters |= {
+                "audit_actor": context.actor.get(),
+                "audit_action": action,
+                "audit_resource": resource,
+                "audit_request_id": context.correlation_id.get(),
+            }
         rows, self._outbox = self._outbox, []
-        chunks = [
-            rows[start : start + OUTBOX_ROWS_PER_STATEMENT]
-            for start in range(0, len(rows), OUTBOX_ROWS_PER_STATEMENT)
-        ]
-        inserts = [
-            pg_insert(outbox).values(chunk).on_conflict_do_nothing(index_elements=["event_id"])
-            for chunk in chunks
-        ]
-        for insert in inserts[:-1]:
-            await self.session.execute(insert)
+        if rows:
+            writes.append(OUTBOX_INSERT.returning(outbox.c.id))
+            parameters |= {
+                "event_ids": [row["event_id"] for row in rows],
+                "topics": [row["topic"] for row in rows],
+                "keys": [row["key"] for row in rows],
+                "values": [row["value"] for row in rows],
+            }
         notifies = [func.pg_notify(channel, "") for channel in sorted(self._channels)]
-        if notifies:
-            statement = select(*notifies)
-            if inserts:
-                # A data-modifying CTE runs in full whether or not the query reads it.
-                statement = statement.add_cte(inserts[-1].returning(outbox.c.id).cte("published"))
-            await self.session.execute(statement)
-        elif inserts:
-            await self.session.execute(inserts[-1])
+        if not writes and not notifies:
+            return
+        # Data-modifying CTEs run in full whether or not the query reads them.
+        statement = select(*notifies) if notifies else select(literal(1))
+        for n, insert in enumerate(writes):
+            statement = statement.add_cte(insert.cte(f"write_{n}"))
+        await self.session.execute(statement, parameters)
 
     def notify_on_commit(self, channel: str) -> None:
         """Wake the listeners of `channel` (the relay, the scheduler) once this work commits."""
@@ -287,9 +339,6 @@ class UnitOfWork:
         if not event_ids:
             return set()
         result = await self.session.execute(
-            pg_insert(processed_events)
-            .values([{"consumer": consumer, "event_id": event_id} for event_id in set(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(processed_events.c.event_id)
+            CLAIM_EVENTS, {"consumer": consumer, "event_ids": list(set(event_ids))}
         )
         return {row.event_id for row in result}

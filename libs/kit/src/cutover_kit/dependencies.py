@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 
-def _runtime(request: Request) -> Any:
+async def _runtime(request: Request) -> Any:
+    """`async`: FastAPI runs a plain `def` dependency in a worker thread."""
     return request.app.state.runtime
 
 

@@ -68,6 +68,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._pruned_at = 0.0
         self.is_leader = False
+        database.relay = self
+
+    def wake(self) -> None:
+        """Look for unpublished rows now (a commit of this process published some)."""
+        self._wake.set()
 
     async def run(self) -> None:
         """Run until cancelled; survive database and broker outages by starting over."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 import zlib
 from collections.abc import AsyncIterator
@@ -9,7 +10,24 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, exists, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Select,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +64,94 @@ def _pending_disconnect(account_id: Any) -> Select[tuple[UUID]]:
     return select(disconnects.c.id).where(
         disconnects.c.account_id == account_id, disconnects.c.state == "pending"
     )
+
+
+def _unnest(**arrays: Any) -> Any:
+    """Rows given as one array per column (`name=element type`): a statement whose text does not
+    depend on the number of rows, so it is compiled and prepared once."""
+    return (
+        func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in arrays.values()))
+        .table_valued(*arrays)
+        .render_derived()
+    )
+
+
+_HISTORY_ROWS = _unnest(
+    account_id=("history_account_ids", BigInteger),
+    change=("history_changes", Text),
+    cause=("history_causes", Text),
+    actor=("history_actors", Text),
+    correlation_id=("history_correlation_ids", Text),
+    details=("history_details", Text),
+)
+RECORD_HISTORY = insert(account_history).from_select(
+    ["account_id", "change", "cause", "actor", "correlation_id", "details"],
+    select(
+        *(_HISTORY_ROWS.c[name] for name in ("account_id", "change", "cause", "actor"))
+    ).add_columns(_HISTORY_ROWS.c.correlation_id, cast(_HISTORY_ROWS.c.details, JSONB)),
+)
+_NEW_DISCONNECTS = _unnest(
+    id=("ids", PG_UUID(as_uuid=True)),
+    account_id=("account_ids", BigInteger),
+    source=("sources", Text),
+    scheduled_event_id=("scheduled_event_ids", PG_UUID(as_uuid=True)),
+    reason=("reasons", Text),
+)
+_STATUS_ID = bindparam("status_id", type_=PG_UUID(as_uuid=True))
+_REQUESTED_AT = bindparam("requested_at", type_=DateTime(timezone=True))
+# Data-modifying CTEs all run, on one snapshot: the accounts (locked by this transaction) move to
+# the disconnect status, their disconnects start, and the history records it.
+START_DISCONNECTS = RECORD_HISTORY.add_cte(
+    update(accounts)
+    .where(accounts.c.id == any_(bindparam("account_ids", type_=ARRAY(BigInteger))))
+    .values(
+        account_status_id=_STATUS_ID,
+        disconnected_at=_REQUESTED_AT,
+        updated_at=func.now(),
+    )
+    .returning(accounts.c.id)
+    .cte("moved")
+).add_cte(
+    insert(disconnects)
+    .from_select(
+        [
+            "id",
+            "account_id",
+            "source",
+            "scheduled_event_id",
+            "reason",
+            "state",
+            "requested_at",
+            "status_id",
+            "final_invoice_state",
+            "address_state",
+            "deadline_at",
+        ],
+        select(
+            *_NEW_DISCONNECTS.c,
+            literal("pending"),
+            _REQUESTED_AT,
+            _STATUS_ID,
+            literal("pending"),
+            literal("pending"),
+            bindparam("deadline_at", type_=DateTime(timezone=True)),
+        ),
+    )
+    .returning(disconnects.c.id)
+    .cte("started")
+)
+
+
+class HistoryEntry(NamedTuple):
+    """One history row; a batch applying many events gives each its own actor and correlation id
+    (None: the current one)."""
+
+    account_id: int
+    change: str
+    cause: str
+    details: dict[str, Any]
+    correlation_id: str | None = None
+    actor: str | None = None
 
 
 class LockedForDisconnect(NamedTuple):
@@ -233,10 +339,11 @@ class AccountsRepository:
     async def pending_disconnect_id(self, account_id: int) -> UUID | None:
         return await self.session.scalar(_pending_disconnect(account_id))
 
-    async def lock_for_disconnect(self, account_id: int) -> LockedForDisconnect | None:
-        """The account (row-locked until commit), its pending disconnect if any, whether its last
-        disconnect was abandoned, and the configured disconnect status, in one round trip (the
-        hottest request); None for an unknown account."""
+    async def lock_for_disconnects(self, account_ids: list[int]) -> dict[int, LockedForDisconnect]:
+        """Each known account among these (row-locked until commit, in id order so two batches
+        never deadlock), its pending disconnect if any, whether its last disconnect was abandoned,
+        and the configured disconnect status, in one round trip (the hottest statement: every
+        disconnect, HTTP or scheduled, starts with it)."""
         pending = _pending_disconnect(accounts.c.id).scalar_subquery()
         last_state = (
             select(disconnects.c.state)
@@ -246,33 +353,49 @@ class AccountsRepository:
             .scalar_subquery()
         )
         status = select(settings.c.disconnect_account_status_id).scalar_subquery()
-        row = (
-            await self.session.execute(
-                select(
-                    accounts,
-                    pending.label("pending_id"),
-                    last_state.label("last_state"),
-                    status.label("status_id"),
-                )
-                .where(accounts.c.id == account_id)
-                .with_for_update(of=accounts)
+        rows = await self.session.execute(
+            select(
+                accounts,
+                pending.label("pending_id"),
+                last_state.label("last_state"),
+                status.label("status_id"),
             )
-        ).first()
-        if row is None:
-            return None
-        values = row._mapping
-        return LockedForDisconnect(
-            Account(**{column.name: values[column] for column in accounts.c}),
-            values["pending_id"],
-            values["last_state"] == "abandoned",
-            values["status_id"],
+            .where(accounts.c.id == any_(bindparam("account_ids", type_=ARRAY(BigInteger))))
+            .order_by(accounts.c.id)
+            .with_for_update(of=accounts),
+            {"account_ids": list(set(account_ids))},
         )
+        return {
+            values["id"]: LockedForDisconnect(
+                Account(**{column.name: values[column] for column in accounts.c}),
+                values["pending_id"],
+                values["last_state"] == "abandoned",
+                values["status_id"],
+            )
+            for values in (row._mapping for row in rows)
+        }
 
-    async def add_disconnect(self, **values: Any) -> Disconnect:
-        row = (
-            await self.session.execute(insert(disconnects).values(**values).returning(disconnects))
-        ).one()
-        return Disconnect(**row._mapping)
+    async def record_disconnect_starts(
+        self, started: list[Disconnect], history: list[HistoryEntry]
+    ) -> None:
+        """The accounts moved to their disconnects' status, the disconnects and their history, in
+        one statement: the hottest write (every disconnect, HTTP or scheduled) in one round trip
+        instead of three, with the same text whatever the batch size."""
+        first = started[0]  # one batch, one configured status, one request time and deadline
+        await self.session.execute(
+            START_DISCONNECTS,
+            {
+                "account_ids": [d.account_id for d in started],
+                "status_id": first.status_id,
+                "requested_at": first.requested_at,
+                "deadline_at": first.deadline_at,
+                "ids": [d.id for d in started],
+                "sources": [d.source for d in started],
+                "scheduled_event_ids": [d.scheduled_event_id for d in started],
+                "reasons": [d.reason for d in started],
+                **self._history_parameters(history),
+            },
+        )
 
     async def get_disconnect(self, disconnect_id: UUID) -> Disconnect | None:
         query = select(disconnects).where(disconnects.c.id == disconnect_id)
@@ -366,23 +489,20 @@ class AccountsRepository:
     async def record_history(
         self, account_id: int, change: str, cause: str, **details: Any
     ) -> None:
-        await self.record_histories([(account_id, change, cause, None, details)])
+        await self.record_histories([HistoryEntry(account_id, change, cause, details)])
 
-    async def record_histories(
-        self, entries: list[tuple[int, str, str, str | None, dict[str, Any]]]
-    ) -> None:
-        """(account id, change, cause, correlation id or None for the current one, details)."""
-        await self.session.execute(
-            insert(account_history),
-            [
-                {
-                    "account_id": account_id,
-                    "change": change,
-                    "cause": cause,
-                    "actor": context.actor.get(),
-                    "correlation_id": correlation_id or context.correlation_id.get(),
-                    "details": details,
-                }
-                for account_id, change, cause, correlation_id, details in entries
+    async def record_histories(self, entries: list[HistoryEntry]) -> None:
+        await self.session.execute(RECORD_HISTORY, self._history_parameters(entries))
+
+    @staticmethod
+    def _history_parameters(entries: list[HistoryEntry]) -> dict[str, list[Any]]:
+        return {
+            "history_account_ids": [entry.account_id for entry in entries],
+            "history_changes": [entry.change for entry in entries],
+            "history_causes": [entry.cause for entry in entries],
+            "history_actors": [entry.actor or context.actor.get() for entry in entries],
+            "history_correlation_ids": [
+                entry.correlation_id or context.correlation_id.get() for entry in entries
             ],
-        )
+            "history_details": [json.dumps(entry.details) for entry in entries],
+        }

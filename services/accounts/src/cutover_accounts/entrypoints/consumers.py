@@ -18,7 +18,6 @@ from cutover_contracts.topics import (
     DISCONNECT_BILLED,
     SCHEDULED_EVENT_DUE,
 )
-from cutover_kit.consumer import one_by_one
 from cutover_kit.runtime import ServiceRuntime
 
 
@@ -40,10 +39,10 @@ def register(runtime: ServiceRuntime) -> None:
     step_timeout = timedelta(seconds=runtime.settings.disconnect_step_timeout_seconds)
 
     async def on_scheduled_event_due(
-        uow: AccountsUnitOfWork, _: CloudEvent, data: ScheduledEventDueV1
+        uow: AccountsUnitOfWork, due: list[tuple[CloudEvent, ScheduledEventDueV1]]
     ) -> None:
-        """Start the scheduled disconnect or status change, or report why it was skipped."""
-        await scheduled.apply_due_event(uow, data, step_timeout=step_timeout)
+        """Start the scheduled disconnects and status changes, or report why each was skipped."""
+        await scheduled.apply_due_events(uow, due, step_timeout=step_timeout)
 
     # One consumer for both answers: they update the same disconnect rows (see cutover_kit.consumer).
     runtime.consume(
@@ -53,4 +52,4 @@ def register(runtime: ServiceRuntime) -> None:
             DISCONNECT_ADDRESS_RELEASED: on_address_released,
         },
     )
-    runtime.consume("scheduled-events", {SCHEDULED_EVENT_DUE: one_by_one(on_scheduled_event_due)})
+    runtime.consume("scheduled-events", {SCHEDULED_EVENT_DUE: on_scheduled_event_due})

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from cutover_accounts.adapters.repository import AccountsRepository
+from cutover_accounts.adapters.repository import AccountsRepository, HistoryEntry
 from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Disconnect, DisconnectSource
 from cutover_accounts.service_layer import changes as publish
@@ -47,7 +47,21 @@ from cutover_contracts.topics import (
     SCHEDULED_EVENT_OUTCOME,
 )
 from cutover_kit import context
+from cutover_kit.errors import DomainError
 from cutover_kit.pagination import PageRequest
+
+
+@dataclass(frozen=True)
+class DisconnectOrder:
+    """What starts one disconnect: an HTTP request, or a due scheduled event (with the actor who
+    scheduled it and the event's correlation id; None: the current ones)."""
+
+    account_id: int
+    reason: str | None = None
+    source: DisconnectSource = "manual"
+    scheduled_event_id: UUID | None = None
+    actor: str | None = None
+    correlation_id: str | None = None
 
 
 async def request_disconnect(
@@ -81,58 +95,116 @@ async def start_disconnect(
     source: DisconnectSource,
     scheduled_event_id: UUID | None,
 ) -> Disconnect:
-    """The disconnect inside an open unit of work (the HTTP and the scheduled paths share it)."""
+    """One disconnect inside an open unit of work (the HTTP and the scheduled paths share it), or
+    the rule that refuses it raised."""
+    order = DisconnectOrder(account_id, reason, source, scheduled_event_id)
+    [started] = await start_disconnects(uow, [order], step_timeout=step_timeout)
+    if isinstance(started, DomainError):
+        raise started
+    return started
+
+
+async def start_disconnects(
+    uow: AccountsUnitOfWork, orders: Sequence[DisconnectOrder], *, step_timeout: timedelta
+) -> list[Disconnect | DomainError]:
+    """Start disconnects inside an open unit of work, with the same few statements for one order
+    (an HTTP request) as for a batch (due scheduled events): each order gets its disconnect or the
+    rule that refuses it. Orders are checked in turn, each against its account as the orders before
+    it left it, so two orders for one account in one batch start one disconnect."""
     repository = uow.accounts
-    # The row lock serialises every lifecycle change of one account (disconnect, reactivate, archive).
-    locked = await repository.lock_for_disconnect(account_id)
-    if locked is None:
-        raise errors.AccountNotFound(account_id)
-    account, pending_id, last_abandoned, status_id = locked
-    account.check_can_disconnect(pending_id, last_disconnect_abandoned=last_abandoned)
+    # The row locks serialise every lifecycle change of one account (disconnect, reactivate, archive).
+    locked = await repository.lock_for_disconnects([order.account_id for order in orders])
     now = datetime.now(UTC)
-    await repository.update_account(account_id, account_status_id=status_id, disconnected_at=now)
-    disconnect = await repository.add_disconnect(
-        id=uuid.uuid4(),
-        account_id=account_id,
-        source=source,
-        scheduled_event_id=scheduled_event_id,
-        reason=reason,
-        state="pending",
-        requested_at=now,
-        status_id=status_id,
-        final_invoice_state="pending",
-        address_state="pending",
-        deadline_at=now + step_timeout,
+    outcomes: list[Disconnect | DomainError] = []
+    started: list[tuple[DisconnectOrder, UUID, Disconnect]] = []
+    for order in orders:
+        state = locked.get(order.account_id)
+        try:
+            if state is None:
+                raise errors.AccountNotFound(order.account_id)
+            state.account.check_can_disconnect(
+                state.pending_disconnect_id,
+                last_disconnect_abandoned=state.last_disconnect_abandoned,
+            )
+        except DomainError as refusal:
+            outcomes.append(refusal)
+            continue
+        disconnect = Disconnect(
+            id=uuid.uuid4(),
+            account_id=order.account_id,
+            source=order.source,
+            scheduled_event_id=order.scheduled_event_id,
+            reason=order.reason,
+            state="pending",
+            requested_at=now,
+            completed_at=None,
+            status_id=state.disconnect_status_id,
+            final_invoice_state="pending",
+            final_invoice_id=None,
+            final_invoice_total=None,
+            final_invoice_currency=None,
+            address_state="pending",
+            released_address_id=None,
+            deadline_at=now + step_timeout,
+            retries=0,
+            abandoned_at=None,
+            abandoned_by=None,
+            abandon_reason=None,
+        )
+        locked[order.account_id] = state._replace(pending_disconnect_id=disconnect.id)
+        started.append((order, state.account.account_status_id, disconnect))
+        outcomes.append(disconnect)
+    if started:
+        await _record_starts(uow, started, now)
+    return outcomes
+
+
+async def _record_starts(
+    uow: AccountsUnitOfWork,
+    started: list[tuple[DisconnectOrder, UUID, Disconnect]],
+    now: datetime,
+) -> None:
+    """The accounts' new status, the disconnects, their history and their events, set-based."""
+    await uow.accounts.record_disconnect_starts(
+        [d for _, _, d in started],
+        [
+            HistoryEntry(
+                d.account_id,
+                "disconnect_requested",
+                "scheduled" if d.source == "scheduled" else d.reason or "manual disconnect",
+                {
+                    "disconnect_id": str(d.id),
+                    "source": d.source,
+                    "account_status_id": str(d.status_id),
+                    # A scheduled disconnect's cause is the schedule, its reason and event in the
+                    # details (and its actor whoever scheduled it).
+                    **(
+                        {"scheduled_event_id": str(d.scheduled_event_id)}
+                        | ({"reason": d.reason} if d.reason else {})
+                        if d.source == "scheduled"
+                        else {}
+                    ),
+                },
+                order.correlation_id,
+                order.actor,
+            )
+            for order, _, d in started
+        ],
     )
-    # A manual disconnect's cause is its reason; a scheduled one's is the schedule, its reason and
-    # event in the details (and its actor whoever scheduled it: see `scheduled.apply_due_event`).
-    scheduled = {"reason": reason, "scheduled_event_id": str(scheduled_event_id)}
-    await repository.record_history(
-        account_id,
-        "disconnect_requested",
-        "scheduled" if source == "scheduled" else reason or "manual disconnect",
-        disconnect_id=str(disconnect.id),
-        source=source,
-        account_status_id=str(status_id),
-        **(
-            {key: value for key, value in scheduled.items() if value}
-            if source == "scheduled"
-            else {}
-        ),
-    )
-    await _publish_request(uow, disconnect)
-    await publish.status_changed(
-        uow,
-        account_id,
-        from_status_id=account.account_status_id,
-        to_status_id=status_id,
-        cause="disconnect",
-        activation=False,
-        at=now,
-        disconnect_id=disconnect.id,
-        scheduled_event_id=scheduled_event_id,
-    )
-    return disconnect
+    for order, from_status_id, d in started:
+        with context.acting(order.actor, order.correlation_id):
+            await _publish_request(uow, d)
+            await publish.status_changed(
+                uow,
+                d.account_id,
+                from_status_id=from_status_id,
+                to_status_id=d.status_id,
+                cause="disconnect",
+                activation=False,
+                at=now,
+                disconnect_id=d.id,
+                scheduled_event_id=d.scheduled_event_id,
+            )
 
 
 async def _publish_request(uow: AccountsUnitOfWork, disconnect: Disconnect) -> None:
@@ -345,11 +417,10 @@ async def _complete(
     )
     await repository.record_histories(
         [
-            (
+            HistoryEntry(
                 d.account_id,
                 "disconnected",
                 "final invoice and address release done",
-                correlation_id,
                 {
                     "disconnect_id": str(d.id),
                     "final_invoice_id": str(d.final_invoice_id) if d.final_invoice_id else None,
@@ -357,6 +428,7 @@ async def _complete(
                         str(d.released_address_id) if d.released_address_id else None
                     ),
                 },
+                correlation_id,
             )
             for d, correlation_id in done
         ]

@@ -52,11 +52,14 @@ class RecordingProducer:
 
 
 @asynccontextmanager
-async def running_relay(infra: Infra, database: Database) -> AsyncIterator[OutboxRelay]:
-    """A relay with a real producer, running until the block ends."""
+async def running_relay(
+    infra: Infra, database: Database, lease: float = LEASE
+) -> AsyncIterator[OutboxRelay]:
+    """A relay with a real producer, running until the block ends (it is then cancelled, as
+    when its process stops)."""
     producer = make_producer(infra.kafka_settings(), f"lease-{database.service}")
     await producer.start()
-    relay = OutboxRelay(database, producer, batch_size=50, poll_seconds=POLL, lease_seconds=LEASE)
+    relay = OutboxRelay(database, producer, batch_size=50, poll_seconds=POLL, lease_seconds=lease)
     task = asyncio.create_task(relay.run())
     try:
         yield relay
@@ -135,6 +138,21 @@ async def test_a_leader_hung_between_batches_is_replaced_after_its_lease_and_fen
     assert sequences == {a: list(range(PER_ACCOUNT)) for a in range(1, ACCOUNTS + 1)}
     assert await all_published(kit_database)
     print(f"takeover {took_over_after:.2f} s after the leader's last renewal (lease {LEASE} s)")
+
+
+async def test_a_leader_that_stops_hands_its_lease_over_at_once(
+    infra: Infra, kit_database: Database
+) -> None:
+    long_lease = 30.0
+    # Given a relay leading with a long lease
+    async with running_relay(infra, kit_database, lease=long_lease) as leader:
+        await wait_for_leader(leader, within=10)
+        held = await lease_row(kit_database)
+    # When it stops (its task cancelled, as when its process gets SIGTERM)
+    # Then the next relay leads within its poll, long before the lease would have run out
+    async with running_relay(infra, kit_database, lease=long_lease) as successor:
+        await wait_for_leader(successor, within=POLL + SLACK)
+    assert (await lease_row(kit_database)).epoch == held.epoch + 1
 
 
 # A relay in a process of its own, whose records leave the producer 3 s after they were handed to

@@ -85,6 +85,10 @@ RENEW = text(
     " RETURNING set_config('idle_in_transaction_session_timeout', :idle_ms, true)"
 )
 
+RELEASE = text(
+    "UPDATE relay_leases SET expires_at = clock_timestamp() WHERE relay = :relay AND epoch = :epoch"
+)
+
 
 class LeaseLost(Exception):
     """This relay no longer holds the lease it led with: another replica took it over."""
@@ -173,6 +177,11 @@ class OutboxRelay:
             finally:
                 with suppress(Exception):
                     await asyncio.shield(connection.close(timeout=2))
+        except asyncio.CancelledError:
+            # The process is stopping (SIGTERM drains it): hand the lease over now, so a standby
+            # takes over at its next poll rather than after the lease.
+            await self._release()
+            raise
         finally:
             self._step_down()
 
@@ -219,6 +228,12 @@ class OutboxRelay:
         )
         metrics.outbox_relay_fenced.inc()
         self._led_epoch = None
+
+    async def _release(self) -> None:
+        with suppress(Exception):
+            async with asyncio.timeout(2), self.database.sessionmaker() as session:
+                await session.execute(RELEASE, {"relay": self.relay, "epoch": self.epoch})
+                await session.commit()
 
     def _step_down(self) -> None:
         self.epoch = None

@@ -60,12 +60,16 @@ FROZEN_AT_LEAST = max(RELAY_LEASE, SCHEDULER_LEASE, SESSION_TIMEOUT) + 5.0
 # Under HAProxy's 60 s server timeout: a request a frozen replica took still gets its answer.
 FROZEN_AT_MOST = 40.0
 # The emitter's claim (its batch's transaction) as pg_stat_activity shows it: claimed, or waiting
-# for Kafka's acknowledgements while it keeps the claim.
+# for Kafka's acknowledgements while it keeps the claim. A transaction gets an id once it locks a
+# row, so one that claimed nothing has none.
 CLAIMING = (
-    "SELECT pid, xact_start FROM pg_stat_activity WHERE datname = 'scheduler'"
-    " AND state = 'idle in transaction' AND client_port = ANY($1::int[])"
+    "SELECT pid, xact_start, backend_xid FROM pg_stat_activity WHERE datname = 'scheduler'"
+    " AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
+    " AND client_port = ANY($1::int[])"
     " AND (query LIKE '%FOR UPDATE SKIP LOCKED%' OR query = 'SELECT 1')"
 )
+# The events a transaction holds locked: a row locked FOR UPDATE carries the locker's id in xmax.
+CLAIMED = "SELECT id FROM scheduled_events WHERE xmax::text = $1::text AND state = 'pending'"
 
 
 def replica_pids() -> dict[int, str]:
@@ -137,10 +141,12 @@ def frozen_until_released(pids: list[int]) -> Iterator[None]:
                 os.kill(pid, signal.SIGCONT)
 
 
-async def freeze_while_claiming(cluster: Cluster, pid: int, within: float) -> tuple[int, float]:
+async def freeze_while_claiming(
+    cluster: Cluster, pid: int, within: float
+) -> tuple[int, list[Any], float]:
     """SIGSTOP the scheduler replica `pid` while its emitter holds a claim; return the claim's
-    database backend and when the replica froze. A stop that lands just after the batch committed
-    is undone (SIGCONT) and tried again on a later batch."""
+    database backend, the events it holds and when the replica froze. A stop that lands just after
+    the batch committed is undone (SIGCONT) and tried again on a later batch."""
     db = await cluster.db("scheduler")
     try:
         deadline = time.monotonic() + within
@@ -168,8 +174,9 @@ async def freeze_while_claiming(cluster: Cluster, pid: int, within: float) -> tu
                     )
                 )
                 await asyncio.sleep(0.05)
-            if holding:
-                return claim["pid"], frozen_at
+            claimed = [row["id"] for row in await db.fetch(CLAIMED, str(claim["backend_xid"]))]
+            if holding and claimed:
+                return claim["pid"], claimed, frozen_at
             os.kill(pid, signal.SIGCONT)
     finally:
         await db.close()
@@ -253,7 +260,10 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
     scheduler_pid = pids[victims["scheduler"]]
     figures: dict[str, Any] = {"frozen": victims}
     with frozen_until_released([pids[replica] for replica in victims.values()]):
-        claim_backend, frozen_at = await freeze_while_claiming(cluster, scheduler_pid, within=25)
+        claim_backend, claimed, frozen_at = await freeze_while_claiming(
+            cluster, scheduler_pid, within=30
+        )
+        figures["events_claimed_by_the_frozen_emitter"] = len(claimed)
         figures["scheduler_frozen_after_due_s"] = round(
             (datetime.now(UTC) - due_from).total_seconds(), 1
         )
@@ -266,6 +276,7 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
         # the lease and the standby's poll
         takeover: dict[str, float] = {}
         claim_cut_after: float | None = None
+        claimed_emitted_after: float | None = None
         rebalanced_after: float | None = None
         while True:
             now = time.monotonic()
@@ -283,6 +294,14 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
                 claim_backend,
             ):
                 claim_cut_after = now - frozen_at
+            # And the other replica emits the events it held
+            if claimed_emitted_after is None and not await count(
+                cluster,
+                "scheduler",
+                "SELECT count(*) FROM scheduled_events WHERE id = ANY($1) AND emitted_at IS NULL",
+                claimed,
+            ):
+                claimed_emitted_after = now - frozen_at
             # And every consumer group goes on with its live member alone
             if rebalanced_after is None:
                 groups = await asyncio.to_thread(consumer_groups, cluster)
@@ -290,6 +309,7 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
                     rebalanced_after = now - frozen_at
             done = len(takeover) == len(SERVICES) and None not in (
                 claim_cut_after,
+                claimed_emitted_after,
                 rebalanced_after,
             )
             if (done and now - frozen_at >= FROZEN_AT_LEAST) or now - frozen_at >= FROZEN_AT_MOST:
@@ -304,11 +324,13 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
     assert claim_cut_after is not None and claim_cut_after <= SCHEDULER_LEASE + SLACK, (
         claim_cut_after
     )
+    assert claimed_emitted_after is not None, "the frozen emitter's events were not taken over"
     assert rebalanced_after is not None, f"groups still waiting for the frozen members: {groups}"
     figures |= {
         "relay_takeover_seconds": {s: round(v, 2) for s, v in takeover.items()},
         "relay_takeover_bound_seconds": bound,
         "emitter_claim_cut_after_seconds": round(claim_cut_after, 2),
+        "claimed_events_emitted_after_seconds": round(claimed_emitted_after, 2),
         "groups_rebalanced_after_seconds": round(rebalanced_after, 2),
     }
 

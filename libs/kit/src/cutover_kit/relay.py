@@ -84,7 +84,7 @@ RENEW = text(
     " WHERE relay = :relay AND epoch = :epoch"
     " RETURNING set_config('idle_in_transaction_session_timeout', :idle_ms, true)"
 )
-
+# A leader that stops ends its lease now rather than let it run out.
 RELEASE = text(
     "UPDATE relay_leases SET expires_at = clock_timestamp() WHERE relay = :relay AND epoch = :epoch"
 )
@@ -94,7 +94,11 @@ class LeaseLost(Exception):
     """This relay no longer holds the lease it led with: another replica took it over."""
 
     def __init__(self, relay: str, epoch: int | None) -> None:
-        super().__init__(f"the lease of relay {relay} is no longer at epoch {epoch}")
+        super().__init__(
+            f"the lease of relay {relay} is no longer at epoch {epoch}"
+            if epoch is not None
+            else f"this relay does not hold the lease of relay {relay}"
+        )
         self.relay = relay
         self.epoch = epoch
 

@@ -70,7 +70,8 @@ async def test_a_row_kafka_refuses_is_set_aside_and_the_rows_after_it_flow_in_or
                 Note(account_id=7, text="after"),
             )
 
-            # When the relay publishes
+            # When the relay, holding the lease, publishes
+            assert await relay.take_lease()
             assert await relay.publish_batch() == 3
 
             # Then the two others arrive, in their order
@@ -111,6 +112,7 @@ async def test_a_broker_failure_is_retried_never_a_reason_to_skip_rows(
     # Given rows to publish and a broker that does not answer
     await publish(kit_database, topic, Note(account_id=1), Note(account_id=2))
     relay = OutboxRelay(kit_database, UnreachableBroker())  # type: ignore[arg-type]
+    assert await relay.take_lease()
 
     # When the relay tries, it fails
     with pytest.raises(KafkaConnectionError):
@@ -279,7 +281,9 @@ async def test_dedupe_records_are_pruned_after_their_window_and_deduplicate_insi
         await uow.commit()
 
     # When the leader prunes with a 14-day window
-    pruned = await OutboxRelay(kit_database, None, dedupe_retention_hours=14 * 24).prune()  # type: ignore[arg-type]
+    leader = OutboxRelay(kit_database, None, dedupe_retention_hours=14 * 24)  # type: ignore[arg-type]
+    assert await leader.take_lease()
+    pruned = await leader.prune()
 
     # Then only what is past the window went
     assert pruned == {"outbox": 0, "processed_events": 1, "idempotency_keys": 1}

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 
-# Columns that background work changes on its own (the relay marks outbox rows published); a
-# request's write would show in the row's other columns or in the row count anyway.
-BACKGROUND_COLUMNS = {("outbox", "published_at")}
+# Columns that background work changes on its own (the relay marks outbox rows published, and
+# renews or takes over its lease); a request's write would show in the row's other columns or in
+# the row count anyway.
+BACKGROUND_COLUMNS = {
+    ("outbox", "published_at"),
+    *(("relay_leases", c) for c in ("epoch", "holder", "expires_at", "taken_at")),
+}
 
 COLUMNS = """
 SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position) AS columns

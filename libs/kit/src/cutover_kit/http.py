@@ -121,11 +121,15 @@ def operations_router() -> APIRouter:
     async def readyz(request: Request) -> Response:
         runtime = request.app.state.runtime
         checks = await runtime.readiness()
-        # Topic drift is shown, not failed on: the topics still carry the events.
+        # Topic drift is shown, not failed on: the topics still carry the events. So is whether
+        # this process's relay leads: a standby is as ready as the leader.
         topics = runtime.topics_report
+        relay = runtime.relay_role()
         if all(value == "ok" for value in checks.values()):
             return Response(
-                content=json.dumps({"status": "ready", "checks": checks, "topics": topics}),
+                content=json.dumps(
+                    {"status": "ready", "checks": checks, "topics": topics, "relay": relay}
+                ),
                 media_type="application/json",
             )
         return problem_response(
@@ -136,6 +140,7 @@ def operations_router() -> APIRouter:
             else "A dependency is not reachable",
             checks=checks,
             topics=topics,
+            relay=relay,
         )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)

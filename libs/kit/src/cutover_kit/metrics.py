@@ -33,6 +33,15 @@ outbox_relay_failures = Counter(
     "Relay batches that failed for a reason other than the record (broker, authorisation, topic)"
     " and are retried: alert when it keeps rising",
 )
+outbox_relay_leader = Gauge(
+    "cutover_outbox_relay_leader",
+    "1 while this process's outbox relay holds the lease and publishes, 0 while it stands by",
+)
+outbox_relay_fenced = Counter(
+    "cutover_outbox_relay_fenced_total",
+    "Times this process's relay found that another replica had taken over its lease (it hung or"
+    " failed for longer than the lease): it published nothing more under the old epoch",
+)
 topic_drift = Gauge(
     "cutover_topic_drift",
     "Settings of a topic this service uses that differ from the declared ones (checked at start;"

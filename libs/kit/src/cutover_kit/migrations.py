@@ -218,3 +218,26 @@ def drop_dead_letters_audit_and_retention() -> None:
     op.alter_column("outbox", "key", type_=sa.String(length=255), existing_nullable=False)
     op.drop_index("dead_letters_state_received", table_name="dead_letters")
     op.drop_table("dead_letters")
+
+
+def add_relay_leases() -> None:
+    """Version 3 of the kit's tables: the outbox relay's lease (`relay_leases`), which replaces a
+    session-level advisory lock. Frozen like `create_kit_tables`."""
+    op.create_table(
+        "relay_leases",
+        sa.Column("relay", sa.String(length=200), nullable=False),
+        sa.Column("epoch", sa.BigInteger(), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "taken_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("relay"),
+    )
+
+
+def drop_relay_leases() -> None:
+    op.drop_table("relay_leases")

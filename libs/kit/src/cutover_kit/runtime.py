@@ -49,6 +49,7 @@ class ServiceRuntime:
         self.broker = make_broker(settings.kafka, client_id=f"cutover-{settings.service}")
         # aiokafka clients bind to the running event loop, so they are made in `start`.
         self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
         self.resources: dict[str, Any] = {}
         self.consumers: list[EventConsumer] = []
         self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -118,14 +119,15 @@ class ServiceRuntime:
     async def start(self) -> None:
         self.producer = make_producer(self.settings.kafka, client_id=f"cutover-{self.service}")
         await self.producer.start()
-        relay = OutboxRelay(
+        self.relay = OutboxRelay(
             self.database,
             self.producer,
             batch_size=self.settings.relay_batch_size,
             poll_seconds=self.settings.relay_poll_seconds,
             dedupe_retention_hours=self.settings.dedupe_retention_hours,
+            lease_seconds=self.settings.relay_lease_seconds,
         )
-        self._loops["outbox-relay"] = relay.run
+        self._loops["outbox-relay"] = self.relay.run
         await self.check_topics()
         await self.broker.start()
         self._tasks = [asyncio.create_task(run(), name=name) for name, run in self._loops.items()]
@@ -171,6 +173,10 @@ class ServiceRuntime:
             with suppress(Exception):
                 await resource.close()
         await self.database.dispose()
+
+    def relay_role(self) -> str:
+        """`leader` while this process's outbox relay holds the lease, else `standby`."""
+        return "leader" if self.relay is not None and self.relay.is_leader else "standby"
 
     async def readiness(self) -> dict[str, str]:
         async def database() -> None:

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1, alias="CUTOVER_CONSUMER_MAX_ATTEMPTS")
     relay_batch_size: int = Field(default=500, ge=1, alias="CUTOVER_RELAY_BATCH_SIZE")
     relay_poll_seconds: float = Field(default=1.0, gt=0, alias="CUTOVER_RELAY_POLL_SECONDS")
+    relay_lease_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        alias="CUTOVER_RELAY_LEASE_SECONDS",
+        description=(
+            "How long the outbox relay's leader keeps leadership without renewing it: a leader"
+            " that hangs this long is replaced by another replica, and fenced when it wakes"
+        ),
+    )
     dedupe_retention_hours: float = Field(
         default=336.0,
         gt=0,

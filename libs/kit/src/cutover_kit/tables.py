@@ -110,3 +110,17 @@ audit_log = Table(
     Index("audit_log_at", "at"),
     Index("audit_log_actor_at", "actor", "at"),
 )
+
+# Who publishes a database's outbox: one row per relay, the leader's lease. A replica takes it with
+# the next epoch once `expires_at` has passed; the leader renews it with its own epoch at every
+# batch, which fails once another replica has taken it, so a leader that hung and woke is fenced
+# (`cutover_kit.relay`).
+relay_leases = Table(
+    "relay_leases",
+    metadata,
+    Column("relay", String(200), primary_key=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
 from contextlib import suppress
 from datetime import datetime
 
@@ -42,7 +41,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
 
 from cutover_contracts.topics import SCHEDULED_EVENT_DUE
-from cutover_kit.publisher import send_batch
+from cutover_kit.publisher import send_batch, while_touching
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +181,9 @@ class Emitter:
             rows = await connection.fetch(CLAIM, self.batch_size)
             if not rows:
                 return 0
-            refusals = await self._keeping_the_claim(connection, self._publish(rows))
+            refusals = await while_touching(
+                self._publish(rows), lambda: connection.execute(KEEP_CLAIM), self.keep_claim_every
+            )
             for row, why in zip(rows, refusals, strict=True):
                 if why:
                     log.error("scheduled event %s refused by Kafka: %s", row["id"], why)
@@ -208,22 +209,3 @@ class Emitter:
             self.producer,
             ((self.topic, str(row["account_id"]).encode(), due_event(row)) for row in rows),
         )
-
-    async def _keeping_the_claim(
-        self, connection: asyncpg.Connection, work: Awaitable[list[str | None]]
-    ) -> list[str | None]:
-        """Await `work`, touching the connection every third of the lease until it is done.
-
-        The sends wait for Kafka too (a full batch waits until its partition's previous one is
-        acknowledged), so they are part of `work`. Only this coroutine uses the connection, so a
-        touch never overlaps another statement.
-        """
-        sending = asyncio.ensure_future(work)
-        try:
-            while True:
-                done, _ = await asyncio.wait((sending,), timeout=self.keep_claim_every)
-                if done:
-                    return sending.result()
-                await connection.execute(KEEP_CLAIM)
-        finally:
-            sending.cancel()  # a no-op unless the batch is abandoned (lost connection, cancelled)

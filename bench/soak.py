@@ -29,6 +29,7 @@ from pathlib import Path
 import uvloop
 
 from bench.common import REPO, STATE, infra, machine, percentiles, write_result
+from bench.data_scale import start_services_patiently
 from bench.disconnects import (
     Completions,
     CpuMeter,
@@ -36,7 +37,6 @@ from bench.disconnects import (
     children_of,
     fresh_databases,
     seed,
-    start_services,
     stop_services,
 )
 from cutover_contracts.topics import SERVICES
@@ -160,7 +160,7 @@ async def main() -> None:
         await fresh_databases()
         print(f"seeding {count} accounts ...", flush=True)
         await seed(count)
-        processes = start_services()
+        processes = start_services_patiently()
         services = dict(zip(SERVICES, processes, strict=True))
         meter = CpuMeter(services)
         done = Completions()

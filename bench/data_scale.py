@@ -289,18 +289,31 @@ async def migrate_kept() -> dict[str, float]:
 
 
 def start_services_patiently(attempts: int = 3) -> list[subprocess.Popen]:
-    """bench-disconnects' `start_services`, again when it times out: on a machine loaded by other
-    work, four Python services can take longer to start than its deadline. What a failed attempt
-    started is stopped before the next."""
+    """bench-disconnects' `start_services`, on a machine loaded by other work: its deadline can
+    pass while four Python services wait for a core to import themselves. They start at a raised
+    priority (nice -5, when this process may raise it) and go back to the normal one once ready,
+    so what is measured runs at the priority of everything else; a start that still times out is
+    stopped and tried again."""
     for attempt in range(1, attempts + 1):
         try:
-            return start_services()
+            os.setpriority(os.PRIO_PROCESS, 0, -5)  # inherited by the services it starts
+        except PermissionError:
+            pass
+        try:
+            processes = start_services()
         except TimeoutError:
             if attempt == attempts:
                 raise
             for pid in children_of(os.getpid()):
                 os.kill(pid, signal.SIGTERM)
             print(f"the services did not start in time; attempt {attempt + 1} ...", flush=True)
+            continue
+        finally:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+        for process in processes:
+            for pid in (process.pid, *children_of(process.pid)):
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
+        return processes
     raise AssertionError("unreachable")
 
 

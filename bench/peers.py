@@ -1,19 +1,26 @@
 """`make bench-peers`: Cutover's scheduler side by side with River, pg-boss and Procrastinate.
 
 One run, one PostgreSQL cluster (the bench one in .local/bench, started with bench/scheduler.py's
-helpers). First Cutover's scheduler is measured exactly as `make bench-scheduler` does it (burst
-with one and two emitter replicas, steady load; bench/results/scheduler.json is rewritten), then
-each peer, one at a time, each scenario in a fresh database of its own on the same cluster, through
-its harness under bench/peers/<peer>/. A harness installs nothing itself: this module builds or
-installs each one first, from its registry at the pinned version (go build with go.sum, npm ci with
+helpers). A single burst is one sample of a machine whose neighbours come and go (two runs minutes
+apart once swapped Cutover's and River's ranks), so every system's burst runs BENCH_PEER_ROUNDS
+times (default 5), interleaved: Cutover (one emitter replica, as bench/scheduler.py runs it),
+River, pg-boss, Procrastinate, Cutover, ... Each round also records the CPU seconds spent per
+100,000 jobs, read from /proc: the whole machine's, and the system's own processes' (PostgreSQL,
+Kafka, the harness or Cutover's replicas, the measuring process), which the neighbours do not move.
+The tables give the median with min–max over the rounds. Then, once each: Cutover's burst with two
+replicas and every system's steady load (bench/results/scheduler.json is rewritten with Cutover's
+runs). Each scenario runs in a fresh database of its own on the same cluster, a peer through its
+harness under bench/peers/<peer>/. A harness installs nothing itself: this module builds or installs
+each one first, from its registry at the pinned version (go build with go.sum, npm ci with
 package-lock.json, a virtual environment from requirements.txt), before anything is measured.
 
-Every harness takes the same parameters and prints the same JSON summary; the table, the ratios to
-Cutover (peer / Cutover: above 1 means Cutover is ahead), bench/results/peers.json and the charts
-bench/results/peers-burst.png and peers-lateness.png come from here.
+Every harness takes the same parameters and prints the same JSON summary; the tables, the ratios to
+Cutover (peer / Cutover, on each system's median burst: above 1 means Cutover is ahead),
+bench/results/peers.json and the charts bench/results/peers-burst.png and peers-lateness.png come
+from here.
 
-Knobs: BENCH_BURST_EVENTS, BENCH_STEADY_RATE, BENCH_STEADY_SECONDS (shared with bench/scheduler.py)
-and BENCH_PEERS (a comma list of river, pgboss, procrastinate; default all three).
+Knobs: BENCH_PEER_ROUNDS, BENCH_BURST_EVENTS, BENCH_STEADY_RATE, BENCH_STEADY_SECONDS (shared with
+bench/scheduler.py) and BENCH_PEERS (a comma list of river, pgboss, procrastinate; default all three).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -33,6 +41,7 @@ import asyncpg
 
 from bench import scheduler
 from bench.common import ADMIN_DSN, PEERS_DIR, REPO, STATE, infra, machine
+from bench.disconnects import CpuMeter
 
 BUILD = STATE / "peers"
 RESULTS = REPO / "bench" / "results"
@@ -43,6 +52,8 @@ PG_URL = ADMIN_DSN.rsplit("/", 1)[0]
 LEAD_BASE_SECONDS = 5.0
 LEAD_PER_10K_JOBS_SECONDS = 1.0
 TIMEOUT_SECONDS = 900
+# One burst of each system is a sample of a noisy machine: each runs this many, interleaved.
+ROUNDS = int(os.environ.get("BENCH_PEER_ROUNDS", "5"))
 
 
 @dataclass(frozen=True)
@@ -334,28 +345,114 @@ def charts(document: dict) -> list[Path]:
     return [out_burst, out_lateness]
 
 
+class Cost:
+    """CPU seconds a run spent, read from /proc: the whole machine (bench-disconnects' meter), and
+    the system's own processes (PostgreSQL, Kafka, this process and the children it started and
+    waited for: the peer's harness or Cutover's replicas), which the neighbours do not move."""
+
+    def __init__(self) -> None:
+        self.meter = CpuMeter({})
+
+    def start(self) -> None:
+        self.meter.start()
+        self.children = self._children()
+
+    @staticmethod
+    def _children() -> float:
+        times = os.times()
+        return times.children_user + times.children_system
+
+    def per_100k(self, jobs: int) -> dict[str, float]:
+        """CPU seconds per 100,000 jobs."""
+        parts = self.meter.per(jobs)  # ms per job
+        children_ms = (self._children() - self.children) * 1000 / jobs
+        own = parts["postgres"] + parts["kafka"] + parts["load generator"] + children_ms
+        return {
+            "whole_machine": round(parts["whole machine"] * 100, 2),
+            "own_processes": round(own * 100, 2),
+        }
+
+
+async def burst_rounds(peers: list[Peer]) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Each system's burst ROUNDS times, interleaved (Cutover, River, pg-boss, Procrastinate,
+    Cutover, ...), so a neighbour's load falls on every system alike; Cutover's raw results too."""
+    rounds: dict[str, list[dict]] = {"cutover": [], **{peer.name: [] for peer in peers}}
+    raw_cutover = []
+    cost = Cost()
+    for number in range(1, ROUNDS + 1):
+        for name in rounds:
+            say(f"burst round {number}/{ROUNDS}: {LABELS[name]} ...")
+            cost.start()
+            if name == "cutover":
+                raw_cutover.append(await scheduler.run("burst", 1))
+                result = cutover_result(raw_cutover[-1])
+            else:
+                result = await run_peer(next(p for p in peers if p.name == name), "burst")
+            result["cpu_seconds_per_100k"] = cost.per_100k(result["jobs"])
+            rounds[name].append(result)
+            say(
+                f"{LABELS[name]}: {result['jobs_per_second']} jobs/s, lateness p99 "
+                f"{result['lateness_ms']['p99']} ms, CPU per 100k {result['cpu_seconds_per_100k']}"
+            )
+    return rounds, raw_cutover
+
+
+def spread(values: list[float | None]) -> dict[str, float | None]:
+    known = [v for v in values if v is not None]
+    if not known:
+        return {"median": None, "min": None, "max": None}
+    return {"median": statistics.median(known), "min": min(known), "max": max(known)}
+
+
+def summary(rounds: list[dict]) -> dict:
+    """The median with min and max over the rounds, of what the tables and the check compare."""
+    return {
+        "rounds": len(rounds),
+        "jobs_per_second": spread([r["jobs_per_second"] for r in rounds]),
+        "drain_seconds": spread([r["drain_seconds"] for r in rounds]),
+        "lateness_p50_ms": spread([r["lateness_ms"]["p50"] for r in rounds]),
+        "lateness_p99_ms": spread([r["lateness_ms"]["p99"] for r in rounds]),
+        "cpu_seconds_per_100k": {
+            part: spread([r["cpu_seconds_per_100k"][part] for r in rounds])
+            for part in ("whole_machine", "own_processes")
+        },
+        "early": sum(r["early"] for r in rounds),
+        "duplicates": sum(r["duplicates"] for r in rounds),
+        "missing": sum(r["missing"] for r in rounds),
+    }
+
+
+def median_round(rounds: list[dict]) -> dict:
+    """The round whose drain is the median one: a real run, for the charts and the ratios."""
+    ordered = sorted(rounds, key=lambda r: r["drain_seconds"] or float("inf"))
+    return ordered[(len(ordered) - 1) // 2]
+
+
 async def measure(peers: list[Peer]) -> dict:
     systems: dict[str, dict] = {"cutover": {}, "cutover_2_replicas": {}}
-    say("Cutover's scheduler (emitting to Kafka): burst with 1 and 2 replicas, then steady")
-    raw = await scheduler.measure_all()
-    scheduler_results = raw
-    for r in raw:
-        key = "cutover" if r["replicas"] == 1 else "cutover_2_replicas"
-        systems[key][r["kind"]] = cutover_result(r)
+    say(f"bursts: {ROUNDS} rounds of every system, interleaved")
+    rounds, scheduler_results = await burst_rounds(peers)
+    for name, runs in rounds.items():
+        systems.setdefault(name, {})
+        systems[name]["burst"] = median_round(runs)
+        systems[name]["burst_summary"] = summary(runs)
+        systems[name]["burst_rounds"] = runs
+    say("Cutover's scheduler: burst with 2 replicas, then steady")
+    for kind, replicas in (("burst", 2), ("steady", 1)):
+        scheduler_results.append(await scheduler.run(kind, replicas))
+        key = "cutover" if replicas == 1 else "cutover_2_replicas"
+        systems[key][kind] = cutover_result(scheduler_results[-1])
     peers_meta = {}
     for peer in peers:
-        systems[peer.name] = {}
-        for kind in ("burst", "steady"):
-            say(f"{peer.label} ({peer.language}): {kind} ...")
-            result = await run_peer(peer, kind)
-            systems[peer.name][kind] = result
-            late = result["lateness_ms"]
-            say(
-                f"{peer.label} {kind}: drain {result['drain_seconds']} s, "
-                f"{result['jobs_per_second']} jobs/s, lateness p50/p99/max {late['p50']}/"
-                f"{late['p99']}/{late['max']} ms, early {result['early']}, "
-                f"duplicates {result['duplicates']}, missing {result['missing']}"
-            )
+        say(f"{peer.label} ({peer.language}): steady ...")
+        result = await run_peer(peer, "steady")
+        systems[peer.name]["steady"] = result
+        late = result["lateness_ms"]
+        say(
+            f"{peer.label} steady: lateness p50/p99/max {late['p50']}/{late['p99']}/{late['max']} "
+            f"ms, early {result['early']}, duplicates {result['duplicates']}, "
+            f"missing {result['missing']}"
+        )
         peers_meta[peer.name] = {
             "label": peer.label,
             "language": peer.language,
@@ -363,6 +460,35 @@ async def measure(peers: list[Peer]) -> dict:
             "settings": result["settings"],
         }
     return {"systems": systems, "peers": peers_meta, "scheduler_results": scheduler_results}
+
+
+def rounds_table(document: dict) -> str:
+    """The bursts over every round: median (min–max)."""
+    lines = [
+        "| system | rounds | jobs/s | drain s | lateness p99 ms | CPU s per 100k, whole machine "
+        "| CPU s per 100k, own processes | early | dup | missing |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def cell(figure: dict, digits: int = 0) -> str:
+        median, low, high = (
+            f"{figure[k]:,.{digits}f}" if figure[k] is not None else "—"
+            for k in ("median", "min", "max")
+        )
+        return f"{median} ({low}–{high})"
+
+    for name, runs in document["systems"].items():
+        if "burst_summary" not in runs:
+            continue
+        s = runs["burst_summary"]
+        cpu = s["cpu_seconds_per_100k"]
+        lines.append(
+            f"| {LABELS[name]} | {s['rounds']} | {cell(s['jobs_per_second'])} | "
+            f"{cell(s['drain_seconds'], 2)} | {cell(s['lateness_p99_ms'])} | "
+            f"{cell(cpu['whole_machine'], 1)} | {cell(cpu['own_processes'], 1)} | "
+            f"{s['early']} | {s['duplicates']} | {s['missing']} |"
+        )
+    return "\n".join(lines)
 
 
 async def main() -> None:
@@ -387,6 +513,7 @@ async def main() -> None:
             "steady_seconds": scheduler.STEADY_SECONDS,
             "control_jobs": scheduler.CONTROL,
             "cutover_batch_size": scheduler.BATCH,
+            "burst_rounds": ROUNDS,
         },
         "cutover": {"transport": "Kafka 4.1.2", "batch_size": scheduler.BATCH},
         **measured,
@@ -398,7 +525,14 @@ async def main() -> None:
     out.write_text(json.dumps(document, indent=2) + "\n")
     print()
     print(
-        f"Burst: {scheduler.BURST:,} jobs due at one instant (× = peer / Cutover with one replica)"
+        f"Bursts: {scheduler.BURST:,} jobs due at one instant, {ROUNDS} rounds interleaved: "
+        "median (min–max)"
+    )
+    print(rounds_table(document))
+    print()
+    print(
+        "Burst, each system's median round (× = peer / Cutover with one replica; Cutover with "
+        "2 replicas ran once)"
     )
     print(table(document, "burst"))
     print()

@@ -41,6 +41,17 @@ serviceable_addresses = Table(
     # One account per address, and (unique) one address per account.
     Column("account_id", BigInteger, ForeignKey("known_accounts.account_id"), unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A list's page is read in (sort column, id) order from the cursor on (the keyset).
+    Index("serviceable_addresses_created_at", "created_at", "id"),
+    Index("serviceable_addresses_city", "city", "id"),
+    Index("serviceable_addresses_zip", "zip", "id"),
+    # `?q=` looks for a part of the normalised address (LIKE '%…%'): trigrams find it.
+    Index(
+        "serviceable_addresses_normalised_trgm",
+        "normalised",
+        postgresql_using="gin",
+        postgresql_ops={"normalised": "gin_trgm_ops"},
+    ),
 )
 
 address_history = Table(

@@ -1,0 +1,215 @@
+"""`make bench-soak`: the leak run. Disconnects at a steady rate for ten minutes, every process'
+memory sampled throughout.
+
+Starts Kafka and PostgreSQL in `.local/bench` and the four services, seeds rate × seconds accounts
+(as bench-disconnects does: three debits and an address each), then sends disconnects at a fixed
+offered rate (default 100/s for 600 s) through bench-disconnects' own client, while the resident
+memory of every part of the system is read from /proc every 5 s: each service (its supervisor and
+workers), Kafka, and PostgreSQL. For PostgreSQL the figure is the private memory (`RssAnon`) of the
+postmaster and its backends: each backend maps the shared buffers too, and counting them once per
+backend would show the buffers filling up, not a leak. The leak check is the slope of a
+least-squares line through the samples from minute 2 to the end (the first two minutes are warm-up:
+pools, caches and the JIT fill): under 1 MiB per minute for every part. Results go to
+bench/results/soak.json and a chart, bench/results/soak.png.
+
+Knobs: BENCH_SOAK_RATE (default 100), BENCH_SOAK_SECONDS (600), BENCH_SOAK_SAMPLE_SECONDS (5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvloop
+
+from bench.common import REPO, STATE, infra, machine, percentiles, write_result
+from bench.disconnects import (
+    Completions,
+    CpuMeter,
+    Disconnector,
+    children_of,
+    fresh_databases,
+    seed,
+    start_services,
+    stop_services,
+)
+from cutover_contracts.topics import SERVICES
+
+RATE = int(os.environ.get("BENCH_SOAK_RATE", "100"))
+SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "600"))
+SAMPLE_SECONDS = float(os.environ.get("BENCH_SOAK_SAMPLE_SECONDS", "5"))
+WARM_UP_MINUTES = 2.0
+TARGET_MIB_PER_MINUTE = 1.0
+GRACE_SECONDS = 30
+
+
+def _kib(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def memory_mib(services: dict[str, int]) -> dict[str, float]:
+    """Resident memory of each part now, MiB (see the module's docstring for PostgreSQL's)."""
+    kafka = int((STATE / "run" / "kafka.pid").read_text().split()[0])
+    postmaster = int((STATE / "pg" / "postmaster.pid").read_text().split()[0])
+    parts = {
+        name: sum(_kib(p, "VmRSS") for p in (pid, *children_of(pid)))
+        for name, pid in services.items()
+    }
+    parts["kafka"] = _kib(kafka, "VmRSS")
+    parts["postgres"] = sum(_kib(p, "RssAnon") for p in (postmaster, *children_of(postmaster)))
+    return {name: round(kib / 1024, 2) for name, kib in parts.items()}
+
+
+def slope_mib_per_minute(samples: list[dict], part: str) -> float:
+    """Least-squares slope of the part's memory over the samples after the warm-up."""
+    kept = [s for s in samples if s["minute"] >= WARM_UP_MINUTES]
+    if len(kept) < 2:
+        return 0.0
+    fit = statistics.linear_regression([s["minute"] for s in kept], [s["mib"][part] for s in kept])
+    return round(fit.slope, 3)
+
+
+async def send_steadily(client: Disconnector, ids: list[int]) -> tuple[dict[int, float], list]:
+    """Offer each id's disconnect at its own instant of a fixed rate, for SECONDS and not much
+    longer: requests still queued for one of the client's connections a grace period after the
+    last offer are cancelled, so the run lasts what it says however far the machine falls behind
+    (what was completed is counted). The offer times and the HTTP times of those answered."""
+    offered: dict[int, float] = {}
+    http_ms: list[float] = []
+
+    async def one(account_id: int) -> None:
+        offered[account_id] = time.time()
+        began = time.perf_counter()
+        await client.disconnect(account_id)
+        http_ms.append((time.perf_counter() - began) * 1000)
+
+    tasks = []
+    t0 = time.monotonic()
+    for n, account_id in enumerate(ids):
+        await asyncio.sleep(max(0.0, t0 + n / RATE - time.monotonic()))
+        tasks.append(asyncio.create_task(one(account_id)))
+    _, late = await asyncio.wait(tasks, timeout=GRACE_SECONDS)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    return offered, http_ms
+
+
+async def sample_memory(services: dict[str, int], samples: list[dict], stop: asyncio.Event) -> None:
+    started = time.monotonic()
+    while not stop.is_set():
+        minute = (time.monotonic() - started) / 60
+        samples.append({"minute": round(minute, 3), "mib": memory_mib(services)})
+        try:
+            await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
+        except TimeoutError:
+            pass
+
+
+def chart(document: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = document["samples"]
+    minutes = [s["minute"] for s in samples]
+    figure, axes = plt.subplots(2, 3, figsize=(12, 6), sharex=True)
+    for axis, (part, verdict) in zip(axes.flat, document["slopes"].items(), strict=False):
+        axis.plot(minutes, [s["mib"][part] for s in samples], color="#1f6f4a", linewidth=1)
+        axis.axvline(WARM_UP_MINUTES, color="#7a8794", linestyle=":", linewidth=1)
+        axis.set_title(
+            f"{part}: {verdict['mib_per_minute']:+.2f} MiB/min "
+            f"({'ok' if verdict['ok'] else 'over 1'})",
+            fontsize=9,
+        )
+        axis.set_ylabel("MiB", fontsize=8)
+        axis.margins(y=0.3)
+    for axis in axes[-1]:
+        axis.set_xlabel("minute", fontsize=8)
+    figure.suptitle(
+        f"Resident memory, {document['rate_per_second']} disconnects/s offered for "
+        f"{document['seconds']} s ({document['completed_per_second']}/s completed; slope from "
+        f"minute {WARM_UP_MINUTES:g}); "
+        f"{document['date'][:10]}, {document['machine']['summary']}",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+
+
+async def main() -> None:
+    print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
+    infra("start")
+    processes: list[subprocess.Popen] = []
+    count = RATE * SECONDS
+    try:
+        await fresh_databases()
+        print(f"seeding {count} accounts ...", flush=True)
+        await seed(count)
+        processes = start_services()
+        services = dict(zip(SERVICES, processes, strict=True))
+        meter = CpuMeter(services)
+        done = Completions()
+        await done.start()
+        client = Disconnector()
+        samples: list[dict] = []
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(
+            sample_memory({name: p.pid for name, p in services.items()}, samples, stop)
+        )
+        print(f"soak: {RATE} disconnects/s for {SECONDS} s ...", flush=True)
+        meter.start()
+        ids = list(range(1, count + 1))
+        sent, http_ms = await send_steadily(client, ids)
+        await done.wait(ids, within=GRACE_SECONDS)
+        stop.set()
+        await sampler
+        cpu = meter.per(sum(i in done.at for i in ids))
+        await client.close()
+        await done.stop()
+    finally:
+        stop_services(processes)
+    slopes = {}
+    for part in samples[0]["mib"]:
+        slope = slope_mib_per_minute(samples, part)
+        slopes[part] = {"mib_per_minute": slope, "ok": slope < TARGET_MIB_PER_MINUTE}
+    e2e = [done.at[i] - sent[i] * 1000 for i in ids if i in done.at]
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "rate_per_second": RATE,
+        "seconds": SECONDS,
+        "offered": count,
+        "completed": len(e2e),
+        "completed_per_second": round(len(e2e) / SECONDS, 1),
+        "end_to_end_ms": percentiles(e2e),
+        "http_ms": percentiles(http_ms),
+        "cpu_ms_per_disconnect": cpu,
+        "warm_up_minutes": WARM_UP_MINUTES,
+        "target_mib_per_minute": TARGET_MIB_PER_MINUTE,
+        "slopes": slopes,
+        "max_slope_mib_per_minute": max(s["mib_per_minute"] for s in slopes.values()),
+        "samples": samples,
+    }
+    out = write_result("soak.json", document)
+    chart(document, out.with_suffix(".png"))
+    print(json.dumps({k: document[k] for k in ("completed_per_second", "end_to_end_ms", "slopes")}))
+    print(f"written to {out.relative_to(REPO)} and {out.with_suffix('.png').relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    uvloop.run(main())

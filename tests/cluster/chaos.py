@@ -291,8 +291,10 @@ async def generate(cluster: Cluster, load: Load, seed: int, until: float, out: G
 
 
 async def inflict(cluster: Cluster, faults: list[Fault], began: float, until: float) -> None:
-    """The faults in turn, each 30 s after the previous one's start (or once it is back, when it
-    took longer); none once the load has ended (recoveries slower than planned leave some out)."""
+    """The faults in turn, one at a time: the k-th at 30·k - 10 s into the load, or, when an
+    earlier one's recovery ran past that, as soon as the previous one is back (they then follow
+    closely until the schedule has caught up, keeping one every 30 s on average); none once the
+    load has ended (when recoveries ran long, the last ones of the schedule are left out)."""
     for number, fault in enumerate(faults, start=1):
         await asyncio.sleep(max(0.0, began + number * EVERY - 10 - time.monotonic()))
         if time.monotonic() >= until:

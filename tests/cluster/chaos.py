@@ -46,6 +46,8 @@ from tests.cluster.workload import (
     check_end_state,
     create_account,
     post_debit,
+    request_disconnect,
+    schedule_disconnect,
 )
 
 SECONDS = int(os.environ.get("CUTOVER_CHAOS_SECONDS", "900"))
@@ -244,31 +246,12 @@ async def generate(cluster: Cluster, load: Load, seed: int, until: float, out: G
                 if rng.random() < 0.5:
                     step = "disconnect"
                     await asyncio.sleep(rng.uniform(0, 5))
-                    await load.call(
-                        accounts,
-                        "POST",
-                        f"/accounts/{account_id}/disconnect",
-                        expect=202,
-                        key=f"x-{account_id}",
-                        body={"reason": "chaos"},
-                    )
+                    await request_disconnect(load, accounts, account_id, f"x-{account_id}", "chaos")
                     source = "manual"
                 else:
                     step = "schedule"
                     run_at = datetime.now(UTC) + timedelta(seconds=rng.uniform(10, 60))
-                    await load.call(
-                        scheduler,
-                        "POST",
-                        "/scheduled-events",
-                        expect=201,
-                        key=f"e-{account_id}",
-                        body={
-                            "event_type": "disconnect_account",
-                            "account_id": account_id,
-                            "run_at": run_at.isoformat(),
-                            "payload": {"reason": "chaos"},
-                        },
-                    )
+                    await schedule_disconnect(load, scheduler, account_id, run_at, "chaos")
                     source = "scheduled"
                 out.sent.append(Sent(account_id, source, sum(amounts), has_address))
             except UnexpectedAnswer as error:

@@ -25,13 +25,14 @@ from tests.cluster.conftest import STATE, Cluster
 from tests.cluster.workload import (
     BASE_ID,
     Load,
-    all_completed,
     assert_each_done_once,
     assert_replicated,
     busiest_leader,
-    count,
     given_accounts,
     kafka_layout,
+    request_disconnect,
+    schedule_disconnects,
+    wait_until_completed,
 )
 
 pytestmark = pytest.mark.cluster
@@ -65,34 +66,18 @@ async def test_a_broker_killed_under_load_loses_nothing_and_doubles_nothing(
     # (the scheduler emits them together, so hundreds are in flight at once), the others due
     # every 0.5 s from 15 s before it, before, during and after the broker's death
     burst_at = datetime.now(UTC) + timedelta(seconds=BURST_AT)
-    async with cluster.client("scheduler") as scheduler:
-        gate = asyncio.Semaphore(24)
-
-        async def schedule(account_id: int, run_at: datetime) -> None:
-            async with gate:
-                await load.call(
-                    scheduler,
-                    "POST",
-                    "/scheduled-events",
-                    expect=201,
-                    key=f"e-{account_id}",
-                    body={
-                        "event_type": "disconnect_account",
-                        "account_id": account_id,
-                        "run_at": run_at.isoformat(),
-                        "payload": {"reason": "cluster test"},
-                    },
-                )
-
-        await asyncio.gather(
-            *(schedule(account_id, burst_at) for account_id in scheduled[:SCHEDULED_BURST])
-        )
-        await asyncio.gather(
-            *(
-                schedule(account_id, burst_at + timedelta(seconds=-15 + 0.5 * n))
-                for n, account_id in enumerate(scheduled[SCHEDULED_BURST:])
-            )
-        )
+    await schedule_disconnects(
+        cluster, load, dict.fromkeys(scheduled[:SCHEDULED_BURST], burst_at), "cluster test"
+    )
+    await schedule_disconnects(
+        cluster,
+        load,
+        {
+            account_id: burst_at + timedelta(seconds=-15 + 0.5 * n)
+            for n, account_id in enumerate(scheduled[SCHEDULED_BURST:])
+        },
+        "cluster test",
+    )
     # The manual disconnects below flow from 25 s before the burst to 5 s after it.
     await asyncio.sleep(max(0.0, (burst_at - datetime.now(UTC)).total_seconds() - 25))
 
@@ -107,13 +92,8 @@ async def test_a_broker_killed_under_load_loses_nothing_and_doubles_nothing(
         async with cluster.client("accounts") as accounts:
 
             async def one(account_id: int) -> None:
-                body = await load.call(
-                    accounts,
-                    "POST",
-                    f"/accounts/{account_id}/disconnect",
-                    expect=202,
-                    key=f"x-{account_id}",
-                    body={"reason": "cluster test"},
+                body = await request_disconnect(
+                    load, accounts, account_id, f"x-{account_id}", "cluster test"
                 )
                 accepted.append(body["id"])
 
@@ -172,10 +152,7 @@ async def test_a_broker_killed_under_load_loses_nothing_and_doubles_nothing(
 
     # Then every disconnect completes, manual and scheduled, and the scheduler hears of each
     # scheduled one (its outcome, by Kafka)
-    deadline = time.monotonic() + 300
-    while not await all_completed(cluster, manual, scheduled):
-        assert time.monotonic() < deadline, "disconnects still pending 300 s after the kill"
-        await asyncio.sleep(0.5)
+    await wait_until_completed(cluster, manual, scheduled, after="the kill")
     drained_after_kill = time.monotonic() - kill_figures["killed_at"]
 
     lateness = await assert_each_done_once(cluster, manual, scheduled)
@@ -240,13 +217,8 @@ async def test_a_rolling_restart_of_every_replica_fails_no_request_and_loses_not
             for account_id in ids:
                 if restarted.is_set():
                     break
-                await load.call(
-                    accounts,
-                    "POST",
-                    f"/accounts/{account_id}/disconnect",
-                    expect=202,
-                    key=f"r-{account_id}",
-                    body={"reason": "rolling restart"},
+                await request_disconnect(
+                    load, accounts, account_id, f"r-{account_id}", "rolling restart"
                 )
                 requested.append(account_id)
                 await load.call(accounts, "GET", f"/accounts/{account_id}/disconnects", expect=200)
@@ -271,15 +243,7 @@ async def test_a_rolling_restart_of_every_replica_fails_no_request_and_loses_not
 
     # Then no request failed (the client only retried 503s), and every disconnect requested
     # completes once, with one final invoice and its address released
-    deadline = time.monotonic() + 300
-    while await count(
-        cluster,
-        "accounts",
-        "SELECT count(*) FROM disconnects WHERE state = 'completed' AND account_id = ANY($1)",
-        requested,
-    ) < len(requested):
-        assert time.monotonic() < deadline, "disconnects still pending 300 s after the restarts"
-        await asyncio.sleep(0.5)
+    await wait_until_completed(cluster, requested, [], after="the restarts")
     await assert_each_done_once(cluster, requested, [])
     assert len(requested) >= 50, "too few disconnects during the restarts to prove anything"
 

@@ -25,12 +25,14 @@ from confluent_kafka import KafkaException
 from tests.cluster.conftest import STATE, Cluster
 from tests.cluster.workload import (
     Load,
-    all_completed,
     assert_each_done_once,
     assert_replicated,
     busiest_leader,
     given_accounts,
     kafka_layout,
+    request_disconnect,
+    schedule_disconnects,
+    wait_until_completed,
 )
 
 pytestmark = pytest.mark.cluster
@@ -69,31 +71,15 @@ async def test_a_broker_cut_off_the_network_loses_nothing_and_catches_up(
     # disconnects due every 0.3 s from 20 s on: before, during and after the cut
     await given_accounts(cluster, load, manual + scheduled)
     first_due = datetime.now(UTC) + timedelta(seconds=20)
-    async with cluster.client("scheduler") as scheduler:
-        gate = asyncio.Semaphore(24)
-
-        async def schedule(account_id: int, run_at: datetime) -> None:
-            async with gate:
-                await load.call(
-                    scheduler,
-                    "POST",
-                    "/scheduled-events",
-                    expect=201,
-                    key=f"e-{account_id}",
-                    body={
-                        "event_type": "disconnect_account",
-                        "account_id": account_id,
-                        "run_at": run_at.isoformat(),
-                        "payload": {"reason": "network partition"},
-                    },
-                )
-
-        await asyncio.gather(
-            *(
-                schedule(account_id, first_due + timedelta(seconds=0.3 * n))
-                for n, account_id in enumerate(scheduled)
-            )
-        )
+    await schedule_disconnects(
+        cluster,
+        load,
+        {
+            account_id: first_due + timedelta(seconds=0.3 * n)
+            for n, account_id in enumerate(scheduled)
+        },
+        "network partition",
+    )
     await asyncio.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds()))
 
     # When manual disconnects are requested at a steady pace (one every 0.3 s) and, 5 s in, the
@@ -102,20 +88,15 @@ async def test_a_broker_cut_off_the_network_loses_nothing_and_catches_up(
 
     async def request_disconnects() -> None:
         async with cluster.client("accounts") as accounts:
-
-            async def one(account_id: int) -> None:
-                await load.call(
-                    accounts,
-                    "POST",
-                    f"/accounts/{account_id}/disconnect",
-                    expect=202,
-                    key=f"x-{account_id}",
-                    body={"reason": "network partition"},
-                )
-
             requests = []
             for account_id in manual:
-                requests.append(asyncio.create_task(one(account_id)))
+                requests.append(
+                    asyncio.create_task(
+                        request_disconnect(
+                            load, accounts, account_id, f"x-{account_id}", "network partition"
+                        )
+                    )
+                )
                 await asyncio.sleep(0.3)
             await asyncio.gather(*requests)
 
@@ -145,10 +126,8 @@ async def test_a_broker_cut_off_the_network_loses_nothing_and_catches_up(
         await asyncio.to_thread(cluster.kafka, "heal-node", str(victim))
 
     # Then every disconnect completes, manual and scheduled, once, with nothing lost or doubled
+    await wait_until_completed(cluster, manual, scheduled, after="the heal")
     deadline = time.monotonic() + 300
-    while not await all_completed(cluster, manual, scheduled):
-        assert time.monotonic() < deadline, "disconnects still pending 300 s after the heal"
-        await asyncio.sleep(0.5)
     completed_after_heal = time.monotonic() - figures["healed_at"]
     lateness = await assert_each_done_once(cluster, manual, scheduled)
 

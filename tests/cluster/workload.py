@@ -144,6 +144,51 @@ async def attach_address(load: Load, addresses: httpx.AsyncClient, account_id: i
             raise UnexpectedAnswer(f"PUT {url}/account: {attached}")
 
 
+async def request_disconnect(
+    load: Load, accounts: httpx.AsyncClient, account_id: int, key: str, reason: str
+) -> Any:
+    return await load.call(
+        accounts,
+        "POST",
+        f"/accounts/{account_id}/disconnect",
+        expect=202,
+        key=key,
+        body={"reason": reason},
+    )
+
+
+async def schedule_disconnect(
+    load: Load, scheduler: httpx.AsyncClient, account_id: int, run_at: datetime, reason: str
+) -> None:
+    await load.call(
+        scheduler,
+        "POST",
+        "/scheduled-events",
+        expect=201,
+        key=f"e-{account_id}",
+        body={
+            "event_type": "disconnect_account",
+            "account_id": account_id,
+            "run_at": run_at.isoformat(),
+            "payload": {"reason": reason},
+        },
+    )
+
+
+async def schedule_disconnects(
+    cluster: Cluster, load: Load, run_at: dict[int, datetime], reason: str
+) -> None:
+    """A scheduled disconnect of each account at its time, 24 requests at a time."""
+    gate = asyncio.Semaphore(24)
+    async with cluster.client("scheduler") as scheduler:
+
+        async def one(account_id: int, at: datetime) -> None:
+            async with gate:
+                await schedule_disconnect(load, scheduler, account_id, at, reason)
+
+        await asyncio.gather(*(one(account_id, at) for account_id, at in run_at.items()))
+
+
 async def given_accounts(cluster: Cluster, load: Load, ids: list[int]) -> None:
     """Each account with one debit (its amount tells it apart); every third holds an address."""
     gate = asyncio.Semaphore(24)
@@ -247,6 +292,16 @@ async def all_completed(cluster: Cluster, manual: list[int], scheduled: list[int
         scheduled,
     )
     return done == len(everyone) and outcomes == len(scheduled)
+
+
+async def wait_until_completed(
+    cluster: Cluster, manual: list[int], scheduled: list[int], *, after: str
+) -> None:
+    """Until `all_completed`, for 300 s at most."""
+    deadline = time.monotonic() + 300
+    while not await all_completed(cluster, manual, scheduled):
+        assert time.monotonic() < deadline, f"disconnects still pending 300 s after {after}"
+        await asyncio.sleep(0.5)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install browser run up down clean status up-cluster run-cluster down-cluster status-cluster clean-cluster test test-faults test-cluster screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect bench-invoice-counter bench-data-scale bench-soak bench-check api-conformance
+.PHONY: help install browser run up down clean status up-cluster run-cluster down-cluster status-cluster clean-cluster test test-faults test-cluster chaos screenshots lint asyncapi asyncapi-baseline compose-env bench bench-scheduler bench-disconnects bench-peers bench-report bench-mass-disconnect bench-invoice-counter bench-data-scale bench-soak bench-check api-conformance
 
 help:
 	@echo "make run      start Kafka, PostgreSQL and the four services; follow logs; Ctrl-C stops all"
@@ -13,7 +13,10 @@ help:
 	@echo "make up-cluster / run-cluster / down-cluster / clean-cluster  the same on a 3-node Kafka"
 	@echo "              cluster with 2 replicas of every service behind HAProxy on 8001-8004"
 	@echo "make test     the whole test suite against real Kafka and PostgreSQL"
-	@echo "make test-cluster  the cluster's own test (a broker killed under load); not in make test"
+	@echo "make test-cluster  the cluster's own tests (a broker killed, a broker cut off the network,"
+	@echo "              a rolling restart, under load); not in make test"
+	@echo "make chaos    15 min of load on the cluster while a random process dies or freezes every"
+	@echo "              30 s (CUTOVER_CHAOS_SECONDS, CUTOVER_CHAOS_SEED); then counts what was lost"
 	@echo "make test-faults  only the fault suite (crashes, outages, poison, replay, hostile input)"
 	@echo "make screenshots  the console's browser tests, writing their screenshots into docs/console/"
 	@echo "make lint     ruff;  make asyncapi  regenerates contracts/asyncapi/"
@@ -76,6 +79,12 @@ test: install browser
 # from a clean state; refuses while make up-cluster runs); minutes, not in `make test`.
 test-cluster: install
 	@CUTOVER_TEST_CLUSTER=1 $(UV) run --frozen pytest tests/cluster -m cluster -s
+
+# Outside CI and make test-cluster: CUTOVER_CHAOS_SECONDS [900] of load on its own cluster stack
+# (the cluster test's ports and state, from clean) while a random broker, replica, relay leader or
+# PostgreSQL is killed or stopped every 30 s; report in .local/cluster[-N]-chaos-report.{json,txt}.
+chaos: install
+	@$(UV) run --frozen python -m tests.cluster.chaos
 
 test-faults: install
 	@$(UV) run --frozen pytest -m faults

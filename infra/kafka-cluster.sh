@@ -5,6 +5,7 @@
 #
 #   infra/kafka-cluster.sh up|down|status|clean
 #   infra/kafka-cluster.sh start-node N|stop-node N|kill-node N     (N = 1..3; kill is SIGKILL)
+#   infra/kafka-cluster.sh cut-node N|heal-node N    (a cluster started with KAFKA_CLUSTER_NETNS=1)
 #
 # Environment (defaults in brackets):
 #   CUTOVER_STATE_DIR        state folder [<repo>/.local/cluster]; node N keeps its data in
@@ -14,6 +15,15 @@
 #                            BASE + 2(N-1) and for the controllers on the port after [31092]:
 #                            31092/31093, 31094/31095, 31096/31097
 #   KAFKA_HEAP               JVM heap of each node [-Xms128m -Xmx512m]
+#   KAFKA_CLUSTER_NETNS      1: `up` runs each node in its own network namespace (root only), so
+#                            that a node can be cut off the network and healed; 0: not [unset:
+#                            what the last `up` chose, kept in kafka/netns; none at first].
+#                            Node N then listens on 10.A.B.N (A.B from the base port) behind a veth pair, all of them on one
+#                            bridge whose address 10.A.B.254 is this host's: clients and nodes reach
+#                            each other through it, nothing routes off the machine (no forwarding).
+#                            `cut-node N` takes N's side of the bridge down: its packets to and from
+#                            the other nodes and every client are dropped (no reset: connections
+#                            hang, as in a real partition) until `heal-node N`.
 #   and kafka.sh's KAFKA_JIT_OPTS, KAFKA_CDS, KAFKA_START_TIMEOUT, KAFKA_LIBS_CACHE.
 #
 # Every node is formatted with the same cluster id and the same SCRAM users (admin, one principal
@@ -37,16 +47,74 @@ die() { echo "kafka-cluster: $*" >&2; exit 1; }
 client_port() { echo $((BASE_PORT + 2 * ($1 - 1))); }
 controller_port() { echo $((BASE_PORT + 2 * ($1 - 1) + 1)); }
 
+# Network namespaces: names and a /24 derived from the base port, so two clusters (test slots)
+# never share one. Interface names stay within the kernel's 15 characters.
+NETNS_MARKER="$SHARED_DIR/netns"
+SUBNET="10.$((BASE_PORT / 256 % 256)).$((BASE_PORT % 256))"
+BRIDGE="cvb$BASE_PORT"
+# KAFKA_CLUSTER_NETNS decides when set (stack.sh asks for the bootstrap before `up`); otherwise
+# the choice the last `up` recorded.
+netns_mode() {
+  case "${KAFKA_CLUSTER_NETNS:-}" in
+    1) return 0 ;;
+    "") [ -f "$NETNS_MARKER" ] ;;
+    *) return 1 ;;
+  esac
+}
+netns_of() { echo "cutover-$BASE_PORT-kafka-$1"; }
+veth_of() { echo "cv${BASE_PORT}k$1"; }
+
+host_of() { if netns_mode; then echo "$SUBNET.$1"; else echo 127.0.0.1; fi; }
+
 voters() {
   local n out=""
-  for n in "${NODES[@]}"; do out+="${out:+,}$n@127.0.0.1:$(controller_port "$n")"; done
+  for n in "${NODES[@]}"; do out+="${out:+,}$n@$(host_of "$n"):$(controller_port "$n")"; done
   echo "$out"
 }
 
 bootstrap() {
   local n out=""
-  for n in "${NODES[@]}"; do out+="${out:+,}127.0.0.1:$(client_port "$n")"; done
+  for n in "${NODES[@]}"; do out+="${out:+,}$(host_of "$n"):$(client_port "$n")"; done
   echo "$out"
+}
+
+# The bridge, and per node a namespace with one end of a veth pair (its address) and the other end
+# on the bridge. Idempotent: what exists is kept.
+netns_up() {
+  [ "$(id -u)" -eq 0 ] || die "KAFKA_CLUSTER_NETNS=1 needs root (ip netns)"
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add name "$BRIDGE" type bridge
+    ip addr add "$SUBNET.254/24" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  local n ns veth
+  for n in "${NODES[@]}"; do
+    ns="$(netns_of "$n")" veth="$(veth_of "$n")"
+    ip netns list | grep -qw "^$ns" || ip netns add "$ns"
+    if ! ip link show "$veth" >/dev/null 2>&1; then
+      ip link add "$veth" type veth peer name "${veth}p"
+      ip link set "${veth}p" netns "$ns"
+      ip -n "$ns" addr add "$SUBNET.$n/24" dev "${veth}p"
+    fi
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set "${veth}p" up
+    ip link set "$veth" master "$BRIDGE"
+    ip link set "$veth" up
+  done
+}
+
+# Deleting a namespace deletes its veth pair; only once no node runs in it. Nothing to delete is fine.
+netns_down() {
+  local n
+  for n in "${NODES[@]}"; do ip netns delete "$(netns_of "$n")" 2>/dev/null || true; done
+  ip link delete "$BRIDGE" 2>/dev/null || true
+}
+
+cut_or_heal() {  # N down|up
+  netns_mode || die "node $1 is not in a network namespace (start the cluster with KAFKA_CLUSTER_NETNS=1)"
+  [[ "$1" =~ ^[1-3]$ ]] || die "no node '$1' (1..3)"
+  ip link set "$(veth_of "$1")" "$2"
+  if [ "$2" = down ]; then say "node $1 cut off ($(host_of "$1"))"; else say "node $1 healed"; fi
 }
 
 cluster_id() {
@@ -65,7 +133,9 @@ cluster_id() {
 node() {
   local n="$1"; shift
   [[ "$n" =~ ^[1-3]$ ]] || die "no node '$n' (1..3)"
-  KAFKA_NODE_ID="$n" KAFKA_NODE_NAME="kafka-$n" \
+  local netns=""
+  ! netns_mode || netns="$(netns_of "$n")"
+  KAFKA_NODE_ID="$n" KAFKA_NODE_NAME="kafka-$n" KAFKA_HOST="$(host_of "$n")" KAFKA_NETNS="$netns" \
     KAFKA_PORT="$(client_port "$n")" KAFKA_CONTROLLER_PORT="$(controller_port "$n")" \
     KAFKA_QUORUM_VOTERS="$(voters)" KAFKA_CLUSTER_ID="$(cluster_id)" KAFKA_REPLICATION=3 \
     KAFKA_CREDENTIALS_FILE="$SHARED_DIR/credentials" KAFKA_CLIENTS_FILE="$SHARED_DIR/clients.json" \
@@ -82,12 +152,23 @@ all_nodes() {
 }
 
 cmd_up() {
+  mkdir -p "$SHARED_DIR"
+  if netns_mode; then
+    : >"$NETNS_MARKER"
+    netns_up
+  else
+    rm -f "$NETNS_MARKER"
+  fi
   node 1 credentials
   all_nodes start || die "a node did not start (logs: $CUTOVER_STATE_DIR/log/kafka-N.log)"
   say "3 nodes up: $(bootstrap); clients: $SHARED_DIR/clients.json"
 }
 
-cmd_down() { all_nodes stop; }
+# Whatever namespaces a former `up` left are removed, whichever mode this call is in.
+cmd_down() {
+  all_nodes stop
+  netns_down
+}
 
 cmd_status() {
   local n code=0
@@ -97,6 +178,7 @@ cmd_status() {
 
 cmd_clean() {
   all_nodes clean
+  netns_down
   rm -rf "$SHARED_DIR"
   say "removed the cluster's data, cluster id and credentials"
 }
@@ -117,9 +199,11 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   clean) cmd_clean ;;
-  start-node) node "${2:?node number}" start ;;
+  start-node) if netns_mode; then netns_up; fi; node "${2:?node number}" start ;;
   stop-node) node "${2:?node number}" stop ;;
   kill-node) cmd_kill_node "${2:?node number}" ;;
+  cut-node) cut_or_heal "${2:?node number}" down ;;
+  heal-node) cut_or_heal "${2:?node number}" up ;;
   bootstrap) bootstrap ;;
-  *) echo "usage: $0 up|down|status|clean|bootstrap|start-node N|stop-node N|kill-node N" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|clean|bootstrap|start-node N|stop-node N|kill-node N|cut-node N|heal-node N" >&2; exit 2 ;;
 esac

@@ -11,8 +11,8 @@
 #   CUTOVER_STATE_DIR      state folder [<repo>/.local/dev]; Kafka keeps its data in
 #                          $CUTOVER_STATE_DIR/kafka, its log in log/kafka.log, its pid in run/kafka.pid
 #                          (KAFKA_NODE_NAME below changes `kafka`)
-#   KAFKA_PORT             client listener on 127.0.0.1, SASL_PLAINTEXT with SCRAM-SHA-512 [9092]
-#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1, PLAINTEXT [9093]
+#   KAFKA_PORT             client listener on $KAFKA_HOST, SASL_PLAINTEXT with SCRAM-SHA-512 [9092]
+#   KAFKA_CONTROLLER_PORT  KRaft controller listener on $KAFKA_HOST, PLAINTEXT [9093]
 #   KAFKA_HEAP             JVM heap flags [-Xms256m -Xmx768m]
 #   KAFKA_JVM_OPTS         extra JVM flags [none]
 #   KAFKA_START_TIMEOUT    seconds `start` waits for the broker [90]
@@ -25,13 +25,16 @@
 #   KAFKA_NODE_ID          this node's id [1]
 #   KAFKA_NODE_NAME        names its data folder $CUTOVER_STATE_DIR/<name>, log log/<name>.log and
 #                          pid run/<name>.pid [kafka]
-#   KAFKA_QUORUM_VOTERS    the controllers, id@host:port,... [1@127.0.0.1:$KAFKA_CONTROLLER_PORT]
+#   KAFKA_QUORUM_VOTERS    the controllers, id@host:port,... [1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT]
 #   KAFKA_CLUSTER_ID       the cluster id every node is formatted with [random, one node]
 #   KAFKA_REPLICATION      replication factor of the internal topics and the default of new
 #                          topics; min.insync.replicas is 2 from 3 nodes up, else 1 [1]
 #   KAFKA_CREDENTIALS_FILE the principals' passwords, shared by every node [<data>/credentials]
 #   KAFKA_CLIENTS_FILE     clients.json [<data>/clients.json]
-#   KAFKA_CLIENT_BOOTSTRAP its bootstrap_servers [127.0.0.1:$KAFKA_PORT]
+#   KAFKA_CLIENT_BOOTSTRAP its bootstrap_servers [$KAFKA_HOST:$KAFKA_PORT]
+#   KAFKA_HOST             the address both listeners bind and advertise [127.0.0.1]
+#   KAFKA_NETNS            a network namespace (`ip netns`) to run the broker in [none]: how
+#                          infra/kafka-cluster.sh can cut a node off the network (KAFKA_CLUSTER_NETNS)
 #
 # Security: clients must authenticate with SCRAM-SHA-512, and the broker enforces ACLs (KRaft's
 # StandardAuthorizer; nothing is allowed without an ACL). The principals are `admin` (a super user,
@@ -40,8 +43,9 @@
 # written, with the bootstrap address, to $CUTOVER_STATE_DIR/kafka/clients.json (mode 0600):
 #   {"bootstrap_servers", "security_protocol", "sasl_mechanism",
 #    "principals": {"<name>": {"username", "password"}}}
-# The controller listener cannot use SCRAM: it stays PLAINTEXT on loopback, where the broker's own
-# principal (ANONYMOUS) is a super user. `clean` removes the storage and the credentials.
+# The controller listener cannot use SCRAM: it stays PLAINTEXT on loopback (or, with KAFKA_NETNS, on
+# kafka-cluster.sh's bridge, which has no route off the machine), where the broker's own principal
+# (ANONYMOUS) is a super user. `clean` removes the storage and the credentials.
 #
 # The jars are fetched once per version with Maven (infra/kafka/pom.xml) into
 # $KAFKA_LIBS_CACHE/kafka-libs-<version>, shared by every state folder.
@@ -67,7 +71,9 @@ KAFKA_JIT_OPTS="${KAFKA_JIT_OPTS--XX:TieredStopAtLevel=1}"
 KAFKA_CDS="${KAFKA_CDS:-1}"
 KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
 KAFKA_NODE_NAME="${KAFKA_NODE_NAME:-kafka}"
-KAFKA_QUORUM_VOTERS="${KAFKA_QUORUM_VOTERS:-$KAFKA_NODE_ID@127.0.0.1:$KAFKA_CONTROLLER_PORT}"
+KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
+KAFKA_NETNS="${KAFKA_NETNS:-}"
+KAFKA_QUORUM_VOTERS="${KAFKA_QUORUM_VOTERS:-$KAFKA_NODE_ID@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT}"
 KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-}"
 KAFKA_REPLICATION="${KAFKA_REPLICATION:-1}"
 [[ "$KAFKA_REPLICATION" =~ ^[1-9]$ ]] || { echo "kafka.sh: KAFKA_REPLICATION must be 1-9" >&2; exit 1; }
@@ -85,7 +91,7 @@ CONFIG_FILE="$DATA_DIR/server.properties"
 # One `name password` line per principal; clients.json is written from it on every start.
 CREDENTIALS_FILE="${KAFKA_CREDENTIALS_FILE:-$DATA_DIR/credentials}"
 CLIENTS_FILE="${KAFKA_CLIENTS_FILE:-$DATA_DIR/clients.json}"
-KAFKA_CLIENT_BOOTSTRAP="${KAFKA_CLIENT_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
+KAFKA_CLIENT_BOOTSTRAP="${KAFKA_CLIENT_BOOTSTRAP:-$KAFKA_HOST:$KAFKA_PORT}"
 PRINCIPALS=(admin accounts billing addresses scheduler observer)
 LOG_DIRS="$DATA_DIR/data"
 LOG_FILE="$STATE_DIR/log/$KAFKA_NODE_NAME.log"
@@ -154,7 +160,7 @@ alive() {
 }
 
 port_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+  timeout 2 bash -c "exec 3<>/dev/tcp/$KAFKA_HOST/$1" 2>/dev/null
 }
 
 password_of() {
@@ -215,15 +221,15 @@ write_config() {
 process.roles=broker,controller
 node.id=$KAFKA_NODE_ID
 controller.quorum.voters=$KAFKA_QUORUM_VOTERS
-listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 log.dirs=$LOG_DIRS
 
 # Clients authenticate with SCRAM-SHA-512 and may do only what an ACL allows. The controller
-# listener (loopback only) cannot use SCRAM: its principal is ANONYMOUS, hence a super user.
+# listener (host-internal only) cannot use SCRAM: its principal is ANONYMOUS, hence a super user.
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(password_of admin)";
@@ -313,7 +319,7 @@ cmd_start() {
   rm -f "$PID_FILE"
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
     if port_open "$port"; then
-      die "port $port on 127.0.0.1 is already in use by another process; set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+      die "port $port on $KAFKA_HOST is already in use by another process; set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
     fi
   done
   command -v java >/dev/null || die "java not found (OpenJDK 17+ is needed)"
@@ -357,10 +363,13 @@ launch_and_wait() {
   echo "----- $(date '+%F %T') kafka.sh start (Kafka $KAFKA_VERSION, port $KAFKA_PORT) -----" >>"$LOG_FILE"
 
   rm -f "$PID_FILE"
+  # `ip netns exec` enters the namespace and execs the rest, so the pid stays the broker's.
+  local netns=()
+  [ -z "$KAFKA_NETNS" ] || netns=(ip netns exec "$KAFKA_NETNS")
   # setsid: the broker leaves the caller's process group (a Ctrl-C in a test run does not hit it);
   # the inner shell writes its own pid, which exec hands on to java.
   # shellcheck disable=SC2086  # KAFKA_HEAP / KAFKA_JIT_OPTS / KAFKA_JVM_OPTS are word lists on purpose
-  nohup setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
+  nohup setsid "${netns[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
     java $KAFKA_HEAP $KAFKA_JIT_OPTS \
       -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
       -XX:+ExitOnOutOfMemoryError -XX:ErrorFile="$STATE_DIR/log/kafka-hs_err_%p.log" \
@@ -398,7 +407,7 @@ launch_and_wait() {
     sleep 0.1
   done
   LAUNCH_RESULT=started
-  say "started Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (pid $pid, state $STATE_DIR)"
+  say "started Kafka $KAFKA_VERSION on $KAFKA_HOST:$KAFKA_PORT (pid $pid, state $STATE_DIR)"
 }
 
 cmd_stop() {
@@ -431,9 +440,9 @@ cmd_status() {
   local pid
   if pid="$(running_pid)"; then
     if port_open "$KAFKA_PORT"; then
-      say "running (pid $pid, 127.0.0.1:$KAFKA_PORT, Kafka $KAFKA_VERSION, state $STATE_DIR)"
+      say "running (pid $pid, $KAFKA_HOST:$KAFKA_PORT, Kafka $KAFKA_VERSION, state $STATE_DIR)"
     else
-      say "process alive (pid $pid) but 127.0.0.1:$KAFKA_PORT does not answer (starting or wrong KAFKA_PORT?)"
+      say "process alive (pid $pid) but $KAFKA_HOST:$KAFKA_PORT does not answer (starting or wrong KAFKA_PORT?)"
     fi
     return 0
   fi

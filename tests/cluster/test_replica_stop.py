@@ -34,9 +34,9 @@ from confluent_kafka.admin import AdminClient
 from cutover_contracts.topics import SERVICES
 from cutover_kit.settings import Settings
 from cutover_scheduler.bootstrap import EmitterSettings
-from tests.cluster.conftest import OFFSET, STATE, Cluster
-from tests.cluster.test_broker_failover import (
-    REPORT,
+from tests.cluster.stack import OFFSET, Cluster, replica_pids
+from tests.cluster.test_broker_failover import REPORT
+from tests.cluster.workload import (
     Load,
     assert_each_done_once,
     count,
@@ -72,15 +72,6 @@ CLAIMING = (
 CLAIMED = "SELECT id FROM scheduled_events WHERE xmax::text = $1::text AND state = 'pending'"
 
 
-def replica_pids() -> dict[int, str]:
-    """pid → replica (`accounts-2`), from the stack's pid files."""
-    return {
-        int((STATE / "run" / f"{service}-{r}.pid").read_text()): f"{service}-{r}"
-        for service in SERVICES
-        for r in (1, 2)
-    }
-
-
 def replica_port(replica: str) -> int:
     """Where the replica itself listens (infra/stack.sh's replica_port), behind the proxy."""
     service, r = replica.rsplit("-", 1)
@@ -102,13 +93,6 @@ def local_ports(pid: int) -> set[int]:
             if fields[9] in inodes:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
-
-
-async def relay_lease(cluster: Cluster, service: str) -> tuple[int, str | None]:
-    """The lease of the service's relay: its epoch and the replica holding it."""
-    [lease] = await rows(cluster, service, "SELECT epoch, holder FROM relay_leases")
-    pid = int(lease["holder"].split(":")[-2])  # host:pid:suffix
-    return lease["epoch"], replica_pids().get(pid)
 
 
 def consumer_groups(cluster: Cluster) -> dict[str, tuple[str, int]]:
@@ -221,7 +205,7 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
         await asyncio.gather(*(schedule(n, a) for n, a in enumerate(scheduled)))
 
     # And every relay's leader, each a replica of the cluster
-    before = {service: await relay_lease(cluster, service) for service in SERVICES}
+    before = {service: await cluster.relay_lease(service) for service in SERVICES}
     assert all(replica is not None for _, replica in before.values()), before
     pids = {replica: pid for pid, replica in replica_pids().items()}
     groups_before = await asyncio.to_thread(consumer_groups, cluster)
@@ -282,7 +266,7 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
             now = time.monotonic()
             for service in SERVICES:
                 if service not in takeover:
-                    epoch, holder = await relay_lease(cluster, service)
+                    epoch, holder = await cluster.relay_lease(service)
                     if epoch > before[service][0]:
                         assert holder not in (None, victims[service]), (service, holder)
                         takeover[service] = now - frozen_since[service]
@@ -349,7 +333,7 @@ async def test_a_replica_of_each_service_frozen_is_replaced_and_fenced_and_doubl
                 fenced_after[service] = time.monotonic() - woken_at
         await asyncio.sleep(0.2)
     for service in SERVICES:
-        _, holder = await relay_lease(cluster, service)
+        _, holder = await cluster.relay_lease(service)
         assert holder != victims[service], (service, holder)
     figures["fenced_seconds_after_waking"] = {s: round(v, 1) for s, v in fenced_after.items()}
 

@@ -5,6 +5,7 @@ writes)."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import subprocess
 from pathlib import Path
@@ -143,8 +144,41 @@ def test_the_dev_and_the_compose_broker_are_secured_alike(script: str) -> None:
         assert setting in text, setting
     assert f"PRINCIPALS=({' '.join(PRINCIPALS)})" in text
     assert "--add-scram" in text
-    # the controller listener, the one without SASL, listens on loopback only
-    assert re.search(r"CONTROLLER://127\.0\.0\.1:", text)
+    # the controller listener, the one without SASL, listens on loopback only (kafka.sh's
+    # KAFKA_HOST, loopback unless kafka-cluster.sh puts a node on its host-internal bridge)
+    assert re.search(r"CONTROLLER://(127\.0\.0\.1|\$KAFKA_HOST):", text)
+    if "CONTROLLER://$KAFKA_HOST:" in text:
+        assert 'KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"' in text
+
+
+def test_the_cluster_s_network_namespaces_are_private_and_one_per_test_slot(tmp_path: Path) -> None:
+    """Cut-off brokers (KAFKA_CLUSTER_NETNS=1) listen on a private subnet of their own per base
+    port, so two test slots never share one; without namespaces they stay on loopback."""
+
+    def hosts(base_port: int, netns: str) -> list[str]:
+        bootstrap = subprocess.run(
+            [REPO / "infra" / "kafka-cluster.sh", "bootstrap"],
+            env={
+                "PATH": "/usr/bin:/bin",
+                "CUTOVER_STATE_DIR": str(tmp_path),
+                "KAFKA_CLUSTER_BASE_PORT": str(base_port),
+                "KAFKA_CLUSTER_NETNS": netns,
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return [address.rsplit(":", 1)[0] for address in bootstrap.split(",")]
+
+    subnets = set()
+    for slot in range(5):
+        isolated = hosts(31092 + 200 * slot, "1")
+        assert all(
+            ipaddress.ip_address(host) in ipaddress.ip_network("10.0.0.0/8") for host in isolated
+        )
+        subnets.add(ipaddress.ip_network(f"{isolated[0]}/24", strict=False))
+        assert hosts(31092 + 200 * slot, "0") == ["127.0.0.1"] * 3
+    assert len(subnets) == 5
 
 
 def test_each_composed_service_connects_to_kafka_as_itself_and_migrate_as_admin() -> None:

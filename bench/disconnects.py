@@ -242,13 +242,16 @@ class Completions:
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of one process (0 when it is gone)."""
+def _cpu_of(pid: int, *, ended_children: bool = False) -> float:
+    """User + system CPU seconds of one process (0 when it is gone), and with `ended_children`
+    those of its children that ended and were reaped (the kernel adds them to the parent's)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    own = int(fields[11]) + int(fields[12])  # utime, stime
+    reaped = int(fields[13]) + int(fields[14]) if ended_children else 0  # cutime, cstime
+    return (own + reaped) / TICKS
 
 
 def children_of(parent: int) -> list[int]:
@@ -291,7 +294,10 @@ def pss_mib(pids: list[int]) -> float:
 
 class CpuMeter:
     """CPU seconds spent by each part of the system between `start` and `stop`. PostgreSQL counts
-    its postmaster and every backend alive at either reading (pooled connections live throughout)."""
+    its postmaster, every backend alive, and the backends that ended: a backend's CPU moves to the
+    postmaster's reaped children's when its connection closes, so it is neither lost nor, as a
+    backend alive at the first reading and gone at the second, subtracted (which made a run whose
+    harness closed its pool read negative)."""
 
     def __init__(self, services: dict[str, subprocess.Popen]) -> None:
         self.services = {name: process.pid for name, process in services.items()}
@@ -299,7 +305,6 @@ class CpuMeter:
         self.postmaster = int((STATE / "pg" / "postmaster.pid").read_text().split()[0])
 
     def _read(self) -> dict[str, float]:
-        postgres = [self.postmaster, *children_of(self.postmaster)]
         # user + nice + system + irq + softirq of every core: what the parts add up to, plus what
         # they miss (processes that ended between the readings, the kernel's own work)
         user, nice, system, _idle, _iowait, irq, softirq = map(
@@ -314,7 +319,8 @@ class CpuMeter:
                 for name, pid in self.services.items()
             },
             "kafka": _cpu_of(self.kafka),
-            "postgres": sum(_cpu_of(pid) for pid in postgres),
+            "postgres": _cpu_of(self.postmaster, ended_children=True)
+            + sum(_cpu_of(pid) for pid in children_of(self.postmaster)),
             "load generator": _cpu_of(os.getpid()),
         }
 

@@ -23,6 +23,7 @@ from cutover_contracts.topics import (
     ACCOUNT_UPDATED,
     SCHEDULED_EVENT_OUTCOME,
 )
+from cutover_kit.errors import AccountNotFound
 from tests.unit.fakes.accounts import ACTIVE, INACTIVE, LEAD, RESIDENTIAL, FakeAccountsUnitOfWork
 
 STEP_TIMEOUT = timedelta(minutes=5)
@@ -122,7 +123,7 @@ async def test_an_activating_disconnect_status_is_refused(uow: FakeAccountsUnitO
 
 
 async def test_disconnecting_an_unknown_account_is_refused(uow: FakeAccountsUnitOfWork) -> None:
-    with pytest.raises(errors.AccountNotFound):
+    with pytest.raises(AccountNotFound):
         await disconnect(uow, 404)
 
 

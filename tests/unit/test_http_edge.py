@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 
 from cutover_contracts.topics import SERVICES
+from cutover_kit.dead_letters import DeadLetterNotFound
+from cutover_kit.errors import AccountNotFound
 from cutover_kit.problems import install_problem_handlers
 from cutover_kit.settings import Settings
 from tests.support.tokens import ISSUER, TestIssuer
@@ -131,6 +134,32 @@ def test_a_unique_or_foreign_key_violation_reaching_the_edge_is_a_409_not_a_500(
     body = assert_problem(response, 409)
     assert body["type"] == "urn:cutover:problem:conflict"
     assert said in body["detail"] and "nothing was written" in body["detail"]
+
+
+def test_an_id_that_names_nothing_is_a_404_naming_the_thing_and_carrying_the_id() -> None:
+    # Given a route that looks up an account and a dead letter that do not exist
+    app = FastAPI()
+    install_problem_handlers(app)
+    letter_id = uuid.uuid4()
+
+    @app.get("/accounts/{account_id}")
+    async def get_account(account_id: int) -> None:
+        raise AccountNotFound(account_id)
+
+    @app.get("/dead-letters")
+    async def get_letter() -> None:
+        raise DeadLetterNotFound(letter_id)
+
+    client = TestClient(app, raise_server_exceptions=False)
+
+    # When each is asked for, then each 404 says what is missing and carries its id
+    account = assert_problem(client.get("/accounts/7"), 404)
+    assert account["type"] == "urn:cutover:problem:account-not-found"
+    assert account["detail"] == "Account 7 does not exist." and account["account_id"] == 7
+    letter = assert_problem(client.get("/dead-letters"), 404)
+    assert letter["type"] == "urn:cutover:problem:dead-letter-not-found"
+    assert letter["detail"] == f"Dead letter {letter_id} does not exist."
+    assert letter["dead_letter_id"] == str(letter_id)
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -31,7 +31,7 @@ from cutover_kit import context
 from cutover_kit.auth import requires
 from cutover_kit.db import UnitOfWork, outbox_channel
 from cutover_kit.dependencies import RuntimeOf
-from cutover_kit.errors import Conflict, NotFound, Unprocessable
+from cutover_kit.errors import Conflict, DoesNotExist, Unprocessable
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
 from cutover_kit.pagination import Listing, Page, PageRequest
@@ -166,11 +166,10 @@ async def record_refused(session: AsyncSession, refused: list[tuple[Row[Any], st
 # --- operating them -------------------------------------------------------------------------------
 
 
-class DeadLetterNotFound(NotFound):
+class DeadLetterNotFound(DoesNotExist):
     code = "dead-letter-not-found"
-
-    def __init__(self, letter_id: UUID) -> None:
-        super().__init__(f"Dead letter {letter_id} does not exist.", dead_letter_id=letter_id)
+    subject = "Dead letter"
+    id_member = "dead_letter_id"
 
 
 class DeadLetterNotOpen(Conflict):

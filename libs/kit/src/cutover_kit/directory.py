@@ -22,7 +22,7 @@ from cutover_contracts.events import AccountArchivedV1, AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_CREATED, Topic
 from cutover_kit.consumer import Handler, one_by_one
 from cutover_kit.db import UnitOfWork
-from cutover_kit.errors import Conflict, NotFound, PeerUnavailable
+from cutover_kit.errors import AccountNotFound, Conflict, PeerUnavailable
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,6 @@ class LocalAccountCopy(Protocol):
     async def remember_account(self, account_id: int) -> None: ...
 
 
-class UnknownAccount(NotFound):
-    code = "account-not-found"
-
-    def __init__(self, account_id: int) -> None:
-        super().__init__(f"Account {account_id} does not exist.", account_id=account_id)
-
-
 class ArchivedAccount(Conflict):
     code = "account-archived"
 
@@ -93,7 +86,7 @@ async def require_active_account(
     if archived is None:
         facts = await directory.lookup(account_id)
         if facts is None:
-            raise UnknownAccount(account_id)
+            raise AccountNotFound(account_id)
         await local.remember_account(account_id)
         archived = facts.archived
     if archived:

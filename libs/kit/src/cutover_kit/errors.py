@@ -24,6 +24,25 @@ class NotFound(DomainError):
     code = "not-found"
 
 
+class DoesNotExist(NotFound):
+    """The thing an id names does not exist: "<subject> <id> does not exist.", with the id in the
+    problem under `id_member`. A subclass declares the three; most 404s are this one sentence."""
+
+    subject = "Resource"
+    id_member = "id"
+
+    def __init__(self, id_: object) -> None:
+        super().__init__(f"{self.subject} {id_} does not exist.", **{self.id_member: id_})
+
+
+class AccountNotFound(DoesNotExist):
+    """Answered by every service: accounts owns accounts, the others refer to them by id."""
+
+    code = "account-not-found"
+    subject = "Account"
+    id_member = "account_id"
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

@@ -3,14 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from cutover_kit.errors import Conflict, DomainError, NotFound, Unprocessable
-
-
-class AccountNotFound(NotFound):
-    code = "account-not-found"
-
-    def __init__(self, account_id: int) -> None:
-        super().__init__(f"Account {account_id} does not exist.", account_id=account_id)
+from cutover_kit.errors import Conflict, DoesNotExist, DomainError, Unprocessable
 
 
 class AccountIdTaken(Conflict):
@@ -77,11 +70,10 @@ class AccountArchived(Conflict):
         )
 
 
-class DisconnectNotFound(NotFound):
+class DisconnectNotFound(DoesNotExist):
     code = "disconnect-not-found"
-
-    def __init__(self, disconnect_id: UUID) -> None:
-        super().__init__(f"Disconnect {disconnect_id} does not exist.", disconnect_id=disconnect_id)
+    subject = "Disconnect"
+    id_member = "disconnect_id"
 
 
 class AccountTypeNameTaken(Conflict):

@@ -15,6 +15,7 @@ from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_CREATED
 from cutover_kit import context
+from cutover_kit.errors import AccountNotFound
 from cutover_kit.pagination import PageRequest
 
 UNSET: Any = object()
@@ -98,7 +99,7 @@ async def get_account(uow: AccountsUnitOfWork, account_id: int) -> Account:
     async with uow:
         account = await uow.accounts.get(account_id)
         if account is None:
-            raise errors.AccountNotFound(account_id)
+            raise AccountNotFound(account_id)
         return account
 
 
@@ -117,7 +118,7 @@ async def children(
 ) -> tuple[list[Account], str | None]:
     async with uow:
         if await uow.accounts.get(account_id) is None:
-            raise errors.AccountNotFound(account_id)
+            raise AccountNotFound(account_id)
         filters = AccountFilter(parent_account_id=account_id, include_archived=True)
         return await uow.accounts.list_accounts(filters, page)
 
@@ -165,7 +166,7 @@ async def apply_edit(
         await repository.lock_parent_links()
     account = await repository.get(account_id, for_update=True)
     if account is None:
-        raise errors.AccountNotFound(account_id)
+        raise AccountNotFound(account_id)
     account.check_editable()
     changes: dict[str, Any] = {}
     if name is not UNSET and name != account.name:
@@ -226,5 +227,5 @@ async def history(
     async with uow:
         repository = uow.accounts
         if await repository.get(account_id) is None:
-            raise errors.AccountNotFound(account_id)
+            raise AccountNotFound(account_id)
         return await repository.history(account_id, page)

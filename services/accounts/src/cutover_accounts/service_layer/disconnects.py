@@ -47,7 +47,7 @@ from cutover_contracts.topics import (
     SCHEDULED_EVENT_OUTCOME,
 )
 from cutover_kit import context
-from cutover_kit.errors import DomainError
+from cutover_kit.errors import AccountNotFound, DomainError
 from cutover_kit.pagination import PageRequest
 
 
@@ -121,7 +121,7 @@ async def start_disconnects(
         state = locked.get(order.account_id)
         try:
             if state is None:
-                raise errors.AccountNotFound(order.account_id)
+                raise AccountNotFound(order.account_id)
             state.account.check_can_disconnect(
                 state.pending_disconnect_id,
                 last_disconnect_abandoned=state.last_disconnect_abandoned,
@@ -476,7 +476,7 @@ async def disconnects_of(
     async with uow:
         repository = uow.accounts
         if await repository.get(account_id) is None:
-            raise errors.AccountNotFound(account_id)
+            raise AccountNotFound(account_id)
         return await repository.disconnects_of(account_id, page)
 
 

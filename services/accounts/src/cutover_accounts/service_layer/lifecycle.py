@@ -14,12 +14,13 @@ from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.events import AccountArchivedV1, AccountReactivatedV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_REACTIVATED
 from cutover_kit import context
+from cutover_kit.errors import AccountNotFound
 
 
 async def _locked(repository: AccountsRepository, account_id: int) -> Account:
     account = await repository.get(account_id, for_update=True)
     if account is None:
-        raise errors.AccountNotFound(account_id)
+        raise AccountNotFound(account_id)
     return account
 
 

@@ -8,11 +8,10 @@ from typing import Any
 
 from cutover_accounts.adapters.peers import Peers
 from cutover_accounts.adapters.queries import ACCOUNTS, AccountFilter
-from cutover_accounts.domain import errors
 from cutover_accounts.domain.model import Account, AccountStatus
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
 from cutover_contracts.scheduled import DISCONNECT_ACCOUNT
-from cutover_kit.errors import DomainError, PeerUnavailable
+from cutover_kit.errors import AccountNotFound, DomainError, PeerUnavailable
 
 CHILDREN_SHOWN = 500
 
@@ -37,7 +36,7 @@ async def disconnect_preview(uow: AccountsUnitOfWork, peers: Peers, account_id: 
         repository = uow.accounts
         account = await repository.get(account_id)
         if account is None:
-            raise errors.AccountNotFound(account_id)
+            raise AccountNotFound(account_id)
         status = await repository.status(await repository.disconnect_status_id())
         assert status is not None  # foreign key
         refusal = None

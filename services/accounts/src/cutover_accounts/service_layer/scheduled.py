@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from cutover_accounts.domain.errors import AccountNotFound
 from cutover_accounts.service_layer.accounts import apply_edit
 from cutover_accounts.service_layer.disconnects import (
     DisconnectOrder,
@@ -24,7 +23,7 @@ from cutover_contracts.scheduled import (
     DisconnectAccountPayload,
 )
 from cutover_kit import context
-from cutover_kit.errors import DomainError
+from cutover_kit.errors import AccountNotFound, DomainError
 
 
 async def apply_due_events(

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from cutover_kit.errors import Conflict, NotFound
+from cutover_kit.errors import Conflict, DoesNotExist, NotFound
 
 
-class AddressNotFound(NotFound):
+class AddressNotFound(DoesNotExist):
     code = "serviceable-address-not-found"
-
-    def __init__(self, address_id: UUID) -> None:
-        super().__init__(f"Serviceable address {address_id} does not exist.", address_id=address_id)
+    subject = "Serviceable address"
+    id_member = "address_id"
 
 
 class DuplicateAddress(Conflict):

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from uuid import UUID
-
-from cutover_kit.errors import Conflict, NotFound, Unprocessable
+from cutover_kit.errors import Conflict, DoesNotExist, Unprocessable
 
 
 class CurrencyMismatch(Unprocessable):
@@ -25,8 +23,7 @@ class NothingToInvoice(Conflict):
         super().__init__(f"Account {account_id} has no uninvoiced debits.", account_id=account_id)
 
 
-class InvoiceNotFound(NotFound):
+class InvoiceNotFound(DoesNotExist):
     code = "invoice-not-found"
-
-    def __init__(self, invoice_id: UUID) -> None:
-        super().__init__(f"Invoice {invoice_id} does not exist.", invoice_id=invoice_id)
+    subject = "Invoice"
+    id_member = "invoice_id"

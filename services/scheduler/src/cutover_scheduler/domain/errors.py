@@ -3,14 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from cutover_kit.errors import Conflict, NotFound, Unprocessable
+from cutover_kit.errors import Conflict, DoesNotExist, Unprocessable
 
 
-class ScheduledEventNotFound(NotFound):
+class ScheduledEventNotFound(DoesNotExist):
     code = "scheduled-event-not-found"
-
-    def __init__(self, event_id: UUID) -> None:
-        super().__init__(f"Scheduled event {event_id} does not exist.", scheduled_event_id=event_id)
+    subject = "Scheduled event"
+    id_member = "scheduled_event_id"
 
 
 class UnknownEventType(Unprocessable):

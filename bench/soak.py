@@ -7,7 +7,10 @@ offered rate (default 100/s for 600 s) through bench-disconnects' own client, wh
 memory of every part of the system is read from /proc every 5 s: each service (its supervisor and
 workers), Kafka, and PostgreSQL. For PostgreSQL the figure is the private memory (`RssAnon`) of the
 postmaster and its backends: each backend maps the shared buffers too, and counting them once per
-backend would show the buffers filling up, not a leak. The leak check is the slope of a
+backend would show the buffers filling up, not a leak; each sample also splits it by kind (client
+backends and their count, autovacuum workers, the rest). Kafka runs with a fixed, pre-touched heap
+(`bench.common.infra`, as a production broker does), so its RSS shows what grows beside the heap,
+not the heap being committed. The leak check is the slope of a
 least-squares line through the samples from minute 2 to the end (the first two minutes are warm-up:
 pools, caches and the JIT fill): under 1 MiB per minute for every part. Results go to
 bench/results/soak.json and a chart, bench/results/soak.png.
@@ -59,8 +62,24 @@ def _kib(pid: int, field: str) -> int:
     return 0
 
 
-def memory_mib(services: dict[str, int]) -> dict[str, float]:
-    """Resident memory of each part now, MiB (see the module's docstring for PostgreSQL's)."""
+def _postgres_kind(pid: int) -> str:
+    """What a child of the postmaster is, from its title ("postgres: accounts accounts 127.0.0.1…",
+    "postgres: autovacuum worker", "postgres: checkpointer", …)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return "gone"
+    if "autovacuum worker" in title:
+        return "autovacuum workers"
+    if "127.0.0.1" in title or "[local]" in title:
+        return "client backends"
+    return "the rest"
+
+
+def memory_mib(services: dict[str, int]) -> tuple[dict[str, float], dict[str, float]]:
+    """Resident memory of each part now, MiB (see the module's docstring for PostgreSQL's), and
+    PostgreSQL's split by kind of process with the count of client backends: a pool that opens
+    connections, or autovacuum workers that come and go, move the sum without anything leaking."""
     kafka = int((STATE / "run" / "kafka.pid").read_text().split()[0])
     postmaster = int((STATE / "pg" / "postmaster.pid").read_text().split()[0])
     parts = {
@@ -68,8 +87,18 @@ def memory_mib(services: dict[str, int]) -> dict[str, float]:
         for name, pid in services.items()
     }
     parts["kafka"] = _kib(kafka, "VmRSS")
-    parts["postgres"] = sum(_kib(p, "RssAnon") for p in (postmaster, *children_of(postmaster)))
-    return {name: round(kib / 1024, 2) for name, kib in parts.items()}
+    kinds: dict[str, float] = {"client backends": 0, "autovacuum workers": 0, "the rest": 0}
+    backends = 0
+    for pid in children_of(postmaster):
+        kind = _postgres_kind(pid)
+        if kind != "gone":
+            kinds[kind] += _kib(pid, "RssAnon")
+            backends += kind == "client backends"
+    kinds["the rest"] += _kib(postmaster, "RssAnon")
+    parts["postgres"] = sum(kinds.values())
+    postgres = {kind: round(kib / 1024, 2) for kind, kib in kinds.items()}
+    postgres["client backend count"] = backends
+    return {name: round(kib / 1024, 2) for name, kib in parts.items()}, postgres
 
 
 def slope_mib_per_minute(samples: list[dict], part: str) -> float:
@@ -111,7 +140,8 @@ async def sample_memory(services: dict[str, int], samples: list[dict], stop: asy
     started = time.monotonic()
     while not stop.is_set():
         minute = (time.monotonic() - started) / 60
-        samples.append({"minute": round(minute, 3), "mib": memory_mib(services)})
+        parts, postgres = memory_mib(services)
+        samples.append({"minute": round(minute, 3), "mib": parts, "postgres": postgres})
         try:
             await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
         except TimeoutError:
@@ -187,6 +217,16 @@ async def main() -> None:
     for part in samples[0]["mib"]:
         slope = slope_mib_per_minute(samples, part)
         slopes[part] = {"mib_per_minute": slope, "ok": slope < TARGET_MIB_PER_MINUTE}
+    kept = [s["postgres"] for s in samples if s["minute"] >= WARM_UP_MINUTES]
+    postgres_after_warm_up = {
+        kind: {
+            "first": kept[0][kind],
+            "last": kept[-1][kind],
+            "min": min(k[kind] for k in kept),
+            "max": max(k[kind] for k in kept),
+        }
+        for kind in kept[0]
+    }
     e2e = [done.at[i] - sent[i] * 1000 for i in ids if i in done.at]
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -203,6 +243,7 @@ async def main() -> None:
         "target_mib_per_minute": TARGET_MIB_PER_MINUTE,
         "slopes": slopes,
         "max_slope_mib_per_minute": max(s["mib_per_minute"] for s in slopes.values()),
+        "postgres_after_warm_up": postgres_after_warm_up,
         "samples": samples,
     }
     out = write_result("soak.json", document)

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, WithJsonSchema
-from sqlalchemy import Column, Select, and_, or_, tuple_
+from sqlalchemy import Column, Select, and_, or_, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -297,7 +297,19 @@ class Listing:
         return parameters
 
 
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, with LIKE's own wildcards escaped."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def contains_pattern(words: str) -> str:
+    """A LIKE pattern matching `words` anywhere, with LIKE's own wildcards escaped."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+async def plan_for_the_pattern(session: AsyncSession) -> None:
+    """Have PostgreSQL plan the rest of this transaction's statements for their values.
+
+    A search (`LIKE '%…%'`) is best answered by its trigram index when the pattern is rare and by
+    an index in sort order when it is common. Statements are prepared (asyncpg), and after five
+    runs of one on a connection PostgreSQL may keep a generic plan made without the pattern: at
+    10,000,000 accounts the report's disconnections searched for a rare name then walked 666,813
+    disconnects in 18.6 s, where the plan for the pattern takes 0.12 s (EXPLAIN ANALYZE,
+    2026-12-03). Only searches pay the planning; SET LOCAL ends with the transaction."""
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))

@@ -140,6 +140,7 @@ class ReportQuery:
     statement: Select[Any]
     sort: Sort
     id_column: Any
+    searches: bool = False  # a `q` is in it: see `plan_for_the_pattern`
 
 
 def report_table(
@@ -167,4 +168,4 @@ def report_table(
     ).conditions()
     # Rows without a value (no final invoice) come last in both directions.
     sort = replace(parse_sort(query.sort, sorts), nulls_last=True)
-    return ReportQuery(rows.where(*conditions), sort, id_column)
+    return ReportQuery(rows.where(*conditions), sort, id_column, searches=bool(query.q))

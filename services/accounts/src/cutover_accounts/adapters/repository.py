@@ -43,7 +43,7 @@ from cutover_accounts.adapters.tables import (
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
-from cutover_kit.pagination import PageRequest, fetch_page, in_order
+from cutover_kit.pagination import PageRequest, fetch_page, in_order, plan_for_the_pattern
 
 # The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
 REPORT_BATCH = 1000  # rows per fetch of a streamed report: flat memory, few round trips
@@ -267,11 +267,15 @@ class AccountsRepository:
     async def list_accounts(
         self, filters: AccountFilter, page: PageRequest
     ) -> tuple[list[Account], str | None]:
+        if filters.q:
+            await plan_for_the_pattern(self.session)
         return await page.fetch(
             self.session, select(accounts).where(*filters.conditions()), Account
         )
 
     async def count_accounts(self, filters: AccountFilter) -> int:
+        if filters.q:
+            await plan_for_the_pattern(self.session)
         return (
             await self.session.execute(
                 select(func.count()).select_from(accounts).where(*filters.conditions())
@@ -282,6 +286,8 @@ class AccountsRepository:
         self, report: ReportQuery, *, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a report table, and the cursor of the next."""
+        if report.searches:
+            await plan_for_the_pattern(self.session)
         rows, next_cursor = await fetch_page(
             self.session,
             report.statement,
@@ -295,6 +301,8 @@ class AccountsRepository:
     async def report_rows(self, report: ReportQuery) -> AsyncIterator[dict[str, Any]]:
         """Every row of a report table, read through a server-side cursor a batch at a time, so
         memory stays flat however many rows there are."""
+        if report.searches:
+            await plan_for_the_pattern(self.session)
         statement = in_order(report.statement, report.sort, report.id_column)
         result = await self.session.stream(statement.execution_options(yield_per=REPORT_BATCH))
         async for row in result.mappings():

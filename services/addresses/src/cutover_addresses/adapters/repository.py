@@ -18,7 +18,7 @@ from cutover_addresses.adapters.tables import (
 )
 from cutover_addresses.domain.model import ServiceableAddress
 from cutover_kit.directory import KnownAccounts
-from cutover_kit.pagination import PageRequest, contains_pattern
+from cutover_kit.pagination import PageRequest, contains_pattern, plan_for_the_pattern
 
 COLUMNS = [column for column in serviceable_addresses.c if column.name != "normalised"]
 
@@ -163,6 +163,7 @@ class AddressesRepository:
             query = query.where(account.is_(None) if available else account.is_not(None))
         if q:
             query = query.where(serviceable_addresses.c.normalised.like(contains_pattern(q)))
+            await plan_for_the_pattern(self.session)
         return await page.fetch(self.session, query, ServiceableAddress)
 
     async def release(self, address_id: UUID, account_id: int) -> None:

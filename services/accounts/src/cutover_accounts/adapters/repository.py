@@ -286,11 +286,9 @@ class AccountsRepository:
         self, report: ReportQuery, *, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a report table, and the cursor of the next."""
-        if report.searches:
-            await plan_for_the_pattern(self.session)
         rows, next_cursor = await fetch_page(
             self.session,
-            report.statement,
+            await self._report_statement(report),
             report.sort,
             report.id_column,
             limit=limit,
@@ -298,12 +296,20 @@ class AccountsRepository:
         )
         return [dict(row._mapping) for row in rows], next_cursor
 
+    async def _report_statement(self, report: ReportQuery) -> Select[Any]:
+        """The report's statement, narrowed to the accounts its search matches (read first)."""
+        if report.matching_accounts is None:
+            return report.statement
+        await plan_for_the_pattern(self.session)
+        matched = list(await self.session.scalars(report.matching_accounts))
+        return report.statement.where(
+            report.account_column == any_(bindparam("matched", matched, type_=ARRAY(BigInteger)))
+        )
+
     async def report_rows(self, report: ReportQuery) -> AsyncIterator[dict[str, Any]]:
         """Every row of a report table, read through a server-side cursor a batch at a time, so
         memory stays flat however many rows there are."""
-        if report.searches:
-            await plan_for_the_pattern(self.session)
-        statement = in_order(report.statement, report.sort, report.id_column)
+        statement = in_order(await self._report_statement(report), report.sort, report.id_column)
         result = await self.session.stream(statement.execution_options(yield_per=REPORT_BATCH))
         async for row in result.mappings():
             yield dict(row)

@@ -8,6 +8,7 @@ and nothing else does (the disconnect path keeps its cached plans)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,10 @@ import pytest
 from sqlalchemy import text
 
 from cutover_accounts.adapters import queries as accounts_queries
+from cutover_accounts.adapters import repository as accounts_repository
+from cutover_accounts.service_layer import accounts
 from cutover_addresses.adapters import queries as addresses_queries
+from cutover_contracts import seeds
 from cutover_kit.db import Database
 from cutover_kit.pagination import PageRequest
 
@@ -71,3 +75,32 @@ async def test_an_address_list_is_planned_for_its_pattern_only_when_it_searches(
     async with addresses_database.unit_of_work() as uow:
         await uow.addresses.list_addresses(None, q, page)
         assert await plan_cache_mode(uow) == mode
+
+
+@pytest.mark.parametrize("most", [accounts_repository.MOST_MATCHED_ACCOUNTS, 0])
+async def test_a_report_search_finds_the_same_rows_by_matched_ids_or_by_walking_the_period(
+    accounts_database: Database, monkeypatch: pytest.MonkeyPatch, most: int
+) -> None:
+    # Given two accounts a term matches and one it does not, each activated on creation
+    tag = uuid.uuid4().hex[:10]
+    for name in (f"{tag} one", f"{tag} two", "someone else"):
+        await accounts.create_account(
+            accounts_database.unit_of_work(), name=name, account_type_id=seeds.RESIDENTIAL
+        )
+    # When the report searches for it, with the matches' ids handed over, or too many to hand
+    monkeypatch.setattr(accounts_repository, "MOST_MATCHED_ACCOUNTS", most)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    report = accounts_queries.report_table(
+        "activations",
+        end - timedelta(days=1),
+        end,
+        accounts_queries.TableQuery(sort="account_name", q=tag),
+    )
+    async with accounts_database.unit_of_work() as uow:
+        page, _ = await uow.accounts.report_page(report, limit=10, cursor=None)
+        streamed = [row async for row in uow.accounts.report_rows(report)]
+
+    # Then both ways find the matching accounts' activations, and only theirs
+    expected = [f"{tag} one", f"{tag} two"]
+    assert [row["account_name"] for row in page] == expected
+    assert [row["account_name"] for row in streamed] == expected

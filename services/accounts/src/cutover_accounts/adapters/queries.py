@@ -6,7 +6,7 @@ statements, so no SQL is written outside `adapters/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -141,9 +141,11 @@ class ReportQuery:
     sort: Sort
     id_column: Any
     # With a `q`: the ids of the accounts it matches, which the repository reads first and hands
-    # to `statement` as `account_column = ANY(:matched)` (see `report_table`).
+    # to `statement` as `account_column = ANY(:matched)` (see `report_table`), and the search's
+    # own conditions, for a `q` that matches too many accounts to hand over.
     matching_accounts: Select[Any] | None = None
     account_column: Any = None
+    search: list[Any] = field(default_factory=list)
 
 
 def report_table(
@@ -185,4 +187,5 @@ def report_table(
         report,
         matching_accounts=select(accounts.c.id).where(*matching),
         account_column=account_column,
+        search=matching,
     )

@@ -45,11 +45,11 @@ from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
 from cutover_kit.pagination import PageRequest, fetch_page, in_order, plan_for_the_pattern
 
-# The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
 REPORT_BATCH = 1000  # rows per fetch of a streamed report: flat memory, few round trips
 # A report search hands at most this many matching accounts' ids to the table's query (0.8 MB of
 # ids); a term more accounts carry is searched by walking the period, where matches are dense.
 MOST_MATCHED_ACCOUNTS = 100_000
+# The advisory lock that serialises parent changes (the relay's keys are crc32s of other names).
 PARENT_LINKS_LOCK_KEY = zlib.crc32(b"cutover-accounts:parent-links")
 
 

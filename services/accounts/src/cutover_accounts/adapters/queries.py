@@ -140,10 +140,10 @@ class ReportQuery:
     statement: Select[Any]
     sort: Sort
     id_column: Any
-    # With a `q`: the ids of the accounts it matches, which the repository reads first and hands
-    # to `statement` as `account_column = ANY(:matched)` (see `report_table`), and the search's
-    # own conditions, for a `q` that matches too many accounts to hand over.
-    matching_accounts: Select[Any] | None = None
+    # With a `q`: the search's conditions on `accounts`. The repository reads the matching
+    # accounts' ids first and hands them to `statement` as `account_column = ANY(:matched)` (see
+    # `report_table`), or, for a `q` that matches too many accounts to hand over, adds these
+    # conditions to `statement` itself.
     account_column: Any = None
     search: list[Any] = field(default_factory=list)
 
@@ -183,9 +183,4 @@ def report_table(
     # match) and read a million activations for 75 s, where the matching accounts' 370 take
     # 0.1 s (EXPLAIN ANALYZE, 2026-12-03). Handed the ids, it knows how many there are.
     matching = AccountFilter(q=query.q, include_archived=True).conditions()
-    return replace(
-        report,
-        matching_accounts=select(accounts.c.id).where(*matching),
-        account_column=account_column,
-        search=matching,
-    )
+    return replace(report, account_column=account_column, search=matching)

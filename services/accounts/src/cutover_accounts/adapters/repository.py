@@ -301,11 +301,13 @@ class AccountsRepository:
 
     async def _report_statement(self, report: ReportQuery) -> Select[Any]:
         """The report's statement, narrowed to the accounts its search matches (read first)."""
-        if report.matching_accounts is None:
+        if not report.search:
             return report.statement
         await plan_for_the_pattern(self.session)
         matched = list(
-            await self.session.scalars(report.matching_accounts.limit(MOST_MATCHED_ACCOUNTS + 1))
+            await self.session.scalars(
+                select(accounts.c.id).where(*report.search).limit(MOST_MATCHED_ACCOUNTS + 1)
+            )
         )
         if len(matched) > MOST_MATCHED_ACCOUNTS:
             # A term most accounts carry: walking the period in order finds a page at once.

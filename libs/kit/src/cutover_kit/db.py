@@ -1,11 +1,12 @@
 """The database and the unit of work: one transaction per request or per consumed batch.
 
-Nothing but `UnitOfWork.commit` commits. A commit made for an HTTP write also writes its audit record
-(`cutover_kit.audit`), so there is no write without one and no record without its write. Leaving the `async with` block without committing rolls
-back, so an exception anywhere leaves no partial write. Events are added to the outbox through the
-unit of work, in the same transaction as the state they announce: they are kept in memory and
-written just before the commit, with the audit record and the relay's wake-up, in one statement (a
-consumed batch may publish hundreds).
+Nothing but `UnitOfWork.commit` commits. A commit made for an HTTP write also writes its audit
+record (`cutover_kit.audit`), so there is no write without one and no record without its write (a
+group commit writes one for each request it carries out, `cutover_kit.group_commit`). Leaving the
+`async with` block without committing rolls back, so an exception anywhere leaves no partial write.
+Events are added to the outbox through the unit of work, in the same transaction as the state they
+announce: they are kept in memory and written just before the commit, with the audit records and the
+relay's wake-up, in one statement (a consumed batch may publish hundreds).
 
 Each service subclasses `UnitOfWork` to expose its repositories (`uow.accounts`, ...), bound to the
 transaction's session when the work opens, and hands the class to its `Database` (see
@@ -23,7 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import LargeBinary, Text, bindparam, func, literal, select, text
@@ -106,11 +107,19 @@ OUTBOX_INSERT = (
     .from_select(["event_id", "topic", "key", "value"], select(_OUTBOX_ROWS))
     .on_conflict_do_nothing(index_elements=["event_id"])
 )
-AUDIT_INSERT = audit_log.insert().values(
-    actor=bindparam("audit_actor"),
-    action=bindparam("audit_action"),
-    resource=bindparam("audit_resource"),
-    request_id=bindparam("audit_request_id"),
+# One record for an HTTP write, one each for the requests a group commit carries out together.
+_AUDIT_ROWS = (
+    func.unnest(
+        bindparam("audit_actors", type_=ARRAY(Text)),
+        bindparam("audit_actions", type_=ARRAY(Text)),
+        bindparam("audit_resources", type_=ARRAY(Text)),
+        bindparam("audit_request_ids", type_=ARRAY(Text)),
+    )
+    .table_valued("actor", "action", "resource", "request_id")
+    .render_derived()
+)
+AUDIT_INSERT = audit_log.insert().from_select(
+    ["actor", "action", "resource", "request_id"], select(_AUDIT_ROWS)
 )
 CLAIM_EVENTS = (
     pg_insert(processed_events)
@@ -129,6 +138,21 @@ CLAIM_EVENTS = (
 def outbox_channel(service: str) -> str:
     """The LISTEN/NOTIFY channel that wakes the relay as soon as an outbox row commits."""
     return f"{service}_outbox"
+
+
+class AuditRecord(NamedTuple):
+    actor: str
+    action: str
+    resource: str
+    request_id: str | None
+
+    @classmethod
+    def of_this_request(cls) -> AuditRecord | None:
+        """The record of the HTTP write the current request makes, if it makes one."""
+        write = context.audited_write.get()
+        if write is None:
+            return None
+        return cls(context.actor.get(), *write, context.correlation_id.get())
 
 
 class LocalRelay(Protocol):
@@ -184,6 +208,7 @@ class UnitOfWork:
         self._committed = False
         self._channels: set[str] = set()
         self._outbox: list[dict[str, object]] = []
+        self._audits: list[AuditRecord] = []
         self._depth = 0
 
     async def __aenter__(self) -> UnitOfWork:
@@ -236,15 +261,16 @@ class UnitOfWork:
         PostgreSQL only if and when the transaction commits). One round trip instead of three
         for an HTTP write that publishes."""
         writes, parameters = [], {}
-        write = context.audited_write.get()
-        if write is not None:
-            action, resource = write
+        audits, self._audits = self._audits, []
+        if (current := AuditRecord.of_this_request()) is not None:
+            audits.append(current)
+        if audits:
             writes.append(AUDIT_INSERT.returning(audit_log.c.id))
             parameters |= {
-                "audit_actor": context.actor.get(),
-                "audit_action": action,
-                "audit_resource": resource,
-                "audit_request_id": context.correlation_id.get(),
+                "audit_actors": [record.actor for record in audits],
+                "audit_actions": [record.action for record in audits],
+                "audit_resources": [record.resource for record in audits],
+                "audit_request_ids": [record.request_id for record in audits],
             }
         rows, self._outbox = self._outbox, []
         if rows:
@@ -263,6 +289,11 @@ class UnitOfWork:
         for n, insert in enumerate(writes):
             statement = statement.add_cte(insert.cte(f"write_{n}"))
         await self.session.execute(statement, parameters)
+
+    def audit(self, record: AuditRecord) -> None:
+        """Record, with this commit, an HTTP write made on another request's behalf (a group
+        commit carries out several requests; each keeps its own record)."""
+        self._audits.append(record)
 
     def notify_on_commit(self, channel: str) -> None:
         """Wake the listeners of `channel` (the relay, the scheduler) once this work commits."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
+
 from fastapi import FastAPI
 
 from cutover_accounts.adapters.peers import Peers
 from cutover_accounts.entrypoints import consumers, http, monitors
+from cutover_accounts.service_layer import disconnects
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
+from cutover_kit.group_commit import GroupCommit
 from cutover_kit.http import build_app
 from cutover_kit.runtime import ServiceRuntime
 from cutover_kit.settings import Settings
@@ -26,6 +31,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth=runtime.service_auth,
         ),
     )
+    # Disconnect requests arriving together start in one transaction (`cutover_kit.group_commit`).
+    starts = runtime.provide(
+        "disconnect_starts",
+        GroupCommit(
+            runtime.database,
+            partial(
+                disconnects.start_disconnects,
+                step_timeout=timedelta(seconds=settings.disconnect_step_timeout_seconds),
+            ),
+        ),
+    )
+    runtime.add_task("disconnect-group-commit", starts.run)
     consumers.register(runtime)
     runtime.add_task("stalled-disconnects", monitors.stalled_disconnects(runtime))
     return build_app(

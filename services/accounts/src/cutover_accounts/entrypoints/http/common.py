@@ -8,7 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 
 from cutover_accounts.adapters.peers import Peers
+from cutover_accounts.domain.model import Disconnect
+from cutover_accounts.service_layer.disconnects import DisconnectOrder
 from cutover_accounts.service_layer.unit_of_work import AccountsUnitOfWork
+from cutover_kit.group_commit import GroupCommit
 from cutover_kit.http import unit_of_work
 
 # The route dependency, typed with this service's repositories.
@@ -27,10 +30,16 @@ async def _peers(request: Request) -> Peers:
     return request.app.state.runtime.resources["peers"]
 
 
+async def _disconnect_starts(request: Request) -> GroupCommit[DisconnectOrder, Disconnect]:
+    return request.app.state.runtime.resources["disconnect_starts"]
+
+
 # How long a disconnect's steps have before it shows as stalled (CUTOVER_DISCONNECT_STEP_TIMEOUT_*).
 StepTimeout = Annotated[timedelta, Depends(_step_timeout)]
 # Billing, addresses and the scheduler, asked with accounts' own identity (the preview).
 PeersOf = Annotated[Peers, Depends(_peers)]
+# Disconnect requests that arrive together, started in one transaction.
+DisconnectStarts = Annotated[GroupCommit[DisconnectOrder, Disconnect], Depends(_disconnect_starts)]
 
 AccountId = Annotated[int, Path(gt=0, le=2**63 - 1, description="The account id")]
 OptionalAccountId = Annotated[int | None, Query(gt=0, le=2**63 - 1)]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body
 from cutover_accounts.adapters.queries import DISCONNECTS
 from cutover_accounts.entrypoints.http.common import (
     AccountId,
+    DisconnectStarts,
     PeersOf,
     StepTimeout,
     UoW,
@@ -28,6 +29,7 @@ from cutover_accounts.service_layer import (
     disconnects,
     preview,
 )
+from cutover_kit import context
 from cutover_kit.auth import requires
 from cutover_kit.idempotency import Idempotency
 from cutover_kit.openapi import problems
@@ -80,8 +82,20 @@ async def disconnect_account(
     uow: UoW,
     idempotency: Idempotency,
     step_timeout: StepTimeout,
+    starts: DisconnectStarts,
     body: Annotated[DisconnectCreate | None, Body()] = None,
 ) -> DisconnectStarted:
+    if idempotency.key is None:
+        # Started with the requests that arrive with it, in one transaction; a request with an
+        # Idempotency-Key claims the key in its own transaction, below.
+        order = disconnects.DisconnectOrder(
+            account_id,
+            reason=body.reason if body else None,
+            actor=context.actor.get(),
+            correlation_id=context.correlation_id.get(),
+        )
+        return DisconnectStarted.of(await starts.submit(order))
+
     async def disconnect() -> DisconnectStarted:
         return DisconnectStarted.of(
             await disconnects.request_disconnect(

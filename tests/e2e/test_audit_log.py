@@ -4,6 +4,7 @@ Idempotency-Key replay record nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -95,3 +96,47 @@ async def test_a_refused_write_and_a_replay_record_nothing(system: System) -> No
         assert first.status_code == again.status_code == 202
         assert len(await entries_of(accounts, replayed)) == 1
         assert await entries_of(accounts, refused) == []
+
+
+async def test_disconnects_requested_together_are_each_recorded_under_their_own_request(
+    system: System,
+) -> None:
+    """Disconnect requests arriving together start in one transaction (group commit): each keeps
+    its own answer, its own audit record, and its own request id and reason in the history."""
+    async with system.client("accounts") as accounts:
+        ids = [(await new_account(accounts))["id"] for _ in range(6)]
+        # A second request for the first account, and an account that does not exist
+        targets = [*ids, ids[0], 2**62]
+        request_ids = [f"together-{uuid.uuid4().hex}" for _ in targets]
+        responses = await asyncio.gather(
+            *(
+                accounts.post(
+                    f"/accounts/{target}/disconnect",
+                    json={"reason": f"reason {n}"},
+                    headers={"X-Request-ID": request_id},
+                )
+                for n, (target, request_id) in enumerate(zip(targets, request_ids, strict=True))
+            )
+        )
+        statuses = [response.status_code for response in responses]
+        assert sorted([statuses[0], statuses[6]]) == [202, 409]
+        assert statuses[1:6] == [202] * 5 and statuses[7] == 404
+        for n, (target, request_id, status) in enumerate(
+            zip(targets, request_ids, statuses, strict=True)
+        ):
+            entries = await entries_of(accounts, request_id)
+            if status != 202:
+                assert entries == [], n
+                continue
+            [entry] = entries
+            assert (entry["action"], entry["resource"]) == (
+                "POST /accounts/{account_id}/disconnect",
+                f"/accounts/{target}/disconnect",
+            )
+            history = ok(await accounts.get(f"/accounts/{target}/history"))["items"]
+            [requested] = [e for e in history if e["change"] == "disconnect_requested"]
+            assert (requested["correlation_id"], requested["cause"], requested["actor"]) == (
+                request_id,
+                f"reason {n}",
+                "operator",
+            )

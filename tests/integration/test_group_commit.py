@@ -22,6 +22,7 @@ from cutover_kit.tables import audit_log, outbox
 
 pytestmark = pytest.mark.infra
 
+
 class Note(BaseModel):
     order: str
 

@@ -135,15 +135,17 @@ async def test_a_started_disconnect_cancels_the_other_pending_scheduled_disconne
     disconnect_id = uuid.uuid4()
     await scheduled_events.cancel_superseded_disconnects(
         uow,  # type: ignore[arg-type]
-        AccountDisconnectRequestedV1(
-            disconnect_id=disconnect_id,
-            account_id=ACCOUNT,
-            source="scheduled",
-            scheduled_event_id=first.id,
-            status_id=uuid.uuid4(),
-            requested_at=uow.scheduled_events.now,
-            actor="alice",
-        ),
+        [
+            AccountDisconnectRequestedV1(
+                disconnect_id=disconnect_id,
+                account_id=ACCOUNT,
+                source="scheduled",
+                scheduled_event_id=first.id,
+                status_id=uuid.uuid4(),
+                requested_at=uow.scheduled_events.now,
+                actor="alice",
+            )
+        ],
     )
     # Then the other disconnect is cancelled with that disconnect as the cause; the rest is kept
     events = uow.scheduled_events.events

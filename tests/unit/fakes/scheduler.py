@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from cutover_scheduler.adapters.repository import Superseding
 from cutover_scheduler.domain.model import ScheduledEvent
 from tests.unit.fakes.known_accounts import FakeKnownAccounts
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
@@ -43,25 +45,29 @@ class FakeSchedulerRepository:
         event = self.events[event_id] = replace(self.events[event_id], **values)
         return event
 
-    async def cancel_pending_of(
-        self,
-        account_id: int,
-        outcome: str,
-        *,
-        event_type: str | None = None,
-        sparing: UUID | None = None,
-    ) -> int:
+    async def cancel_pending_of(self, account_id: int, outcome: str) -> int:
         cancelled = [
             event
             for event in self.events.values()
-            if event.account_id == account_id
-            and event.state == "pending"
-            and event_type in (None, event.event_type)
-            and event.id != sparing
+            if event.account_id == account_id and event.state == "pending"
         ]
         for event in cancelled:
             await self.update(event.id, state="cancelled", outcome=outcome)
         return len(cancelled)
+
+    async def cancel_superseded(self, event_type: str, supersedings: Sequence[Superseding]) -> int:
+        cancelled = 0
+        for superseding in supersedings:
+            for event in list(self.events.values()):
+                if (
+                    event.account_id == superseding.account_id
+                    and event.state == "pending"
+                    and event.event_type == event_type
+                    and event.id != superseding.sparing
+                ):
+                    await self.update(event.id, state="cancelled", outcome=superseding.outcome)
+                    cancelled += 1
+        return cancelled
 
 
 class FakeSchedulerUnitOfWork(FakeUnitOfWork):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, Text, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_kit.directory import KnownAccounts
@@ -15,6 +18,15 @@ from cutover_kit.pagination import PageRequest
 from cutover_scheduler.adapters.queries import EventFilter
 from cutover_scheduler.adapters.tables import known_accounts, scheduled_events
 from cutover_scheduler.domain.model import ScheduledEvent
+
+
+class Superseding(NamedTuple):
+    """Something that started for `account_id` and ends its other pending events of a type (all
+    but `sparing`, the event that started it, if any) with `outcome`."""
+
+    account_id: int
+    sparing: UUID | None
+    outcome: str
 
 
 class SchedulerRepository:
@@ -77,26 +89,56 @@ class SchedulerRepository:
         query = select(scheduled_events).where(*filters.conditions())
         return await page.fetch(self.session, query, ScheduledEvent)
 
-    async def cancel_pending_of(
-        self,
-        account_id: int,
-        outcome: str,
-        *,
-        event_type: str | None = None,
-        sparing: UUID | None = None,
-    ) -> int:
-        """Cancel the account's pending events (of one type, all but `sparing`) with `outcome`."""
-        conditions = [
-            scheduled_events.c.account_id == account_id,
-            scheduled_events.c.state == "pending",
-        ]
-        if event_type is not None:
-            conditions.append(scheduled_events.c.event_type == event_type)
-        if sparing is not None:
-            conditions.append(scheduled_events.c.id != sparing)
+    async def cancel_superseded(self, event_type: str, supersedings: Sequence[Superseding]) -> int:
+        """Cancel, in one statement, each superseding's account's pending events of `event_type`
+        but the one it spares, with its outcome; an event that several cover gets the first one's,
+        as if they had come one by one."""
+        rows = (
+            func.unnest(
+                bindparam("account_ids", type_=ARRAY(BigInteger)),
+                bindparam("sparing", type_=ARRAY(PG_UUID(as_uuid=True))),
+                bindparam("outcomes", type_=ARRAY(Text)),
+            )
+            .table_valued("account_id", "sparing", "outcome", with_ordinality="n")
+            .render_derived()
+        )
+        superseded = (
+            select(scheduled_events.c.id, rows.c.outcome)
+            .join(
+                rows,
+                and_(
+                    rows.c.account_id == scheduled_events.c.account_id,
+                    scheduled_events.c.id.is_distinct_from(rows.c.sparing),
+                ),
+            )
+            .where(
+                scheduled_events.c.state == "pending",
+                scheduled_events.c.event_type == event_type,
+            )
+            .ext(distinct_on(scheduled_events.c.id))
+            .order_by(scheduled_events.c.id, rows.c.n)
+            .subquery()
+        )
         result = await self.session.execute(
             update(scheduled_events)
-            .where(*conditions)
+            .where(scheduled_events.c.id == superseded.c.id)
+            .values(state="cancelled", outcome=superseded.c.outcome, updated_at=func.now()),
+            {
+                "account_ids": [s.account_id for s in supersedings],
+                "sparing": [s.sparing for s in supersedings],
+                "outcomes": [s.outcome for s in supersedings],
+            },
+        )
+        return result.rowcount
+
+    async def cancel_pending_of(self, account_id: int, outcome: str) -> int:
+        """Cancel the account's pending events with `outcome`."""
+        result = await self.session.execute(
+            update(scheduled_events)
+            .where(
+                scheduled_events.c.account_id == account_id,
+                scheduled_events.c.state == "pending",
+            )
             .values(state="cancelled", outcome=outcome, updated_at=func.now())
         )
         return result.rowcount

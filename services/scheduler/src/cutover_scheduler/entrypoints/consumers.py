@@ -38,10 +38,10 @@ async def on_account_archived(
 
 
 async def on_disconnect_requested(
-    uow: SchedulerUnitOfWork, _: CloudEvent, data: AccountDisconnectRequestedV1
+    uow: SchedulerUnitOfWork, requests: list[tuple[CloudEvent, AccountDisconnectRequestedV1]]
 ) -> None:
-    """Cancel the account's other pending scheduled disconnects: this disconnect supersedes them."""
-    await scheduled_events.cancel_superseded_disconnects(uow, data)
+    """Cancel each account's other pending scheduled disconnects: its disconnect supersedes them."""
+    await scheduled_events.cancel_superseded_disconnects(uow, [data for _, data in requests])
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -49,6 +49,6 @@ def register(runtime: ServiceRuntime) -> None:
     runtime.consume("archived-accounts", {ACCOUNT_ARCHIVED: one_by_one(on_account_archived)})
     runtime.consume(
         "disconnect-requests",
-        {ACCOUNT_DISCONNECT_REQUESTED: one_by_one(on_disconnect_requested)},
+        {ACCOUNT_DISCONNECT_REQUESTED: on_disconnect_requested},
     )
     runtime.consume("outcomes", {SCHEDULED_EVENT_OUTCOME: one_by_one(on_outcome)})

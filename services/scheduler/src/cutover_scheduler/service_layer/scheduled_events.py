@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +20,7 @@ from cutover_kit.directory import AccountsDirectory, require_active_account
 from cutover_kit.pagination import PageRequest
 from cutover_scheduler.adapters.emitter import WAKEUP_CHANNEL
 from cutover_scheduler.adapters.queries import EventFilter
-from cutover_scheduler.adapters.repository import SchedulerRepository
+from cutover_scheduler.adapters.repository import SchedulerRepository, Superseding
 from cutover_scheduler.domain import errors
 from cutover_scheduler.domain.model import ScheduledEvent
 from cutover_scheduler.service_layer.unit_of_work import SchedulerUnitOfWork
@@ -159,14 +160,20 @@ async def cancel_for_archived_account(
 
 
 async def cancel_superseded_disconnects(
-    uow: SchedulerUnitOfWork, requested: AccountDisconnectRequestedV1
+    uow: SchedulerUnitOfWork, requests: Sequence[AccountDisconnectRequestedV1]
 ) -> None:
-    """A disconnect has started: the account's pending scheduled disconnects (other than the one
-    that started it) would only fail when due, so they end now, cancelled with it as the cause."""
-    who = f" requested by {requested.actor}" if requested.actor else ""
-    await uow.scheduled_events.cancel_pending_of(
-        requested.account_id,
-        f"cancelled: superseded by {requested.source} disconnect {requested.disconnect_id}{who}",
-        event_type=DISCONNECT_ACCOUNT,
-        sparing=requested.scheduled_event_id,
+    """Disconnects have started: each account's pending scheduled disconnects (other than the one
+    that started its disconnect) would only fail when due, so they end now, cancelled with it as the
+    cause. A batch is one statement."""
+    await uow.scheduled_events.cancel_superseded(
+        DISCONNECT_ACCOUNT,
+        [
+            Superseding(
+                requested.account_id,
+                requested.scheduled_event_id,
+                f"cancelled: superseded by {requested.source} disconnect {requested.disconnect_id}"
+                + (f" requested by {requested.actor}" if requested.actor else ""),
+            )
+            for requested in requests
+        ],
     )

@@ -11,9 +11,11 @@ commit that each of them used to pay on its own.
 What holds for one request holds for each order in a group: its own answer (a refusal of one
 order is that request's 4xx, and does not touch the others), its own audit record (actor, action,
 resource and request id), its own correlation id on its events and history. What the orders of a
-group share is their fate when the transaction itself fails (the database unreachable, a deadlock):
-every request of the group gets the same 503, and none of them wrote anything, as before. A request
-whose client went away before its group started is left out of it.
+group share is a transient failure of the transaction (the database unreachable, a deadlock): every
+request of the group gets the same 503 and none of them wrote anything, as one request alone would.
+A group that fails for any other reason (a value PostgreSQL cannot store, a race no rule settled) is
+done again one order at a time, so that it fails only the request at fault. A request whose client
+went away before its group started is left out of it.
 """
 
 from __future__ import annotations

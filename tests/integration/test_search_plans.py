@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from cutover_accounts.adapters import queries as accounts_queries
 from cutover_accounts.adapters import repository as accounts_repository
@@ -45,6 +45,21 @@ async def test_an_account_list_is_planned_for_its_pattern_only_when_it_searches(
     async with accounts_database.unit_of_work() as uow:
         await uow.accounts.count_accounts(filters)
         assert await plan_cache_mode(uow) == mode
+    # A list and its count in one transaction say SET LOCAL once
+    said: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "plan_cache_mode =" in statement:
+            said.append(statement)
+
+    event.listen(accounts_database.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with accounts_database.unit_of_work() as uow:
+            await uow.accounts.list_accounts(filters, page)
+            await uow.accounts.count_accounts(filters)
+    finally:
+        event.remove(accounts_database.engine.sync_engine, "before_cursor_execute", note)
+    assert len(said) == (1 if q else 0)
     # SET LOCAL ended with the transaction: the connection goes back to the pool as it came.
     async with accounts_database.unit_of_work() as uow:
         assert await plan_cache_mode(uow) == NOT_SEARCHING

@@ -34,12 +34,18 @@ class Groups:
     """Applies each order by publishing one event keyed by it ("refuse…" is refused), and keeps
     the size of every group it was handed."""
 
-    def __init__(self, *, unreachable: bool = False) -> None:
+    def __init__(self, *, unreachable: bool = False, gate: asyncio.Event | None = None) -> None:
         self.sizes: list[int] = []
         self.unreachable = unreachable
+        # With a gate, the first group is held inside its transaction until the gate opens.
+        self.gate = gate
+        self.entered = asyncio.Event()
 
     async def apply(self, uow: UnitOfWork, orders: Sequence[str]) -> list[str | DomainError]:
         self.sizes.append(len(orders))
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.unreachable:
             raise ConnectionError("the database went away")
         results: list[str | DomainError] = []
@@ -54,9 +60,7 @@ class Groups:
 
 async def started(groups: Groups, database: Database) -> tuple[GroupCommit[str, str], asyncio.Task]:
     commits: GroupCommit[str, str] = GroupCommit(database, groups.apply)
-    loop = asyncio.create_task(commits.run())
-    await asyncio.sleep(0)  # the loop waits for the first order
-    return commits, loop
+    return commits, asyncio.create_task(commits.run())
 
 
 async def submit(commits: GroupCommit[str, str], order: str) -> str | Exception:
@@ -134,12 +138,18 @@ async def test_a_transient_failure_answers_the_whole_group_and_writes_nothing(
 async def test_a_request_gone_before_its_group_started_is_left_out(
     kit_database: Database,
 ) -> None:
-    groups = Groups()
+    gate = asyncio.Event()
+    groups = Groups(gate=gate)
     commits, loop = await started(groups, kit_database)
-    gone = asyncio.create_task(submit(commits, "gone"))
-    await asyncio.sleep(0)  # it has handed over its order and waits
-    gone.cancel()
+    # A first group is held inside its transaction
+    first = asyncio.create_task(submit(commits, "first"))
+    await asyncio.wait_for(groups.entered.wait(), timeout=10)
+    # Meanwhile a request hands over its order, and its client gives up before the next group
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(submit(commits, "gone"), timeout=0.1)
+    gate.set()
+    assert await first == "done first"
     assert await submit(commits, "kept") == "done kept"
     loop.cancel()
-    assert groups.sizes == [1]
-    assert await published(kit_database) == ["kept"]
+    assert groups.sizes == [1, 1]
+    assert await published(kit_database) == ["first", "kept"]

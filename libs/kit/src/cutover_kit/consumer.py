@@ -12,8 +12,9 @@ For each batch FastStream hands over, `EventConsumer`:
    each event alone in a savepoint, retrying a failing event a bounded number of times and then
    dead-lettering it with the error, so one poison event never blocks its partition (savepoints
    cost two round trips an event, so only a batch that needs them pays for them);
-4. commits the transaction (effects + claims + outgoing events + dead letters together), and only
-   then lets FastStream commit the Kafka offsets.
+4. commits the transaction (effects + claims + outgoing events + dead letters together); only then
+   are the batch's Kafka offsets due for commit (`OffsetCommits`: at most once a second per group,
+   so a redelivered second of records is skipped by its claims, never applied twice).
 A transient failure (database or broker unreachable, a deadlock or serialisation conflict with
 another transaction) aborts the whole batch instead: it is rolled back, which releases every lock it
 held, the offsets are rewound, and the batch is consumed again. Such a failure says nothing about
@@ -35,8 +36,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -85,6 +87,85 @@ class HandlerFailed(Exception):
     """A handler raised on the fast path; the batch is done again the careful way."""
 
 
+class OffsetCommits(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits a consumer group's Kafka offsets after the batches they end have committed in
+    PostgreSQL, at most once per `interval` seconds, instead of once per batch.
+
+    Every offset commit is a request the broker writes to its offsets log; with a commit per batch,
+    the ten-odd groups on the disconnect path cost the broker a commit for every few events. Fewer
+    commits lose nothing: an offset is committed only after its batch's transaction, and what a
+    crash leaves uncommitted (at most `interval` of records) is consumed again and skipped by the
+    batch's claims in `processed_events`. Before a rebalance takes partitions away their offsets
+    are committed at once, and `close` commits what is left when the process stops.
+    """
+
+    def __init__(self, group_id: str, interval: float) -> None:
+        self.group_id = group_id
+        self.interval = interval
+        self._next: dict[TopicPartition, int] = {}  # the offset after each applied batch
+        self._consumer: AIOKafkaConsumer | None = None
+        self._due: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # commits in order, so an offset never moves back
+        self._closing = False
+
+    async def applied(
+        self, consumer: AIOKafkaConsumer, records: tuple[ConsumerRecord, ...]
+    ) -> None:
+        """The batch of `records` has committed in PostgreSQL: its offsets may be committed."""
+        self._consumer = consumer
+        for record in records:
+            self._next[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        if self._closing:
+            await self.commit()
+        elif self._due is None or self._due.done():
+            self._due = asyncio.create_task(self._commit_later(), name=f"{self.group_id} offsets")
+
+    async def _commit_later(self) -> None:
+        await asyncio.sleep(self.interval)
+        await self.commit()
+
+    async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
+        """Commit the applied offsets of `partitions` (all by default) this member still owns."""
+        async with self._lock:
+            consumer = self._consumer
+            if consumer is None:
+                return
+            assigned = consumer.assignment()
+            offsets = {
+                partition: offset
+                for partition, offset in self._next.items()
+                if partitions is None or partition in partitions
+            }
+            for partition in offsets:
+                del self._next[partition]
+            # A partition taken away is another member's now; it carries on from the last commit.
+            offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+            if not offsets:
+                return
+            try:
+                await consumer.commit(offsets)
+            except KafkaError as error:
+                log.warning(
+                    "%s: offsets not committed (%r); their records will be skipped as duplicates",
+                    self.group_id,
+                    error,
+                )
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.commit(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
+    async def close(self) -> None:
+        """The process is stopping: commit what is applied, and from now on each batch at once
+        (the batches still running finish while the broker stops)."""
+        self._closing = True
+        if self._due is not None:
+            self._due.cancel()
+        await self.commit()
+
+
 @dataclass
 class Delivery:
     record: ConsumerRecord
@@ -101,6 +182,7 @@ class EventConsumer:
         name: str,
         handlers: Mapping[Topic, Handler],
         max_attempts: int = 3,
+        commit_interval: float = 1.0,
     ) -> None:
         self.database = database
         self.name = name
@@ -109,6 +191,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.dead_letters = dead_letter_topic(database.service)
         self._lag: dict[TopicPartition, int] = {}
+        self.offsets = OffsetCommits(self.group_id, commit_interval)
 
     @property
     def topics(self) -> list[str]:
@@ -118,8 +201,14 @@ class EventConsumer:
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
             records = records if isinstance(records, tuple) else (records,)
-            await self.consume_batch(records)
+            try:
+                await self.consume_batch(records)
+            except BaseException:
+                # Rewind each partition to the batch's first record: it is consumed again.
+                await message.nack()
+                raise
             self._record_lag(message.consumer, records)
+            await self.offsets.applied(message.consumer, records)
 
         broker.subscriber(
             *self.topics,
@@ -129,7 +218,8 @@ class EventConsumer:
             batch_timeout_ms=50,
             auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            ack_policy=AckPolicy.MANUAL,
+            listener=self.offsets,
             decoder=_undecoded,
             title=self.group_id,
             description="; ".join(handler.__doc__ or "" for _, handler in self.handlers.values()),

@@ -94,6 +94,7 @@ class ServiceRuntime:
             name=name,
             handlers=handlers,
             max_attempts=self.settings.consumer_max_attempts,
+            commit_interval=self.settings.consumer_commit_interval_seconds,
         )
         consumer.subscribe(self.broker)
         self.consumers.append(consumer)
@@ -164,6 +165,9 @@ class ServiceRuntime:
         for task in self._tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
+        for consumer in self.consumers:
+            with suppress(Exception):
+                await consumer.offsets.close()
         with suppress(Exception):
             await self.broker.stop()
         if self.producer is not None:

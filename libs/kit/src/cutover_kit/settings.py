@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         ),
     )
     consumer_max_attempts: int = Field(default=3, ge=1, alias="CUTOVER_CONSUMER_MAX_ATTEMPTS")
+    # How often a consumer group commits its Kafka offsets (`cutover_kit.consumer.OffsetCommits`).
+    consumer_commit_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, alias="CUTOVER_CONSUMER_COMMIT_INTERVAL_SECONDS"
+    )
     relay_batch_size: int = Field(default=500, ge=1, alias="CUTOVER_RELAY_BATCH_SIZE")
     relay_poll_seconds: float = Field(default=1.0, gt=0, alias="CUTOVER_RELAY_POLL_SECONDS")
     relay_lease_seconds: float = Field(

@@ -41,7 +41,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from sqlalchemy import delete
 
 from cutover_contracts.envelope import CloudEvent, decode_event
@@ -76,11 +76,13 @@ def one_by_one(apply: Callable[[UnitOfWork, CloudEvent, Any], Awaitable[None]]) 
 REDELIVERY_BACKOFF_SECONDS = {"conflict": 0.05, "unreachable": 1.0, None: 1.0}
 
 
-async def _undecoded(_: Any) -> None:
-    """FastStream's own decoder would parse every record as JSON before the handler runs, and a
-    record it cannot parse (an array nested 100,000 deep) would fail the batch forever; the
-    consumer decodes the raw records itself, each failure its own dead letter."""
-    return None
+async def _undecoded(message: KafkaMessage) -> KafkaMessage:
+    """Hand the handler FastStream's message itself (its raw records and its consumer). FastStream's
+    own decoder would parse every record as JSON before the handler runs, and a record it cannot
+    parse (an array nested 100,000 deep) would fail the batch forever; the consumer decodes the raw
+    records itself, each failure its own dead letter. The broker injects nothing
+    (`make_broker`), so this is how the handler gets the message."""
+    return message
 
 
 class HandlerFailed(Exception):

@@ -71,10 +71,15 @@ def _security(settings: KafkaSettings) -> BaseSecurity | None:
 
 
 def make_broker(settings: KafkaSettings, client_id: str) -> KafkaBroker:
-    """The FastStream broker that runs a service's subscribers (it publishes nothing itself)."""
+    """The FastStream broker that runs a service's subscribers (it publishes nothing itself).
+
+    Without FastStream's dependency injection (`apply_types`): the one subscriber,
+    `EventConsumer`, takes the message from its decoder, and the injection of a `KafkaMessage`
+    parameter ran a thread-pool hop for every batch of every consumer group."""
     return KafkaBroker(
         settings.bootstrap_servers.split(","),
         client_id=client_id,
+        apply_types=False,
         security=_security(settings),
         allow_auto_create_topics=False,
         logger=logging.getLogger(f"{client_id}.kafka"),

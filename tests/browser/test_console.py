@@ -214,6 +214,9 @@ def test_the_console_is_usable_with_the_keyboard_alone(
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("7.00 USD")
+    # The page's deferred script makes the server-opened dialog modal, which is what lets Escape
+    # close it; on a busy machine a key pressed before the script ran would do nothing.
+    expect(page.locator("dialog:modal")).to_have_count(1)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 

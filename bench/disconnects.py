@@ -1,10 +1,12 @@
 """`make bench-disconnects`: the disconnect workflow under load, through the HTTP API.
 
-Starts Kafka and PostgreSQL in `.local/bench`, the four services as processes, and seeds M accounts
-(default 20,000), each with three debits and a serviceable address, straight into the services'
-databases (seeding through the API would take longer than the benchmark; the rows are the ones the
-services write). Then:
-- throughput: disconnect the first M − rate × seconds accounts as fast as the API accepts them
+Starts Kafka and PostgreSQL in `.local/bench`, the four services as processes, and seeds W + M
+accounts (default 4,000 + 20,000), each with three debits and a serviceable address, straight into
+the services' databases (seeding through the API would take longer than the benchmark; the rows are
+the ones the services write). Then:
+- warm-up: disconnect the W first as fast as the API accepts them; reported (`warmup`), not counted
+  in what follows;
+- throughput: disconnect the next M − rate × seconds accounts as fast as the API accepts them
   (bounded concurrency, default 64) and count completions on `accounts.account-disconnected.v1`;
 - latency: disconnect the rest at a fixed offered rate (default 200/s for 60 s) and measure, per
   disconnect, the HTTP response time and the end-to-end time from sending the request to the
@@ -62,6 +64,9 @@ PORTS = {
 }
 TOKEN = "bench-token"
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "20000"))
+# Disconnected first and not measured: the broker (started with the bench) JIT-compiles its hot
+# code under the first load, which a broker in service did long before.
+WARMUP = int(os.environ.get("BENCH_WARMUP", "4000"))
 RATE = int(os.environ.get("BENCH_RATE", "200"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
@@ -564,16 +569,25 @@ async def main() -> None:
     processes: list[subprocess.Popen] = []
     try:
         await fresh_databases()
-        print(f"seeding {ACCOUNTS} accounts ...", flush=True)
-        await seed(ACCOUNTS)
+        print(f"seeding {WARMUP + ACCOUNTS} accounts ...", flush=True)
+        await seed(WARMUP + ACCOUNTS)
         processes = start_services()
         meter = CpuMeter(dict(zip(SERVICES, processes, strict=True)))
         done = Completions()
         await done.start()
         latency_count = RATE * SECONDS
-        ids = list(range(1, ACCOUNTS + 1))
+        ids = list(range(1, WARMUP + ACCOUNTS + 1))
+        warmup_ids, ids = ids[:WARMUP], ids[WARMUP:]
         # A client per phase: the server closes connections left idle between the phases.
         client = Disconnector()
+        warmup = None
+        if warmup_ids:
+            print(f"warm-up: {len(warmup_ids)} disconnects, not counted below ...", flush=True)
+            warmup = await throughput(client, done, meter, warmup_ids)
+            warmup.pop("memory")
+            print(json.dumps(warmup), flush=True)
+            await client.close()
+            client = Disconnector()
         print(f"throughput: {len(ids) - latency_count} disconnects ...", flush=True)
         first = await throughput(client, done, meter, ids[: len(ids) - latency_count])
         print(json.dumps(first), flush=True)
@@ -591,6 +605,7 @@ async def main() -> None:
         "machine": machine(),
         "accounts": ACCOUNTS,
         "accounts_workers": int(ACCOUNTS_WORKERS),
+        "warmup": warmup,
         "throughput": first,
         "latency": second,
     }

@@ -94,7 +94,7 @@ class OffsetCommits(ConsumerRebalanceListener):  # type: ignore[misc]
     PostgreSQL, at most once per `interval` seconds, instead of once per batch.
 
     Every offset commit is a request the broker writes to its offsets log; with a commit per batch,
-    the ten-odd groups on the disconnect path cost the broker a commit for every few events. Fewer
+    each group cost the broker a commit for every few events it consumed. Fewer
     commits lose nothing: an offset is committed only after its batch's transaction, and what a
     crash leaves uncommitted (at most `interval` of records) is consumed again and skipped by the
     batch's claims in `processed_events`. Before a rebalance takes partitions away their offsets

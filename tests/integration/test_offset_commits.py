@@ -5,7 +5,6 @@ commits what was applied, and an idle group does not wait for another batch to c
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -13,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from cutover_contracts.envelope import CloudEvent, encode_event
+from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.topics import Topic
 from cutover_kit import metrics
 from cutover_kit.consumer import EventConsumer, one_by_one
@@ -22,6 +21,7 @@ from cutover_kit.kafka import make_broker
 from tests.integration.conftest import create_topic
 from tests.support.events import wait_until
 from tests.support.infra import Infra
+from tests.support.records import record
 
 pytestmark = pytest.mark.infra
 
@@ -38,15 +38,8 @@ async def ticks(infra: Infra, database: Database, count: int) -> Topic:
     await producer.start()
     try:
         for n in range(count):
-            event = CloudEvent(
-                id=uuid.uuid4(),
-                source="/test",
-                type="test.tick",
-                subject=str(n),
-                time=datetime.now(UTC),
-                data={"n": n},
-            )
-            await producer.send_and_wait(topic.name, encode_event(event), key=str(n).encode())
+            tick = record(topic, Tick(n=n), account_id=n)
+            await producer.send_and_wait(topic.name, tick.value, key=tick.key)
     finally:
         await producer.stop()
     return topic

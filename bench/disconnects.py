@@ -249,11 +249,12 @@ class Completions:
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_of(pid: int, *, ended_children: bool = False) -> float:
+def _cpu_of(pid: int, *, ended_children: bool = False, stat: str = "stat") -> float:
     """User + system CPU seconds of one process (0 when it is gone), and with `ended_children`
-    those of its children that ended and were reaped (the kernel adds them to the parent's)."""
+    those of its children that ended and were reaped (the kernel adds them to the parent's).
+    `stat="task/<thread id>/stat"` gives one thread's (`/proc/<thread id>/stat` is the process's)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/{stat}").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     own = int(fields[11]) + int(fields[12])  # utime, stime
@@ -267,16 +268,14 @@ def _jit_cpu_of(pid: int) -> float:
     while the bench runs, which a broker in service did long before. On more cores HotSpot may
     retire an extra compiler thread, whose time then goes uncounted here (never on two cores: one
     thread of each kind, which it keeps)."""
-    total = 0
+    compilers = []
     for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
         try:
-            if not (task / "comm").read_text().startswith(("C1 CompilerThre", "C2 CompilerThre")):
-                continue
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            if (task / "comm").read_text().startswith(("C1 CompilerThre", "C2 CompilerThre")):
+                compilers.append(task.name)
         except (FileNotFoundError, ProcessLookupError):
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+    return sum(_cpu_of(pid, stat=f"task/{thread}/stat") for thread in compilers)
 
 
 def children_of(parent: int) -> list[int]:

@@ -1,9 +1,13 @@
-"""One scheduler emitter replica as its own process: `python -m bench.replica DSN TOPIC BATCH`."""
+"""One scheduler emitter replica as its own process: `python -m bench.replica DSN TOPIC BATCH`.
+
+On uvloop, as the scheduler service runs its emitter (uvicorn's `loop="uvloop"`, `cutover_kit.cli`).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import sys
+
+import uvloop
 
 from cutover_kit.kafka import make_producer
 from cutover_kit.settings import KafkaSettings
@@ -21,4 +25,4 @@ async def main(dsn: str, topic: str, batch_size: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    uvloop.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -357,8 +357,9 @@ class CpuMeter:
     def _postgres(self) -> float:
         """The postmaster's CPU, its backends alive and those it reaped. A backend reaped while
         the backends are listed would count twice or not at all (a harness's pool closing as a
-        round ended made bench-peers read a pg-boss round's own processes 10 s above the whole
-        machine), so the listing is done again until no backend was reaped during it."""
+        round ended gave the next round that pool's CPU: a pg-boss round of bench-peers read its
+        own processes 10 s above the whole machine), so the listing is done again until no backend
+        was reaped during it."""
         while True:
             _, reaped = _times_of(self.postmaster)
             alive = sum(_cpu_of(pid) for pid in children_of(self.postmaster))

@@ -385,17 +385,13 @@ class Cost:
 async def burst_rounds(peers: list[Peer]) -> tuple[dict[str, list[dict]], list[dict], dict]:
     """Each system's burst ROUNDS times, interleaved (Cutover, River, pg-boss, Procrastinate,
     Cutover, ...), so a neighbour's load falls on every system alike; Cutover's raw results too,
-    and the warm-up burst before them. The broker starts with the bench, and its JIT compiles for
-    minutes under its first load, as a broker in service did long before: without the warm-up
-    that CPU fell in the first rounds of whichever systems ran then."""
+    and the warm-up burst before them (`scheduler.warm_up`: without it the broker's JIT fell in
+    the first rounds of whichever systems ran then)."""
     rounds: dict[str, list[dict]] = {"cutover": [], **{peer.name: [] for peer in peers}}
     raw_cutover = []
     cost = Cost()
-    say(
-        "warm-up: one Cutover burst, not counted (the broker compiles its hot code under its first load)"
-    )
     cost.start()
-    warmup = cutover_result(await scheduler.run("burst", 1))
+    warmup = cutover_result(await scheduler.warm_up())
     warmup["cpu_seconds_per_100k"] = cost.per_100k(warmup["jobs"], uses_kafka=True)
     say(
         f"warm-up: {warmup['jobs_per_second']} jobs/s, CPU per 100k {warmup['cpu_seconds_per_100k']}"

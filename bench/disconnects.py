@@ -294,6 +294,20 @@ def children_of(parent: int) -> list[int]:
     return children
 
 
+def _postgres_cpu(postmaster: int) -> float:
+    """PostgreSQL's CPU seconds: the postmaster's own, its backends alive and those it reaped. A
+    backend reaped while the backends are listed would count twice or not at all (a harness's pool
+    closing as a round ended gave the next round that pool's CPU: a pg-boss round of bench-peers
+    read its own processes 10 s above the whole machine), so the listing is done again until no
+    backend was reaped during it."""
+    while True:
+        _, reaped = _times_of(postmaster)
+        alive = sum(_cpu_of(pid) for pid in children_of(postmaster))
+        own, reaped_after = _times_of(postmaster)
+        if reaped_after == reaped:
+            return own + reaped + alive
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), MiB."""
     total = 0
@@ -350,22 +364,9 @@ class CpuMeter:
             "kafka": _cpu_of(self.kafka),
             # Part of Kafka's: its JIT compiling the broker's code, a cost of starting it.
             "kafka JIT": _jit_cpu_of(self.kafka),
-            "postgres": self._postgres(),
+            "postgres": _postgres_cpu(self.postmaster),
             "load generator": _cpu_of(os.getpid()),
         }
-
-    def _postgres(self) -> float:
-        """The postmaster's CPU, its backends alive and those it reaped. A backend reaped while
-        the backends are listed would count twice or not at all (a harness's pool closing as a
-        round ended gave the next round that pool's CPU: a pg-boss round of bench-peers read its
-        own processes 10 s above the whole machine), so the listing is done again until no backend
-        was reaped during it."""
-        while True:
-            _, reaped = _times_of(self.postmaster)
-            alive = sum(_cpu_of(pid) for pid in children_of(self.postmaster))
-            own, reaped_after = _times_of(self.postmaster)
-            if reaped_after == reaped:
-                return own + reaped + alive
 
     def start(self) -> None:
         self.before = self._read()

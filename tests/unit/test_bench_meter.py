@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from bench import disconnects
-from bench.disconnects import CpuMeter
 
 
 @pytest.mark.parametrize("reaped", ["while listed", "after its time was read"])
@@ -39,7 +38,4 @@ def test_a_backend_reaped_during_the_reading_counts_once(
 
     monkeypatch.setattr(disconnects, "_times_of", times_of)
     monkeypatch.setattr(disconnects, "children_of", children_of)
-    meter = CpuMeter.__new__(CpuMeter)
-    meter.postmaster = 1
-
-    assert meter._postgres() == pytest.approx(8.5)
+    assert disconnects._postgres_cpu(1) == pytest.approx(8.5)

@@ -198,8 +198,11 @@ write_clients_file() {
     separator=$',\n'
   done
   mkdir -p "$(dirname "$CLIENTS_FILE")"
-  (umask 077 && : >"$CLIENTS_FILE.tmp")
-  cat >"$CLIENTS_FILE.tmp" <<EOF
+  # A cluster's nodes start at once and each writes the shared file (the same content): a
+  # temporary file of its own, so that one node's `mv` never takes another's.
+  local tmp="$CLIENTS_FILE.tmp.$$"
+  (umask 077 && : >"$tmp")
+  cat >"$tmp" <<EOF
 {
   "bootstrap_servers": "$KAFKA_CLIENT_BOOTSTRAP",
   "security_protocol": "SASL_PLAINTEXT",
@@ -209,7 +212,7 @@ $principals
   }
 }
 EOF
-  mv "$CLIENTS_FILE.tmp" "$CLIENTS_FILE"
+  mv "$tmp" "$CLIENTS_FILE"
 }
 
 write_config() {

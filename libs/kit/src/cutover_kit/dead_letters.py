@@ -29,7 +29,7 @@ from cutover_contracts.events import DeadLetterV1
 from cutover_contracts.topics import Topic
 from cutover_kit import context
 from cutover_kit.auth import requires
-from cutover_kit.db import UnitOfWork, outbox_channel
+from cutover_kit.db import UnitOfWork, any_of, outbox_channel
 from cutover_kit.dependencies import RuntimeOf
 from cutover_kit.errors import Conflict, DoesNotExist, Unprocessable
 from cutover_kit.idempotency import Idempotency
@@ -139,7 +139,7 @@ async def record_refused(session: AsyncSession, refused: list[tuple[Row[Any], st
     """Set aside outbox rows Kafka refused as records, each kept as a letter of the relay's."""
     await session.execute(
         update(outbox)
-        .where(outbox.c.id.in_([row.id for row, _ in refused]))
+        .where(any_of(outbox.c.id, [row.id for row, _ in refused]))
         .values(set_aside_at=datetime.now(UTC))
     )
     await session.execute(

@@ -21,7 +21,7 @@ from cutover_contracts.envelope import CloudEvent
 from cutover_contracts.events import AccountArchivedV1, AccountCreatedV1
 from cutover_contracts.topics import ACCOUNT_ARCHIVED, ACCOUNT_CREATED, Topic
 from cutover_kit.consumer import Handler, one_by_one
-from cutover_kit.db import UnitOfWork
+from cutover_kit.db import UnitOfWork, any_of, rows_of
 from cutover_kit.errors import AccountNotFound, Conflict, PeerUnavailable
 
 
@@ -129,8 +129,9 @@ class KnownAccounts:
     async def remember_accounts(self, account_ids: list[int]) -> None:
         await self.session.execute(
             pg_insert(self.table)
-            .values([{"account_id": account_id} for account_id in account_ids])
-            .on_conflict_do_nothing()
+            .from_select(["account_id"], select(rows_of(account_id=("account_ids", BigInteger))))
+            .on_conflict_do_nothing(),
+            {"account_ids": account_ids},
         )
 
     async def mark_archived(self, account_id: int, archived_at: datetime) -> None:
@@ -145,7 +146,7 @@ class KnownAccounts:
         transactions locking overlapping sets)."""
         await self.session.execute(
             select(self.table.c.account_id)
-            .where(self.table.c.account_id.in_(account_ids))
+            .where(any_of(self.table.c.account_id, account_ids))
             .order_by(self.table.c.account_id)
             .with_for_update()
         )

@@ -52,7 +52,7 @@ from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_kit import dead_letters, metrics
-from cutover_kit.db import Database, outbox_channel
+from cutover_kit.db import Database, any_of, outbox_channel
 from cutover_kit.publisher import send_batch, while_touching
 from cutover_kit.tables import idempotency_keys, outbox, processed_events
 
@@ -303,7 +303,7 @@ class OutboxRelay:
                     log.error("outbox row %d (%s) set aside: %s", row.id, row.topic, reason)
             published = {row.id for row in rows} - {row.id for row, _ in refused}
             await session.execute(
-                update(outbox).where(outbox.c.id.in_(published)).values(published_at=func.now())
+                update(outbox).where(any_of(outbox.c.id, published)).values(published_at=func.now())
             )
             await session.commit()
             backlog = 0

@@ -43,6 +43,7 @@ from cutover_accounts.adapters.tables import (
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
+from cutover_kit.db import any_of, rows_of
 from cutover_kit.pagination import PageRequest, fetch_page, in_order, plan_for_the_pattern
 
 REPORT_BATCH = 1000  # rows per fetch of a streamed report: flat memory, few round trips
@@ -69,17 +70,7 @@ def _pending_disconnect(account_id: Any) -> Select[tuple[UUID]]:
     )
 
 
-def _unnest(**arrays: Any) -> Any:
-    """Rows given as one array per column (`name=element type`): a statement whose text does not
-    depend on the number of rows, so it is compiled and prepared once."""
-    return (
-        func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in arrays.values()))
-        .table_valued(*arrays)
-        .render_derived()
-    )
-
-
-_HISTORY_ROWS = _unnest(
+_HISTORY_ROWS = rows_of(
     account_id=("history_account_ids", BigInteger),
     change=("history_changes", Text),
     cause=("history_causes", Text),
@@ -93,7 +84,7 @@ RECORD_HISTORY = insert(account_history).from_select(
         *(_HISTORY_ROWS.c[name] for name in ("account_id", "change", "cause", "actor"))
     ).add_columns(_HISTORY_ROWS.c.correlation_id, cast(_HISTORY_ROWS.c.details, JSONB)),
 )
-_NEW_DISCONNECTS = _unnest(
+_NEW_DISCONNECTS = rows_of(
     id=("ids", PG_UUID(as_uuid=True)),
     account_id=("account_ids", BigInteger),
     source=("sources", Text),
@@ -312,9 +303,7 @@ class AccountsRepository:
         if len(matched) > MOST_MATCHED_ACCOUNTS:
             # A term most accounts carry: walking the period in order finds a page at once.
             return report.statement.where(*report.search)
-        return report.statement.where(
-            report.account_column == any_(bindparam("matched", matched, type_=ARRAY(BigInteger)))
-        )
+        return report.statement.where(any_of(report.account_column, matched))
 
     async def report_rows(self, report: ReportQuery) -> AsyncIterator[dict[str, Any]]:
         """Every row of a report table, read through a server-side cursor a batch at a time, so
@@ -432,7 +421,7 @@ class AccountsRepository:
         rows = await self.session.execute(
             select(disconnects)
             .where(
-                disconnects.c.id.in_(disconnect_ids),
+                any_of(disconnects.c.id, disconnect_ids),
                 disconnects.c.state.in_(("pending", "abandoned")),
             )
             .order_by(disconnects.c.id)
@@ -500,7 +489,9 @@ class AccountsRepository:
 
     async def disconnected_at(self, account_ids: list[int]) -> dict[int, datetime | None]:
         rows = await self.session.execute(
-            select(accounts.c.id, accounts.c.disconnected_at).where(accounts.c.id.in_(account_ids))
+            select(accounts.c.id, accounts.c.disconnected_at).where(
+                any_of(accounts.c.id, account_ids)
+            )
         )
         return {row.id: row.disconnected_at for row in rows}
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import BigInteger, DateTime, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +17,24 @@ from cutover_addresses.adapters.tables import (
     serviceable_addresses,
 )
 from cutover_addresses.domain.model import ServiceableAddress
+from cutover_kit.db import any_of, rows_of
 from cutover_kit.directory import KnownAccounts
 from cutover_kit.pagination import PageRequest, contains_pattern, plan_for_the_pattern
 
 COLUMNS = [column for column in serviceable_addresses.c if column.name != "normalised"]
+
+
+_DISCONNECTED = rows_of(
+    account_id=("account_ids", BigInteger),
+    disconnected_at=("disconnected_ats", DateTime(timezone=True)),
+)
+_UPSERT_DISCONNECTED = pg_insert(known_accounts).from_select(
+    ["account_id", "disconnected_at"], select(_DISCONNECTED)
+)
+_MARK_DISCONNECTED = _UPSERT_DISCONNECTED.on_conflict_do_update(
+    index_elements=["account_id"],
+    set_={"disconnected_at": _UPSERT_DISCONNECTED.excluded.disconnected_at},
+)
 
 
 class AddressesRepository:
@@ -50,14 +64,13 @@ class AddressesRepository:
         latest: dict[int, datetime] = {}
         for account_id, at in disconnected:
             latest[account_id] = max(at, latest.get(account_id, at))
-        upsert = pg_insert(known_accounts).values(
-            [{"account_id": a, "disconnected_at": at} for a, at in sorted(latest.items())]
-        )
+        ordered = sorted(latest.items())
         await self.session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["account_id"],
-                set_={"disconnected_at": upsert.excluded.disconnected_at},
-            )
+            _MARK_DISCONNECTED,
+            {
+                "account_ids": [account_id for account_id, _ in ordered],
+                "disconnected_ats": [at for _, at in ordered],
+            },
         )
 
     async def mark_reactivated(self, account_id: int, activated_at: datetime) -> None:
@@ -123,7 +136,7 @@ class AddressesRepository:
             row.account_id: row.id
             for row in await self.session.execute(
                 select(serviceable_addresses.c.id, serviceable_addresses.c.account_id)
-                .where(serviceable_addresses.c.account_id.in_([a for a, _ in releases]))
+                .where(any_of(serviceable_addresses.c.account_id, [a for a, _ in releases]))
                 .order_by(serviceable_addresses.c.id)
                 .with_for_update()
             )
@@ -132,7 +145,7 @@ class AddressesRepository:
             return {}
         await self.session.execute(
             update(serviceable_addresses)
-            .where(serviceable_addresses.c.id.in_(list(held.values())))
+            .where(any_of(serviceable_addresses.c.id, held.values()))
             .values(account_id=None)
         )
         released: dict[UUID, tuple[UUID, int]] = {}
@@ -184,7 +197,7 @@ class AddressesRepository:
         """The addresses these disconnects already released: disconnect id → address id."""
         rows = await self.session.execute(
             select(address_history.c.disconnect_id, address_history.c.address_id).where(
-                address_history.c.disconnect_id.in_(disconnect_ids)
+                any_of(address_history.c.disconnect_id, disconnect_ids)
             )
         )
         return {row.disconnect_id: row.address_id for row in rows}

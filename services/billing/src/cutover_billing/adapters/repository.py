@@ -19,6 +19,7 @@ from cutover_billing.adapters.tables import (
 )
 from cutover_billing.domain.model import Debit, Invoice, InvoiceLine
 from cutover_billing.domain.model import invoice_lines as lines_of
+from cutover_kit.db import any_of
 from cutover_kit.directory import KnownAccounts
 from cutover_kit.pagination import PageRequest
 
@@ -57,7 +58,7 @@ class BillingRepository:
         """The accounts' uninvoiced debits in posting order, read (and locked) in one query."""
         query = (
             select(debits)
-            .where(debits.c.account_id.in_(account_ids), debits.c.invoice_id.is_(None))
+            .where(any_of(debits.c.account_id, account_ids), debits.c.invoice_id.is_(None))
             .order_by(debits.c.account_id, debits.c.created_at, debits.c.id)
         )
         if for_update:
@@ -177,7 +178,7 @@ class BillingRepository:
         rows = await self._with_lines(
             list(
                 await self.session.execute(
-                    select(invoices).where(invoices.c.disconnect_id.in_(disconnect_ids))
+                    select(invoices).where(any_of(invoices.c.disconnect_id, disconnect_ids))
                 )
             )
         )
@@ -196,7 +197,7 @@ class BillingRepository:
             return []
         line_rows = await self.session.execute(
             select(invoice_lines)
-            .where(invoice_lines.c.invoice_id.in_([row.id for row in invoice_rows]))
+            .where(any_of(invoice_lines.c.invoice_id, [row.id for row in invoice_rows]))
             .order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)
         )
         lines: dict[UUID, list[InvoiceLine]] = defaultdict(list)

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Text, and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy import BigInteger, Text, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cutover_kit.db import rows_of
 from cutover_kit.directory import KnownAccounts
 from cutover_kit.pagination import PageRequest
 from cutover_scheduler.adapters.queries import EventFilter
@@ -93,14 +94,11 @@ class SchedulerRepository:
         """Cancel, in one statement, each superseding's account's pending events of `event_type`
         but the one it spares, with its outcome; an event that several cover gets the first one's,
         as if they had come one by one."""
-        rows = (
-            func.unnest(
-                bindparam("account_ids", type_=ARRAY(BigInteger)),
-                bindparam("sparing", type_=ARRAY(PG_UUID(as_uuid=True))),
-                bindparam("outcomes", type_=ARRAY(Text)),
-            )
-            .table_valued("account_id", "sparing", "outcome", with_ordinality="n")
-            .render_derived()
+        rows = rows_of(
+            ordinality="n",
+            account_id=("account_ids", BigInteger),
+            sparing=("sparing", PG_UUID(as_uuid=True)),
+            outcome=("outcomes", Text),
         )
         superseded = (
             select(scheduled_events.c.id, rows.c.outcome)

@@ -1,9 +1,14 @@
 """Rate limits per actor and service: past its limit a caller gets a 429 with `Retry-After`.
 
-A moving window of one minute per (service, actor), counted in the process's memory (the `limits`
-library). With several replicas or workers behind one address, each counts on its own, so a caller
-spread evenly over N replicas gets up to N times the limit; a deployment that needs one shared count
-points `CUTOVER_RATE_LIMIT_STORAGE` at a store the replicas share (`redis://…`, any storage `limits`
+A sliding window of one minute per (service, actor), counted in the process's memory (the `limits`
+library's sliding window counter: this minute's count plus the last minute's, weighted by how much of
+it the window still covers). Two counters per actor, whatever its limit: the exact moving window
+kept a timestamp per request (up to the limit: 120,000 for `make up`'s operator), inserted each at
+the head of a list, and expired them by a bisect in a worker thread.
+
+With several replicas or workers behind one address, each counts on its own, so a caller spread
+evenly over N replicas gets up to N times the limit; a deployment that needs one shared count points
+`CUTOVER_RATE_LIMIT_STORAGE` at a store the replicas share (`redis://…`, any storage `limits`
 supports). Service identities and load generators get their own, higher limits by configuration
 (`CUTOVER_RATE_LIMITS=name=per_minute,…`), so a benchmark or a bulk run is not throttled by a
 default meant for people.
@@ -16,7 +21,7 @@ import time
 
 from fastapi import Request
 from limits import RateLimitItemPerMinute
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from cutover_kit import context
@@ -44,7 +49,7 @@ class RateLimits:
         self.service = service
         self.default = RateLimitItemPerMinute(per_minute)
         self.overrides = {actor: RateLimitItemPerMinute(n) for actor, n in overrides.items()}
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage))
+        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage))
 
     async def hit(self, actor: str) -> None:
         """Count one request of `actor`; RateLimited when it is one too many."""

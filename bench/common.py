@@ -94,6 +94,14 @@ def command_output(*command: str, cwd: Path = REPO) -> str:
         return "not found"
 
 
+# What is measured: the commit and whether the tree had changes on top of it, read as the bench
+# starts (read when the result was written, a commit made during a run named code that did not run).
+CODE = {
+    "commit": command_output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
+    "dirty": bool(command_output("git", "-C", str(REPO), "status", "--porcelain")),
+}
+
+
 def machine() -> dict:
     cpu = next(
         (
@@ -120,9 +128,7 @@ def machine() -> dict:
         "go": command_output("go", "env", "GOVERSION"),
         "node": command_output(str(node), "--version") if node.exists() else None,
         "postgresql": command_output("/usr/lib/postgresql/15/bin/postgres", "--version"),
-        # What was measured: the commit, and whether the tree had changes on top of it.
-        "commit": command_output("git", "-C", str(REPO), "rev-parse", "--short", "HEAD"),
-        "dirty": bool(command_output("git", "-C", str(REPO), "status", "--porcelain")),
+        **CODE,
     }
 
 

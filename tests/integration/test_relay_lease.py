@@ -28,7 +28,7 @@ from cutover_kit.relay import LeaseLost, OutboxRelay
 from cutover_kit.tables import outbox, relay_leases
 from tests.integration.conftest import create_topic
 from tests.integration.test_outbox_relay import Counted, write_events
-from tests.support.events import EventTap
+from tests.support.events import EventTap, wait_until
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.infra
@@ -120,8 +120,11 @@ async def test_a_leader_hung_between_batches_is_replaced_after_its_lease_and_fen
             lease = await lease_row(kit_database)
             assert lease.epoch == hung_lease.epoch + 1 and lease.holder == standby.holder
             assert lease.taken_at >= hung_lease.expires_at
-            # And publishes every event once, in commit order per account
+            # And publishes every event once, in commit order per account, and marks it
+            # published (a batch's mark commits after the send the tap sees: a relay stopped
+            # between the two leaves the batch for the next leader to send again)
             await tap.wait_for(lambda _: len(tap.seen) >= ACCOUNTS * PER_ACCOUNT, within=10)
+            await wait_until(lambda: all_published(kit_database), within=10)
 
             # When the hung relay wakes, it is fenced: its next batch sends and marks nothing
             with pytest.raises(LeaseLost):
@@ -136,7 +139,6 @@ async def test_a_leader_hung_between_batches_is_replaced_after_its_lease_and_fen
     for event in tap.seen:
         sequences[event.data["account_id"]].append(event.data["sequence"])
     assert sequences == {a: list(range(PER_ACCOUNT)) for a in range(1, ACCOUNTS + 1)}
-    assert await all_published(kit_database)
     print(f"takeover {took_over_after:.2f} s after the leader's last renewal (lease {LEASE} s)")
 
 
@@ -242,9 +244,10 @@ async def test_a_leader_frozen_within_a_batch_is_replaced_and_its_late_records_a
                 took_over_after = time.monotonic() - frozen_at
                 lease = await lease_row(kit_database)
                 assert lease.epoch == frozen_lease.epoch + 1
-                # And publishes all six, the frozen leader's three included
+                # And publishes all six, the frozen leader's three included, and marks them
                 total = ACCOUNTS * PER_ACCOUNT
                 await tap.wait_for(lambda _: len(tap.seen) >= total, within=10)
+                await wait_until(lambda: all_published(kit_database), within=10)
 
                 # When the frozen leader wakes (SIGCONT), it is fenced: it says so
                 frozen.send_signal(signal.SIGCONT)
@@ -281,5 +284,4 @@ async def test_a_leader_frozen_within_a_batch_is_replaced_and_its_late_records_a
                 applied[event.data["account_id"]].append(event.data["sequence"])
             await uow.commit()
     assert applied == first
-    assert await all_published(kit_database)
     print(f"takeover {took_over_after:.2f} s after the freeze (lease {LEASE} s)")

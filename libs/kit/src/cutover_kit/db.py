@@ -100,7 +100,7 @@ def unstorable_value(error: BaseException) -> str | None:
 ANSWERS = uuid.UUID("6f1c1b0e-3f7b-4d51-9a84-6a1d3c2e0b11")
 
 
-def rows_of(ordinality: str | None = None, **columns: tuple[str, TypeEngine[Any]]) -> Any:
+def rows_of(*, ordinality: str | None = None, **columns: tuple[str, TypeEngine[Any]]) -> Any:
     """Rows passed as one array per column (`column=(parameter name, element type)`), to select
     from: a statement whose text does not depend on the number of rows. A multi-row VALUES list is a
     new text for every row count, compiled again by SQLAlchemy and prepared again by PostgreSQL;

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import BigInteger, Column, MetaData, Table, select
 from sqlalchemy.dialects.postgresql import asyncpg
 
+from cutover_accounts.adapters.repository import AccountsRepository
 from cutover_addresses.adapters.repository import AddressesRepository
 from cutover_billing.adapters.repository import BillingRepository
 from cutover_kit.db import any_of
@@ -71,8 +72,14 @@ async def addresses(session: Any, account_ids: list[int]) -> None:
     await repository.release_accounts([(account_id, uuid4()) for account_id in account_ids])
 
 
+async def accounts(session: Any, account_ids: list[int]) -> None:
+    await AccountsRepository(session).update_disconnects(
+        [{"id": uuid4(), "address_state": "released", "state": "pending"} for _ in account_ids]
+    )
+
+
 @pytest.mark.parametrize(
-    "calls", [local_copy, billing, addresses], ids=lambda calls: calls.__name__
+    "calls", [local_copy, billing, addresses, accounts], ids=lambda calls: calls.__name__
 )
 async def test_a_consumed_batch_s_statements_do_not_depend_on_its_size(calls: Any) -> None:
     assert await texts_for(1, calls) == await texts_for(7, calls) == await texts_for(300, calls)

@@ -474,18 +474,20 @@ class AccountsRepository:
         ) or 0
 
     async def update_disconnects(self, changes: list[dict[str, Any]]) -> None:
-        """Each change is {"id": …, column: value, …}, the same columns in every change."""
-        if changes:
-            columns = [column for column in changes[0] if column != "id"]
-            await self.session.execute(
-                update(disconnects)
-                .where(disconnects.c.id == bindparam("disconnect_id"))
-                .values({column: bindparam(f"new_{column}") for column in columns}),
-                [
-                    {"disconnect_id": change["id"], **{f"new_{c}": change[c] for c in columns}}
-                    for change in changes
-                ],
-            )
+        """Each change is {"id": …, column: value, …}, the same columns in every change and one
+        change a disconnect: one UPDATE from arrays, not one execution a row."""
+        if not changes:
+            return
+        columns = list(changes[0])
+        rows = rows_of(
+            **{column: (f"new_{column}", disconnects.c[column].type) for column in columns}
+        )
+        await self.session.execute(
+            update(disconnects)
+            .where(disconnects.c.id == rows.c.id)
+            .values({column: rows.c[column] for column in columns if column != "id"}),
+            {f"new_{column}": [change[column] for change in changes] for column in columns},
+        )
 
     async def disconnected_at(self, account_ids: list[int]) -> dict[int, datetime | None]:
         rows = await self.session.execute(

@@ -379,24 +379,34 @@ async def _record_answers(
     pending = await repository.unfinished_disconnects(
         [answer.disconnect_id for _, answer in answers]
     )
+    now = datetime.now(UTC)
     changed: dict[UUID, tuple[Disconnect, str | None]] = {}
-    changes = []
     for event, answer in answers:
         disconnect = pending.get(answer.disconnect_id)
         if disconnect is None or getattr(disconnect, step) != "pending":
             continue
-        values = values_of(answer)
-        disconnect = pending[disconnect.id] = replace(disconnect, **values)
+        disconnect = replace(disconnect, **values_of(answer))
+        if disconnect.state == "pending" and disconnect.all_steps_done:
+            disconnect = replace(disconnect, state="completed", completed_at=now)
+        pending[disconnect.id] = disconnect
         changed[disconnect.id] = (disconnect, event.correlationid)
-        changes.append({"id": disconnect.id, **values})
-    await repository.update_disconnects(changes)
+    if not changed:
+        return
+    # The step's answers and the completions they bring: one statement for the batch.
+    columns = [*values_of(answers[0][1]), "state", "completed_at"]
+    await repository.update_disconnects(
+        [
+            {"id": disconnect.id, **{column: getattr(disconnect, column) for column in columns}}
+            for disconnect, _ in changed.values()
+        ]
+    )
     await _complete(
         uow,
         repository,
         [
             (disconnect, correlation_id)
             for disconnect, correlation_id in changed.values()
-            if disconnect.state == "pending" and disconnect.all_steps_done
+            if disconnect.state == "completed"
         ],
     )
 
@@ -406,15 +416,12 @@ async def _complete(
     repository: AccountsRepository,
     done: list[tuple[Disconnect, str | None]],
 ) -> None:
-    """Complete disconnects whose two steps are done: history, `AccountDisconnected`, and the
-    scheduler's outcome for a scheduled one; each under the correlation id of its last answer."""
+    """What follows a disconnect's completion (already written on it): history,
+    `AccountDisconnected`, and the scheduler's outcome for a scheduled one; each under the
+    correlation id of its last answer."""
     if not done:
         return
-    now = datetime.now(UTC)
     disconnected_at = await repository.disconnected_at([d.account_id for d, _ in done])
-    await repository.update_disconnects(
-        [{"id": d.id, "state": "completed", "completed_at": now} for d, _ in done]
-    )
     await repository.record_histories(
         [
             HistoryEntry(

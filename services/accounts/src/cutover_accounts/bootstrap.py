@@ -49,5 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime,
         title="Cutover accounts",
         description="Accounts, their statuses and types, disconnects, reactivation and archive.",
-        routers=[http.router],
+        routers=http.routers,
     )

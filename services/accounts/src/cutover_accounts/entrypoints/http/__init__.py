@@ -5,6 +5,8 @@ from fastapi import APIRouter
 
 from cutover_accounts.entrypoints.http import accounts, catalog, disconnects, lifecycle, report
 
-router = APIRouter()
-for feature in (catalog, accounts, lifecycle, disconnects, report):
-    router.include_router(feature.router)
+# A list, not one router including the others: FastAPI 0.165 matches an included router's routes
+# again at every level of inclusion, on every request.
+routers: list[APIRouter] = [
+    feature.router for feature in (catalog, accounts, lifecycle, disconnects, report)
+]

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, insert, select, update
+from sqlalchemy import BigInteger, DateTime, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,32 @@ _UPSERT_DISCONNECTED = pg_insert(known_accounts).from_select(
 _MARK_DISCONNECTED = _UPSERT_DISCONNECTED.on_conflict_do_update(
     index_elements=["account_id"],
     set_={"disconnected_at": _UPSERT_DISCONNECTED.excluded.disconnected_at},
+)
+_RELEASES = rows_of(
+    address_id=("address_ids", PG_UUID(as_uuid=True)),
+    account_id=("account_ids", BigInteger),
+    disconnect_id=("disconnect_ids", PG_UUID(as_uuid=True)),
+)
+# A batch's releases in one statement, each row passed as arrays: the addresses freed and their
+# history (data-modifying CTEs run in full whether or not the query reads them).
+_RELEASE = (
+    select(literal(1))
+    .add_cte(
+        update(serviceable_addresses)
+        .where(serviceable_addresses.c.id == _RELEASES.c.address_id)
+        .values(account_id=None)
+        .returning(serviceable_addresses.c.id)
+        .cte("freed")
+    )
+    .add_cte(
+        insert(address_history)
+        .from_select(
+            ["address_id", "account_id", "disconnect_id", "action", "reason"],
+            select(_RELEASES, literal("release"), literal("disconnect")),
+        )
+        .returning(address_history.c.id)
+        .cte("history")
+    )
 )
 
 
@@ -141,29 +168,20 @@ class AddressesRepository:
                 .with_for_update()
             )
         }
-        if not held:
-            return {}
-        await self.session.execute(
-            update(serviceable_addresses)
-            .where(any_of(serviceable_addresses.c.id, held.values()))
-            .values(account_id=None)
-        )
+        # Each account's address goes to the first of its disconnects in the list.
         released: dict[UUID, tuple[UUID, int]] = {}
         for account_id, disconnect_id in releases:
             if disconnect_id not in released and (address_id := held.pop(account_id, None)):
                 released[disconnect_id] = (address_id, account_id)
+        if not released:
+            return {}
         await self.session.execute(
-            insert(address_history),
-            [
-                {
-                    "address_id": address_id,
-                    "account_id": account_id,
-                    "action": "release",
-                    "reason": "disconnect",
-                    "disconnect_id": disconnect_id,
-                }
-                for disconnect_id, (address_id, account_id) in released.items()
-            ],
+            _RELEASE,
+            {
+                "address_ids": [address_id for address_id, _ in released.values()],
+                "account_ids": [account_id for _, account_id in released.values()],
+                "disconnect_ids": list(released),
+            },
         )
         return {disconnect_id: address_id for disconnect_id, (address_id, _) in released.items()}
 

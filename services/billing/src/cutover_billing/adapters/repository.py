@@ -7,7 +7,19 @@ from collections import defaultdict
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_billing.adapters.tables import (
@@ -19,9 +31,66 @@ from cutover_billing.adapters.tables import (
 )
 from cutover_billing.domain.model import Debit, Invoice, InvoiceLine
 from cutover_billing.domain.model import invoice_lines as lines_of
-from cutover_kit.db import any_of
+from cutover_kit.db import any_of, rows_of
 from cutover_kit.directory import KnownAccounts
 from cutover_kit.pagination import PageRequest
+
+_INVOICE_ROWS = rows_of(
+    id=("invoice_ids", PG_UUID(as_uuid=True)),
+    number=("numbers", BigInteger),
+    account_id=("account_ids", BigInteger),
+    currency=("currencies", Text),
+    total=("totals", BigInteger),
+    disconnect_id=("disconnect_ids", PG_UUID(as_uuid=True)),
+)
+_LINE_ROWS = rows_of(
+    invoice_id=("line_invoice_ids", PG_UUID(as_uuid=True)),
+    debit_id=("line_debit_ids", PG_UUID(as_uuid=True)),
+    position=("line_positions", Integer),
+    description=("line_descriptions", Text),
+    amount=("line_amounts", BigInteger),
+)
+# Invoices, their lines and their debits' invoice ids in one statement, each row passed as arrays:
+# one execution, not one a row (data-modifying CTEs run in full; the foreign keys are checked at
+# the statement's end, when the invoices exist).
+ISSUE_INVOICES = (
+    select(literal(1))
+    .add_cte(
+        insert(invoices)
+        .from_select(
+            [
+                "id",
+                "number",
+                "account_id",
+                "currency",
+                "total",
+                "disconnect_id",
+                "kind",
+                "issued_at",
+            ],
+            select(
+                _INVOICE_ROWS,
+                bindparam("kind", type_=Text),
+                bindparam("issued_at", type_=DateTime(timezone=True)),
+            ),
+        )
+        .returning(invoices.c.id)
+        .cte("new_invoices")
+    )
+    .add_cte(
+        insert(invoice_lines)
+        .from_select(["invoice_id", "debit_id", "position", "description", "amount"], _LINE_ROWS)
+        .returning(invoice_lines.c.debit_id)
+        .cte("new_lines")
+    )
+    .add_cte(
+        update(debits)
+        .where(debits.c.id == _LINE_ROWS.c.debit_id)
+        .values(invoice_id=_LINE_ROWS.c.invoice_id)
+        .returning(debits.c.id)
+        .cte("invoiced_debits")
+    )
+)
 
 
 class BillingRepository:
@@ -126,45 +195,28 @@ class BillingRepository:
                     lines=lines,
                 )
             )
+        lines = [
+            (invoice.id, position, line)
+            for invoice in issued
+            for position, line in enumerate(invoice.lines)
+        ]
         await self.session.execute(
-            insert(invoices),
-            [
-                {
-                    "id": invoice.id,
-                    "number": invoice.number,
-                    "account_id": invoice.account_id,
-                    "kind": kind,
-                    "currency": invoice.currency,
-                    "total": invoice.total,
-                    "issued_at": issued_at,
-                    "disconnect_id": invoice.disconnect_id,
-                }
-                for invoice in issued
-            ],
-        )
-        await self.session.execute(
-            insert(invoice_lines),
-            [
-                {
-                    "invoice_id": invoice.id,
-                    "debit_id": line.debit_id,
-                    "position": position,
-                    "description": line.description,
-                    "amount": line.amount,
-                }
-                for invoice in issued
-                for position, line in enumerate(invoice.lines)
-            ],
-        )
-        await self.session.execute(
-            update(debits)
-            .where(debits.c.id == bindparam("debit"))
-            .values(invoice_id=bindparam("invoice")),
-            [
-                {"debit": line.debit_id, "invoice": invoice.id}
-                for invoice in issued
-                for line in invoice.lines
-            ],
+            ISSUE_INVOICES,
+            {
+                "invoice_ids": [invoice.id for invoice in issued],
+                "numbers": [invoice.number for invoice in issued],
+                "account_ids": [invoice.account_id for invoice in issued],
+                "currencies": [invoice.currency for invoice in issued],
+                "totals": [invoice.total for invoice in issued],
+                "disconnect_ids": [invoice.disconnect_id for invoice in issued],
+                "kind": kind,
+                "issued_at": issued_at,
+                "line_invoice_ids": [invoice_id for invoice_id, _, _ in lines],
+                "line_debit_ids": [line.debit_id for _, _, line in lines],
+                "line_positions": [position for _, position, _ in lines],
+                "line_descriptions": [line.description for _, _, line in lines],
+                "line_amounts": [line.amount for _, _, line in lines],
+            },
         )
         return issued
 

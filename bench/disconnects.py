@@ -46,6 +46,7 @@ from bench.common import (
     kafka_settings,
     machine,
     percentiles,
+    reference_loop_seconds,
     write_result,
 )
 from cutover_contracts import seeds
@@ -586,6 +587,8 @@ def chart(document: dict, out: Path) -> None:
 
 
 async def main() -> None:
+    reference_before = reference_loop_seconds()
+    print(f"reference loop: {reference_before} s of CPU", flush=True)
     print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
     infra("start")
     processes: list[subprocess.Popen] = []
@@ -625,6 +628,8 @@ async def main() -> None:
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        # The host's speed before and after the run (`reference_loop_seconds`): lower is faster.
+        "reference_loop_s": {"before": reference_before, "after": reference_loop_seconds()},
         "accounts": ACCOUNTS,
         "accounts_workers": int(ACCOUNTS_WORKERS),
         "warmup": warmup,

@@ -195,7 +195,7 @@ class BillingRepository:
                     lines=lines,
                 )
             )
-        lines = [
+        invoiced = [
             (invoice.id, position, line)
             for invoice in issued
             for position, line in enumerate(invoice.lines)
@@ -211,11 +211,11 @@ class BillingRepository:
                 "disconnect_ids": [invoice.disconnect_id for invoice in issued],
                 "kind": kind,
                 "issued_at": issued_at,
-                "line_invoice_ids": [invoice_id for invoice_id, _, _ in lines],
-                "line_debit_ids": [line.debit_id for _, _, line in lines],
-                "line_positions": [position for _, position, _ in lines],
-                "line_descriptions": [line.description for _, _, line in lines],
-                "line_amounts": [line.amount for _, _, line in lines],
+                "line_invoice_ids": [invoice_id for invoice_id, _, _ in invoiced],
+                "line_debit_ids": [line.debit_id for _, _, line in invoiced],
+                "line_positions": [position for _, position, _ in invoiced],
+                "line_descriptions": [line.description for _, _, line in invoiced],
+                "line_amounts": [line.amount for _, _, line in invoiced],
             },
         )
         return issued

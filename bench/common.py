@@ -106,8 +106,8 @@ CODE = {
 def reference_loop_seconds() -> float:
     """CPU seconds of a fixed pure-Python loop (ten million additions), run with nothing else of the
     bench running: how fast this host's cores are at the time. On 2026-12-04 the same code's CPU
-    per disconnect moved from 3.1 to 5.7 ms between runs minutes apart, and this loop from 0.84 to
-    1.39 s; a result that records it lets a comparison tell the host's speed from the code's."""
+    per disconnect moved from 3.1 to 5.7 ms between runs minutes apart; a result that records this
+    loop says whether the host's speed moved with it (that evening it did not)."""
     start = time.process_time()
     total = 0
     for step in range(10_000_000):

@@ -25,7 +25,8 @@ past the lease may deliver its batch when it thaws, though its mark then fails. 
 `cancelled` although accounts carries it out.
 
 Between batches the emitter sleeps until the earliest pending `run_at` (at most `max_sleep`), and is
-woken at once by a NOTIFY when an event is created or moved.
+woken at once by a NOTIFY when an event is created or moved; events that came due while a batch
+was out are claimed at once.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ SELECT EXTRACT(EPOCH FROM min(run_at) - clock_timestamp())::float8 AS delay,
        count(*) FILTER (WHERE run_at <= now()) AS due
 FROM scheduled_events WHERE state = 'pending'
 """
-# While another replica holds every due row, look again this soon.
+# When every due row is claimed by another replica (a claim found none), look again this soon.
 BUSY_PAUSE_SECONDS = 0.005
 
 
@@ -158,7 +159,8 @@ class Emitter:
             await connection.add_listener(WAKEUP_CHANNEL, lambda *_: self._wake.set())
             while True:
                 self._wake.clear()
-                if await self.emit_batch(connection) == self.batch_size:
+                claimed = await self.emit_batch(connection)
+                if claimed == self.batch_size:
                     continue
                 delay, due = await connection.fetchrow(NEXT)
                 due_backlog.set(due)
@@ -166,8 +168,10 @@ class Emitter:
                     timeout = self.max_sleep if delay is None else min(delay, self.max_sleep)
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout)
-                else:
+                elif not claimed:
                     await asyncio.sleep(BUSY_PAUSE_SECONDS)
+                # Otherwise events came due while this batch was out: they are claimed at once
+                # (a pause here made every event due during a batch wait for it too).
         finally:
             with suppress(Exception):
                 await asyncio.shield(connection.close(timeout=2))

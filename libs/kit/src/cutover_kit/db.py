@@ -30,7 +30,9 @@ from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
     LargeBinary,
+    Select,
     Text,
+    UpdateBase,
     any_,
     bindparam,
     func,
@@ -112,6 +114,17 @@ def rows_of(*, ordinality: str | None = None, **columns: tuple[str, TypeEngine[A
         .table_valued(*columns, with_ordinality=ordinality)
         .render_derived()
     )
+
+
+def in_one_statement(*writes: UpdateBase, query: Select[Any] | None = None) -> Select[Any]:
+    """`writes` (inserts, updates, deletes) as one statement: one round trip and one execution
+    whatever their number. Each is a data-modifying CTE, which PostgreSQL runs in full whether or
+    not `query` (by default `SELECT 1`) reads it; all see the snapshot the statement starts with, and
+    foreign keys are checked at its end, so one write's rows may refer to another's."""
+    statement = select(literal(1)) if query is None else query
+    for n, write in enumerate(writes):
+        statement = statement.add_cte(write.cte(f"write_{n}"))
+    return statement
 
 
 def any_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
@@ -286,7 +299,7 @@ class UnitOfWork:
         if (current := AuditRecord.of_this_request()) is not None:
             audits.append(current)
         if audits:
-            writes.append(AUDIT_INSERT.returning(audit_log.c.id))
+            writes.append(AUDIT_INSERT)
             parameters |= {
                 "audit_actors": [record.actor for record in audits],
                 "audit_actions": [record.action for record in audits],
@@ -295,7 +308,7 @@ class UnitOfWork:
             }
         rows, self._outbox = self._outbox, []
         if rows:
-            writes.append(OUTBOX_INSERT.returning(outbox.c.id))
+            writes.append(OUTBOX_INSERT)
             parameters |= {
                 "event_ids": [row["event_id"] for row in rows],
                 "topics": [row["topic"] for row in rows],
@@ -305,11 +318,9 @@ class UnitOfWork:
         notifies = [func.pg_notify(channel, "") for channel in sorted(self._channels)]
         if not writes and not notifies:
             return
-        # Data-modifying CTEs run in full whether or not the query reads them.
-        statement = select(*notifies) if notifies else select(literal(1))
-        for n, insert in enumerate(writes):
-            statement = statement.add_cte(insert.cte(f"write_{n}"))
-        await self.session.execute(statement, parameters)
+        await self.session.execute(
+            in_one_statement(*writes, query=select(*notifies) if notifies else None), parameters
+        )
 
     def audit(self, record: AuditRecord) -> None:
         """Record, with this commit, an HTTP write made on another request's behalf (a group

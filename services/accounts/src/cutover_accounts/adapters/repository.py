@@ -43,7 +43,7 @@ from cutover_accounts.adapters.tables import (
 )
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
-from cutover_kit.db import any_of, rows_of
+from cutover_kit.db import any_of, in_one_statement, rows_of
 from cutover_kit.pagination import PageRequest, fetch_page, in_order, plan_for_the_pattern
 
 REPORT_BATCH = 1000  # rows per fetch of a streamed report: flat memory, few round trips
@@ -93,21 +93,17 @@ _NEW_DISCONNECTS = rows_of(
 )
 _STATUS_ID = bindparam("status_id", type_=PG_UUID(as_uuid=True))
 _REQUESTED_AT = bindparam("requested_at", type_=DateTime(timezone=True))
-# Data-modifying CTEs all run, on one snapshot: the accounts (locked by this transaction) move to
-# the disconnect status, their disconnects start, and the history records it.
-START_DISCONNECTS = RECORD_HISTORY.add_cte(
+# The accounts (locked by this transaction) move to the disconnect status, their disconnects start,
+# and the history records it: one statement.
+START_DISCONNECTS = in_one_statement(
     update(accounts)
     .where(accounts.c.id == any_(bindparam("account_ids", type_=ARRAY(BigInteger))))
     .values(
         account_status_id=_STATUS_ID,
         disconnected_at=_REQUESTED_AT,
         updated_at=func.now(),
-    )
-    .returning(accounts.c.id)
-    .cte("moved")
-).add_cte(
-    insert(disconnects)
-    .from_select(
+    ),
+    insert(disconnects).from_select(
         [
             "id",
             "account_id",
@@ -130,9 +126,8 @@ START_DISCONNECTS = RECORD_HISTORY.add_cte(
             literal("pending"),
             bindparam("deadline_at", type_=DateTime(timezone=True)),
         ),
-    )
-    .returning(disconnects.c.id)
-    .cte("started")
+    ),
+    RECORD_HISTORY,
 )
 
 

@@ -18,7 +18,7 @@ from cutover_addresses.adapters.tables import (
     serviceable_addresses,
 )
 from cutover_addresses.domain.model import ServiceableAddress
-from cutover_kit.db import any_of, rows_of
+from cutover_kit.db import any_of, in_one_statement, rows_of
 from cutover_kit.directory import KnownAccounts
 from cutover_kit.pagination import PageRequest, contains_pattern, plan_for_the_pattern
 
@@ -42,25 +42,15 @@ _RELEASES = rows_of(
     disconnect_id=("disconnect_ids", PG_UUID(as_uuid=True)),
 )
 # A batch's releases in one statement, each row passed as arrays: the addresses freed and their
-# history (data-modifying CTEs run in full whether or not the query reads them).
-_RELEASE = (
-    select(literal(1))
-    .add_cte(
-        update(serviceable_addresses)
-        .where(serviceable_addresses.c.id == _RELEASES.c.address_id)
-        .values(account_id=None)
-        .returning(serviceable_addresses.c.id)
-        .cte("freed")
-    )
-    .add_cte(
-        insert(address_history)
-        .from_select(
-            ["address_id", "account_id", "disconnect_id", "action", "reason"],
-            select(_RELEASES, literal("release"), literal("disconnect")),
-        )
-        .returning(address_history.c.id)
-        .cte("history")
-    )
+# history.
+_RELEASE = in_one_statement(
+    update(serviceable_addresses)
+    .where(serviceable_addresses.c.id == _RELEASES.c.address_id)
+    .values(account_id=None),
+    insert(address_history).from_select(
+        ["address_id", "account_id", "disconnect_id", "action", "reason"],
+        select(_RELEASES, literal("release"), literal("disconnect")),
+    ),
 )
 
 

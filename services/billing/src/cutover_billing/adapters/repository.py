@@ -15,7 +15,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -31,7 +30,7 @@ from cutover_billing.adapters.tables import (
 )
 from cutover_billing.domain.model import Debit, Invoice, InvoiceLine
 from cutover_billing.domain.model import invoice_lines as lines_of
-from cutover_kit.db import any_of, rows_of
+from cutover_kit.db import any_of, in_one_statement, rows_of
 from cutover_kit.directory import KnownAccounts
 from cutover_kit.pagination import PageRequest
 
@@ -51,45 +50,22 @@ _LINE_ROWS = rows_of(
     amount=("line_amounts", BigInteger),
 )
 # Invoices, their lines and their debits' invoice ids in one statement, each row passed as arrays:
-# one execution, not one a row (data-modifying CTEs run in full; the foreign keys are checked at
-# the statement's end, when the invoices exist).
-ISSUE_INVOICES = (
-    select(literal(1))
-    .add_cte(
-        insert(invoices)
-        .from_select(
-            [
-                "id",
-                "number",
-                "account_id",
-                "currency",
-                "total",
-                "disconnect_id",
-                "kind",
-                "issued_at",
-            ],
-            select(
-                _INVOICE_ROWS,
-                bindparam("kind", type_=Text),
-                bindparam("issued_at", type_=DateTime(timezone=True)),
-            ),
-        )
-        .returning(invoices.c.id)
-        .cte("new_invoices")
-    )
-    .add_cte(
-        insert(invoice_lines)
-        .from_select(["invoice_id", "debit_id", "position", "description", "amount"], _LINE_ROWS)
-        .returning(invoice_lines.c.debit_id)
-        .cte("new_lines")
-    )
-    .add_cte(
-        update(debits)
-        .where(debits.c.id == _LINE_ROWS.c.debit_id)
-        .values(invoice_id=_LINE_ROWS.c.invoice_id)
-        .returning(debits.c.id)
-        .cte("invoiced_debits")
-    )
+# one execution, not one a row.
+ISSUE_INVOICES = in_one_statement(
+    insert(invoices).from_select(
+        ["id", "number", "account_id", "currency", "total", "disconnect_id", "kind", "issued_at"],
+        select(
+            _INVOICE_ROWS,
+            bindparam("kind", type_=Text),
+            bindparam("issued_at", type_=DateTime(timezone=True)),
+        ),
+    ),
+    insert(invoice_lines).from_select(
+        ["invoice_id", "debit_id", "position", "description", "amount"], _LINE_ROWS
+    ),
+    update(debits)
+    .where(debits.c.id == _LINE_ROWS.c.debit_id)
+    .values(invoice_id=_LINE_ROWS.c.invoice_id),
 )
 
 

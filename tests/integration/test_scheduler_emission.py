@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, insert, select, text
@@ -158,10 +157,8 @@ class HangingProducer:
         await asyncio.Event().wait()   # the broker never answers
 
 async def main():
-    import asyncpg
-    connection = await asyncpg.connect(sys.argv[1])
     emitter = Emitter(sys.argv[1], HangingProducer(), batch_size=500, lease_seconds=float(sys.argv[2]))
-    await emitter.emit_batch(connection)
+    await emitter.emit_batch(await emitter.connect())
 
 asyncio.run(main())
 """
@@ -287,7 +284,7 @@ async def test_a_batch_whose_acknowledgements_outlast_the_lease_keeps_its_claim(
     slow = SlowAcks(producer, delay=1.5 * lease)
     dsn = asyncpg_dsn(scheduler_database.url)
     emitter = Emitter(dsn, slow, topic=topic.name, lease_seconds=lease)
-    connection = await asyncpg.connect(dsn)
+    connection = await emitter.connect()
     try:
         async with EventTap(infra, topic.name) as tap:
             emission = asyncio.create_task(emitter.emit_batch(connection))

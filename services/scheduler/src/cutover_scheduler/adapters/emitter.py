@@ -88,6 +88,8 @@ FROM scheduled_events WHERE state = 'pending'
 """
 # When every due row is claimed by another replica (a claim found none), look again this soon.
 BUSY_PAUSE_SECONDS = 0.005
+# How stale `due_backlog` may grow while every batch finds events.
+BACKLOG_READ_SECONDS = 1.0
 
 
 def _iso(moment: datetime) -> str:
@@ -153,35 +155,44 @@ class Emitter:
                 log.exception("emitter interrupted; starting over")
                 await asyncio.sleep(1.0)
 
+    async def connect(self) -> asyncpg.Connection:
+        """The emitter's own connection, with the lease: PostgreSQL cuts it when a transaction on
+        it idles that long. Only a batch opens a transaction on it, so the lease is the session's
+        setting, not one more statement in every batch."""
+        return await asyncpg.connect(
+            self.dsn, server_settings={"idle_in_transaction_session_timeout": str(self.lease_ms)}
+        )
+
     async def _serve(self) -> None:
-        connection = await asyncpg.connect(self.dsn)
+        connection = await self.connect()
+        loop = asyncio.get_running_loop()
+        look_by = 0.0
         try:
             await connection.add_listener(WAKEUP_CHANNEL, lambda *_: self._wake.set())
             while True:
                 self._wake.clear()
                 claimed = await self.emit_batch(connection)
-                if claimed == self.batch_size:
+                if claimed and loop.time() < look_by:
+                    # Whatever came due while this batch was out is claimed at once; while
+                    # batches keep finding events, the backlog is read at most once a second.
                     continue
                 delay, due = await connection.fetchrow(NEXT)
                 due_backlog.set(due)
+                look_by = loop.time() + BACKLOG_READ_SECONDS
                 if delay is None or delay > 0:
                     timeout = self.max_sleep if delay is None else min(delay, self.max_sleep)
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout)
                 elif not claimed:
                     await asyncio.sleep(BUSY_PAUSE_SECONDS)
-                # Otherwise events came due while this batch was out: they are claimed at once
-                # (a pause here made every event due during a batch wait for it too).
         finally:
             with suppress(Exception):
                 await asyncio.shield(connection.close(timeout=2))
 
     async def emit_batch(self, connection: asyncpg.Connection) -> int:
-        """Claim, publish and mark one batch of due events; return how many were claimed."""
+        """Claim, publish and mark one batch of due events on a connection of `connect()`; return
+        how many were claimed."""
         async with connection.transaction():
-            await connection.execute(
-                f"SET LOCAL idle_in_transaction_session_timeout = {self.lease_ms}"
-            )
             rows = await connection.fetch(CLAIM, self.batch_size)
             if not rows:
                 return 0

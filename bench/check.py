@@ -217,10 +217,18 @@ def soak_rows() -> list[Row]:
     if not document:
         return [Row(name, "no result", "< 1 MiB/min", False, source="soak.json")]
     part, worst = max(document["slopes"].items(), key=lambda item: item[1]["mib_per_minute"])
+    # PostgreSQL's part is the sum of its processes; each client backend's own slope is beside it.
+    backends = document.get("postgres_backend_slopes") or {}
+    each = (
+        f" (PostgreSQL's {backends['backends']} client backends: each at most "
+        f"{backends['max_mib_per_minute']:+} MiB/min)"
+        if backends.get("max_mib_per_minute") is not None
+        else ""
+    )
     return [
         Row(
             name,
-            f"worst {worst['mib_per_minute']:+} MiB/min ({part}), "
+            f"worst {worst['mib_per_minute']:+} MiB/min ({part}){each}, "
             f"{document['rate_per_second']}/s offered for {document['seconds']} s, "
             f"{document.get('completed_per_second', '?')}/s completed",
             "< 1 MiB/min over 10 min",

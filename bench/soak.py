@@ -15,6 +15,18 @@ least-squares line through the samples from minute 2 to the end (the first two m
 pools, caches and the JIT fill): under 1 MiB per minute for every part. Results go to
 bench/results/soak.json and a chart, bench/results/soak.png.
 
+What grows, at minute 2 against the end of the run:
+- inside PostgreSQL: each client backend's own slope is kept beside the sum, and every client
+  backend is asked to log its memory contexts (`pg_log_backend_memory_contexts`), which are read
+  back from the server's log and summed by context name: what PostgreSQL itself holds (caches,
+  prepared statements and their plans), against the RSS, which also keeps what the C library's
+  allocator was given back and did not return;
+- inside Kafka: its resident memory by kind of mapping (/proc/PID/smaps: the log's index files,
+  which Kafka maps into memory, other files, anonymous memory) and the JVM's own account of what
+  it committed (Native Memory Tracking, `jcmd PID VM.native_memory summary`: heap, code, metaspace,
+  threads, ...), for which this bench alone starts the broker with
+  `-XX:NativeMemoryTracking=summary`.
+
 Knobs: BENCH_SOAK_RATE (default 100), BENCH_SOAK_SECONDS (600), BENCH_SOAK_SAMPLE_SECONDS (5).
 """
 
@@ -23,15 +35,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import uvloop
 
-from bench.common import REPO, STATE, infra, machine, percentiles, write_result
+from bench.common import (
+    ADMIN_DSN,
+    BROKER_HEAP,
+    REPO,
+    STATE,
+    infra,
+    machine,
+    percentiles,
+    write_result,
+)
 from bench.disconnects import (
     Completions,
     CpuMeter,
@@ -50,6 +73,10 @@ SAMPLE_SECONDS = float(os.environ.get("BENCH_SOAK_SAMPLE_SECONDS", "5"))
 WARM_UP_MINUTES = 2.0
 TARGET_MIB_PER_MINUTE = 1.0
 GRACE_SECONDS = 30
+
+
+def kafka_pid() -> int:
+    return int((STATE / "run" / "kafka.pid").read_text().split()[0])
 
 
 def _kib(pid: int, field: str) -> int:
@@ -80,7 +107,7 @@ def memory_mib(services: dict[str, int]) -> tuple[dict[str, float], dict[str, fl
     """Resident memory of each part now, MiB (see the module's docstring for PostgreSQL's), and
     PostgreSQL's split by kind of process with the count of client backends: a pool that opens
     connections, or autovacuum workers that come and go, move the sum without anything leaking."""
-    kafka = int((STATE / "run" / "kafka.pid").read_text().split()[0])
+    kafka = kafka_pid()
     postmaster = int((STATE / "pg" / "postmaster.pid").read_text().split()[0])
     parts = {
         name: sum(_kib(p, "VmRSS") for p in (pid, *children_of(pid)))
@@ -88,26 +115,141 @@ def memory_mib(services: dict[str, int]) -> tuple[dict[str, float], dict[str, fl
     }
     parts["kafka"] = _kib(kafka, "VmRSS")
     kinds: dict[str, float] = {"client backends": 0, "autovacuum workers": 0, "the rest": 0}
-    backends = 0
+    backends: dict[str, float] = {}
     for pid in children_of(postmaster):
         kind = _postgres_kind(pid)
         if kind != "gone":
-            kinds[kind] += _kib(pid, "RssAnon")
-            backends += kind == "client backends"
+            kib = _kib(pid, "RssAnon")
+            kinds[kind] += kib
+            if kind == "client backends":
+                backends[str(pid)] = round(kib / 1024, 2)
     kinds["the rest"] += _kib(postmaster, "RssAnon")
     parts["postgres"] = sum(kinds.values())
-    postgres = {kind: round(kib / 1024, 2) for kind, kib in kinds.items()}
-    postgres["client backend count"] = backends
+    postgres: dict = {kind: round(kib / 1024, 2) for kind, kib in kinds.items()}
+    postgres["client backend count"] = len(backends)
+    postgres["backends"] = backends
     return {name: round(kib / 1024, 2) for name, kib in parts.items()}, postgres
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    if len(points) < 2:
+        return 0.0
+    minutes, mib = zip(*points, strict=True)
+    return round(statistics.linear_regression(minutes, mib).slope, 3)
 
 
 def slope_mib_per_minute(samples: list[dict], part: str) -> float:
     """Least-squares slope of the part's memory over the samples after the warm-up."""
+    return _slope(
+        [(s["minute"], s["mib"][part]) for s in samples if s["minute"] >= WARM_UP_MINUTES]
+    )
+
+
+def backend_slopes(samples: list[dict]) -> dict[str, float]:
+    """The slope of each client backend alive in every sample after the warm-up (a pool's
+    connections; one that came or went meanwhile has no line to fit)."""
     kept = [s for s in samples if s["minute"] >= WARM_UP_MINUTES]
-    if len(kept) < 2:
-        return 0.0
-    fit = statistics.linear_regression([s["minute"] for s in kept], [s["mib"][part] for s in kept])
-    return round(fit.slope, 3)
+    if not kept:
+        return {}
+    steady = set.intersection(*(set(s["postgres"]["backends"]) for s in kept))
+    return {
+        pid: _slope([(s["minute"], s["postgres"]["backends"][pid]) for s in kept])
+        for pid in sorted(steady)
+    }
+
+
+CONTEXT_LINE = re.compile(
+    r"\[(?P<pid>\d+)\].*LOG:  level: \d+; (?P<name>[^:]+?)(?::| containing) (?P<total>\d+) total"
+)
+
+
+def kafka_memory(kafka: int) -> dict[str, dict[str, float]]:
+    """The broker's resident memory by kind of mapping, and what the JVM says it committed, MiB."""
+    resident = {"log indexes": 0.0, "other files": 0.0, "anonymous": 0.0}
+    kind = "anonymous"
+    for line in Path(f"/proc/{kafka}/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and ":" not in fields[0]:  # a mapping's header: range perms ... [path]
+            path = fields[5] if len(fields) > 5 else ""
+            kind = (
+                "log indexes"
+                if path.endswith((".index", ".timeindex"))
+                else "other files"
+                if path.startswith("/")
+                else "anonymous"
+            )
+        elif fields[0] == "Rss:":
+            resident[kind] += int(fields[1]) / 1024
+    summary = subprocess.run(
+        ["jcmd", str(kafka), "VM.native_memory", "summary"], capture_output=True, text=True
+    ).stdout
+    committed = {
+        match["name"]: round(int(match["kib"]) / 1024, 2)
+        for match in re.finditer(
+            r"^-\s+(?P<name>[\w ]+?) \(reserved=\d+KB, committed=(?P<kib>\d+)KB", summary, re.M
+        )
+    }
+    return {
+        "resident_mib": {kind: round(mib, 2) for kind, mib in resident.items()},
+        "jvm_committed_mib": committed,
+    }
+
+
+async def memory_contexts() -> dict[str, dict[str, int]]:
+    """Every client backend's memory contexts, bytes by context name (the children a context
+    has beyond the hundred it lists are summed as `more child contexts`), read back from the
+    server's log after asking each backend to write them there."""
+    log = STATE / "log" / "postgres.log"
+    start = log.stat().st_size
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        pids = await admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            " AND pid <> pg_backend_pid()"
+        )
+        for row in pids:
+            await admin.execute("SELECT pg_log_backend_memory_contexts($1)", row["pid"])
+    finally:
+        await admin.close()
+    await asyncio.sleep(2.0)  # each backend logs at its next interrupt check
+    contexts: dict[str, dict[str, int]] = {}
+    with log.open(errors="replace") as text:
+        text.seek(start)
+        for line in text:
+            if match := CONTEXT_LINE.search(line):
+                name = re.sub(r"^\d+ more child contexts$", "more child contexts", match["name"])
+                backend = contexts.setdefault(match["pid"], {})
+                backend[name] = backend.get(name, 0) + int(match["total"])
+    return contexts
+
+
+def context_growth(first: dict[str, dict[str, int]], last: dict[str, dict[str, int]]) -> dict:
+    """What the backends in both snapshots held at each, MiB by context name, largest growth
+    first, and their totals."""
+    both = first.keys() & last.keys()
+
+    def summed(snapshot: dict[str, dict[str, int]]) -> dict[str, int]:
+        names: dict[str, int] = {}
+        for pid in both:
+            for name, size in snapshot[pid].items():
+                names[name] = names.get(name, 0) + size
+        return names
+
+    before, after = summed(first), summed(last)
+    growth = sorted(
+        before.keys() | after.keys(),
+        key=lambda name: after.get(name, 0) - before.get(name, 0),
+        reverse=True,
+    )
+    mib = 1024 * 1024
+    return {
+        "backends": len(both),
+        "total_mib": [round(sum(before.values()) / mib, 2), round(sum(after.values()) / mib, 2)],
+        "by_context_mib": {
+            name: [round(before.get(name, 0) / mib, 3), round(after.get(name, 0) / mib, 3)]
+            for name in growth[:12]
+        },
+    }
 
 
 async def send_steadily(client: Disconnector, ids: list[int]) -> tuple[dict[int, float], list]:
@@ -136,12 +278,20 @@ async def send_steadily(client: Disconnector, ids: list[int]) -> tuple[dict[int,
     return offered, http_ms
 
 
-async def sample_memory(services: dict[str, int], samples: list[dict], stop: asyncio.Event) -> None:
+async def sample_memory(
+    services: dict[str, int], samples: list[dict], contexts: list[dict], stop: asyncio.Event
+) -> None:
+    """Every part's memory every SAMPLE_SECONDS; PostgreSQL's memory contexts once the warm-up
+    is over."""
     started = time.monotonic()
     while not stop.is_set():
         minute = (time.monotonic() - started) / 60
         parts, postgres = memory_mib(services)
         samples.append({"minute": round(minute, 3), "mib": parts, "postgres": postgres})
+        if minute >= WARM_UP_MINUTES and not contexts:
+            contexts.append(
+                {"postgres": await memory_contexts(), "kafka": kafka_memory(kafka_pid())}
+            )
         try:
             await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
         except TimeoutError:
@@ -183,6 +333,8 @@ def chart(document: dict, out: Path) -> None:
 
 async def main() -> None:
     print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
+    # The JVM's account of its memory (see the docstring); a few per cent of the broker's CPU.
+    os.environ["KAFKA_HEAP"] = f"{BROKER_HEAP} -XX:NativeMemoryTracking=summary"
     infra("start")
     processes: list[subprocess.Popen] = []
     count = RATE * SECONDS
@@ -197,9 +349,10 @@ async def main() -> None:
         await done.start()
         client = Disconnector()
         samples: list[dict] = []
+        contexts: list[dict] = []
         stop = asyncio.Event()
         sampler = asyncio.create_task(
-            sample_memory({name: p.pid for name, p in services.items()}, samples, stop)
+            sample_memory({name: p.pid for name, p in services.items()}, samples, contexts, stop)
         )
         print(f"soak: {RATE} disconnects/s for {SECONDS} s ...", flush=True)
         meter.start()
@@ -208,6 +361,7 @@ async def main() -> None:
         await done.wait(ids, within=GRACE_SECONDS)
         stop.set()
         await sampler
+        contexts.append({"postgres": await memory_contexts(), "kafka": kafka_memory(kafka_pid())})
         cpu = meter.per(sum(i in done.at for i in ids))
         await client.close()
         await done.stop()
@@ -226,7 +380,9 @@ async def main() -> None:
             "max": max(k[kind] for k in kept),
         }
         for kind in kept[0]
+        if kind != "backends"
     }
+    backends = backend_slopes(samples)
     e2e = [done.at[i] - sent[i] * 1000 for i in ids if i in done.at]
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -244,6 +400,18 @@ async def main() -> None:
         "slopes": slopes,
         "max_slope_mib_per_minute": max(s["mib_per_minute"] for s in slopes.values()),
         "postgres_after_warm_up": postgres_after_warm_up,
+        "postgres_backend_slopes": {
+            "backends": len(backends),
+            "max_mib_per_minute": max(backends.values(), default=None),
+            "median_mib_per_minute": statistics.median(backends.values()) if backends else None,
+            "each": backends,
+        },
+        "postgres_memory_contexts": (
+            context_growth(*(c["postgres"] for c in contexts)) if len(contexts) == 2 else None
+        ),
+        "kafka_memory": dict(
+            zip(("minute_2", "end"), (c["kafka"] for c in contexts), strict=False)
+        ),
         "samples": samples,
     }
     out = write_result("soak.json", document)

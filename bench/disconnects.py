@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -484,6 +485,7 @@ async def latency(client: Disconnector, done: Completions, meter: CpuMeter, ids:
     await asyncio.gather(*(one(i, t0 + n / RATE) for n, i in enumerate(ids)))
     await done.wait(ids, within=120)
     e2e = [done.at[i] - sent[i] * 1000 for i in ids if i in done.at]
+    cpu = meter.per(len(e2e))
     return {
         "offered_per_second": RATE,
         "seconds": SECONDS,
@@ -491,8 +493,49 @@ async def latency(client: Disconnector, done: Completions, meter: CpuMeter, ids:
         "completed": len(e2e),
         "end_to_end_ms": percentiles(e2e),
         "http_ms": percentiles(http_ms),
-        "cpu_ms_per_disconnect": meter.per(len(e2e)),
+        "cpu_ms_per_disconnect": cpu,
+        "stages_ms": await stages(sent),
     }
+
+
+OUTBOX_OF = "SELECT topic, key, created_at, published_at FROM outbox WHERE key = ANY($1::text[])"
+
+
+async def stages(sent: dict[int, float]) -> dict[str, dict[str, float | None]]:
+    """Where a disconnect's time went, hop by hop, in ms from the moment the bench sent its
+    request: for every event a service wrote about the account, when the transaction that wrote it
+    began (the outbox row's `created_at`) and when its relay claimed it (`published_at`), and
+    when accounts completed the disconnect. Read after the phase, from the services' databases
+    (the host's one clock), so it costs the measured system nothing while it runs."""
+    keys = [str(account_id) for account_id in sent]
+    spans: dict[str, list[float]] = {}
+
+    def since_sent(account_id: int, moment: datetime) -> float:
+        return moment.timestamp() * 1000 - sent[account_id] * 1000
+
+    for service in SERVICES:
+        connection = await asyncpg.connect(url(service))
+        try:
+            for row in await connection.fetch(OUTBOX_OF, keys):
+                account_id = int(row["key"])
+                for column in ("created_at", "published_at"):
+                    if row[column] is not None:
+                        spans.setdefault(f"{row['topic']} {column}", []).append(
+                            since_sent(account_id, row[column])
+                        )
+            if service == "accounts":
+                for row in await connection.fetch(
+                    "SELECT account_id, completed_at FROM disconnects"
+                    " WHERE account_id = ANY($1::bigint[]) AND completed_at IS NOT NULL",
+                    list(sent),
+                ):
+                    spans.setdefault("disconnect completed_at", []).append(
+                        since_sent(row["account_id"], row["completed_at"])
+                    )
+        finally:
+            await connection.close()
+    ordered = sorted(spans.items(), key=lambda span: statistics.median(span[1]))
+    return {name: percentiles(values) for name, values in ordered}
 
 
 class Disconnector:

@@ -281,8 +281,8 @@ async def send_steadily(client: Disconnector, ids: list[int]) -> tuple[dict[int,
 async def sample_memory(
     services: dict[str, int], samples: list[dict], contexts: list[dict], stop: asyncio.Event
 ) -> None:
-    """Every part's memory every SAMPLE_SECONDS; PostgreSQL's memory contexts once the warm-up
-    is over."""
+    """Every part's memory every SAMPLE_SECONDS; what PostgreSQL and Kafka hold inside (the
+    module's docstring) once, when the warm-up is over."""
     started = time.monotonic()
     while not stop.is_set():
         minute = (time.monotonic() - started) / 60
@@ -333,7 +333,8 @@ def chart(document: dict, out: Path) -> None:
 
 async def main() -> None:
     print("starting Kafka and PostgreSQL in .local/bench ...", flush=True)
-    # The JVM's account of its memory (see the docstring); a few per cent of the broker's CPU.
+    # The JVM's account of its memory (see the docstring). What the tracking costs the broker's
+    # CPU was not measured: this bench's figures are memory.
     os.environ["KAFKA_HEAP"] = f"{BROKER_HEAP} -XX:NativeMemoryTracking=summary"
     infra("start")
     processes: list[subprocess.Popen] = []

@@ -158,6 +158,8 @@ def backend_slopes(samples: list[dict]) -> dict[str, float]:
     }
 
 
+CONTEXTS_WITHIN_SECONDS = 10.0
+GRAND_TOTAL = re.compile(r"\[(?P<pid>\d+)\].*LOG:  Grand total: ")
 CONTEXT_LINE = re.compile(
     r"\[(?P<pid>\d+)\].*LOG:  level: \d+; (?P<name>[^:]+?)(?::| containing) (?P<total>\d+) total"
 )
@@ -203,24 +205,35 @@ async def memory_contexts() -> dict[str, dict[str, int]]:
     start = log.stat().st_size
     admin = await asyncpg.connect(ADMIN_DSN)
     try:
-        pids = await admin.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
-            " AND pid <> pg_backend_pid()"
-        )
-        for row in pids:
-            await admin.execute("SELECT pg_log_backend_memory_contexts($1)", row["pid"])
+        asked = {
+            str(row["pid"])
+            for row in await admin.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                " AND pid <> pg_backend_pid() AND pg_log_backend_memory_contexts(pid)"
+            )
+        }
     finally:
         await admin.close()
-    await asyncio.sleep(2.0)  # each backend logs at its next interrupt check
-    contexts: dict[str, dict[str, int]] = {}
-    with log.open(errors="replace") as text:
-        text.seek(start)
-        for line in text:
-            if match := CONTEXT_LINE.search(line):
-                name = re.sub(r"^\d+ more child contexts$", "more child contexts", match["name"])
-                backend = contexts.setdefault(match["pid"], {})
-                backend[name] = backend.get(name, 0) + int(match["total"])
-    return contexts
+    # Each backend logs at its next interrupt check: read until every one asked has logged its
+    # grand total (one that exits meanwhile never will, hence the deadline).
+    deadline = time.monotonic() + CONTEXTS_WITHIN_SECONDS
+    while True:
+        contexts: dict[str, dict[str, int]] = {}
+        finished: set[str] = set()
+        with log.open(errors="replace") as text:
+            text.seek(start)
+            for line in text:
+                if match := CONTEXT_LINE.search(line):
+                    name = re.sub(
+                        r"^\d+ more child contexts$", "more child contexts", match["name"]
+                    )
+                    backend = contexts.setdefault(match["pid"], {})
+                    backend[name] = backend.get(name, 0) + int(match["total"])
+                elif match := GRAND_TOTAL.search(line):
+                    finished.add(match["pid"])
+        if asked <= finished or time.monotonic() > deadline:
+            return {pid: contexts[pid] for pid in finished & contexts.keys()}
+        await asyncio.sleep(0.2)
 
 
 def context_growth(first: dict[str, dict[str, int]], last: dict[str, dict[str, int]]) -> dict:

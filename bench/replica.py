@@ -9,19 +9,19 @@ import sys
 
 import uvloop
 
-from cutover_kit.kafka import make_producer
+from cutover_kit.kafka import make_publisher
 from cutover_kit.settings import KafkaSettings
 from cutover_scheduler.adapters.emitter import Emitter
 
 
 async def main(dsn: str, topic: str, batch_size: int) -> None:
-    producer = make_producer(KafkaSettings(), client_id="bench-emitter")
-    await producer.start()
+    publisher = make_publisher(KafkaSettings(), client_id="bench-emitter")
+    await publisher.start()
     print("ready", flush=True)
     try:
-        await Emitter(dsn, producer, batch_size=batch_size, topic=topic).run()
+        await Emitter(dsn, publisher, batch_size=batch_size, topic=topic).run()
     finally:
-        await producer.stop()
+        await publisher.stop()
 
 
 if __name__ == "__main__":

@@ -24,11 +24,12 @@ from cutover_contracts.topics import Topic, dead_letter_topic
 from cutover_kit import dead_letters
 from cutover_kit.consumer import EventConsumer, one_by_one
 from cutover_kit.db import Database, UnitOfWork
-from cutover_kit.kafka import make_broker, make_producer
+from cutover_kit.kafka import make_broker, make_publisher
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.tables import dead_letters as dead_letters_table
 from cutover_kit.tables import idempotency_keys, outbox, processed_events
 from tests.integration.conftest import create_topic
+from tests.support.broker import FakeProducer, publisher_over
 from tests.support.events import EventTap, wait_until
 from tests.support.infra import Infra
 
@@ -56,9 +57,9 @@ async def test_a_row_kafka_refuses_is_set_aside_and_the_rows_after_it_flow_in_or
 ) -> None:
     topic = note_topic(kit_database, "set-aside")
     await create_topic(infra, topic)
-    producer = make_producer(infra.kafka_settings(), "set-aside-test")
-    await producer.start()
-    relay = OutboxRelay(kit_database, producer)
+    publisher = make_publisher(infra.kafka_settings(), "set-aside-test")
+    await publisher.start()
+    relay = OutboxRelay(kit_database, publisher)
     try:
         async with EventTap(infra, topic.name) as tap:
             # Given one account's events where the middle one is larger than Kafka accepts
@@ -91,11 +92,11 @@ async def test_a_row_kafka_refuses_is_set_aside_and_the_rows_after_it_flow_in_or
         # And the next batch does not try it again
         assert await relay.publish_batch() == 0
     finally:
-        await producer.stop()
+        await publisher.stop()
 
 
 @dataclass
-class UnreachableBroker:
+class UnreachableBroker(FakeProducer):
     """A producer whose every send fails the way a broker that is down makes it fail."""
 
     sends: list[str] = field(default_factory=list)
@@ -111,7 +112,7 @@ async def test_a_broker_failure_is_retried_never_a_reason_to_skip_rows(
     topic = note_topic(kit_database, "broker-down")
     # Given rows to publish and a broker that does not answer
     await publish(kit_database, topic, Note(account_id=1), Note(account_id=2))
-    relay = OutboxRelay(kit_database, UnreachableBroker())  # type: ignore[arg-type]
+    relay = OutboxRelay(kit_database, await publisher_over(UnreachableBroker()))
     assert await relay.take_lease()
 
     # When the relay tries, it fails
@@ -170,11 +171,11 @@ async def test_dead_letters_are_bounded_kept_once_and_redriven_once_the_cause_is
     broker = make_broker(infra.kafka_settings(), client_id="letters-test")
     consumer.subscribe(broker)
     producer = AIOKafkaProducer(**infra.kafka_options())
-    relay_producer = make_producer(infra.kafka_settings(), "letters-relay")
+    relay_publisher = make_publisher(infra.kafka_settings(), "letters-relay")
     await producer.start()
-    await relay_producer.start()
+    await relay_publisher.start()
     await broker.start()
-    relay = asyncio.create_task(OutboxRelay(kit_database, relay_producer, poll_seconds=0.2).run())
+    relay = asyncio.create_task(OutboxRelay(kit_database, relay_publisher, poll_seconds=0.2).run())
     huge, long_key = b"\xff" * 400_000, b"k" * 400 + b"\x00"
     try:
         async with EventTap(infra, dead_letter_topic(service).name) as tap:
@@ -237,7 +238,7 @@ async def test_dead_letters_are_bounded_kept_once_and_redriven_once_the_cause_is
             await relay
         await broker.stop()
         await producer.stop()
-        await relay_producer.stop()
+        await relay_publisher.stop()
 
 
 def _record(topic: str, letter: Any) -> ConsumerRecord[bytes, bytes]:

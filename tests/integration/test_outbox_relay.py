@@ -1,5 +1,6 @@
 """The outbox relay against real PostgreSQL and Kafka: every committed event published exactly
-once, in commit order per account, even with two relays running at once."""
+once, in commit order per account, even with two relays running at once, or a producer that
+stops acknowledging."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from sqlalchemy import func, select
 
 from cutover_contracts.topics import Topic
 from cutover_kit.db import Database, outbox_channel
-from cutover_kit.kafka import make_producer
+from cutover_kit.kafka import make_producer, make_publisher
+from cutover_kit.publisher import Publisher
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.tables import outbox
 from tests.integration.conftest import create_topic
-from tests.support.events import EventTap
+from tests.support.broker import FakeProducer
+from tests.support.events import EventTap, wait_until
 from tests.support.infra import Infra, connect
 
 pytestmark = pytest.mark.infra
@@ -43,12 +46,12 @@ async def test_two_relays_publish_every_event_once_and_in_order_per_account(
 ) -> None:
     topic = Topic(f"test.relay-{kit_database.service}.v1", "test", Counted, "relay test")  # type: ignore[arg-type]
     await create_topic(infra, topic)
-    producers = [make_producer(infra.kafka_settings(), f"relay-{n}") for n in range(2)]
-    for producer in producers:
-        await producer.start()
+    publishers = [make_publisher(infra.kafka_settings(), f"relay-{n}") for n in range(2)]
+    for publisher in publishers:
+        await publisher.start()
     relays = [
-        OutboxRelay(kit_database, producer, batch_size=50, poll_seconds=0.2)
-        for producer in producers
+        OutboxRelay(kit_database, publisher, batch_size=50, poll_seconds=0.2)
+        for publisher in publishers
     ]
     tasks = [asyncio.create_task(relay.run()) for relay in relays]
     try:
@@ -73,8 +76,60 @@ async def test_two_relays_publish_every_event_once_and_in_order_per_account(
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        for producer in producers:
-            await producer.stop()
+        for publisher in publishers:
+            await publisher.stop()
+
+
+class NeverAcknowledges(FakeProducer):
+    """Takes every record and never answers, as aiokafka's idempotent producer does for a broker
+    that stopped answering, or for a partition whose sequence it lost after a failed batch."""
+
+    async def send(self, topic: str, **_: object) -> asyncio.Future[None]:
+        return asyncio.get_running_loop().create_future()
+
+
+async def test_a_producer_that_stops_acknowledging_is_replaced_and_no_event_is_lost(
+    infra: Infra, kit_database: Database
+) -> None:
+    topic = Topic(f"test.stalled-{kit_database.service}.v1", "test", Counted, "stall test")  # type: ignore[arg-type]
+    await create_topic(infra, topic)
+    # Given a relay whose producer takes its first batch and never acknowledges it
+    first = [NeverAcknowledges()]
+    publisher = Publisher(
+        lambda: first.pop() if first else make_producer(infra.kafka_settings(), "relay-fresh"),
+        deadline=1.0,
+    )
+    await publisher.start()
+    stalled = publisher.producer
+    relay = OutboxRelay(kit_database, publisher, batch_size=50, poll_seconds=0.2)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with EventTap(infra, topic.name) as tap:
+            await write_events(kit_database, topic, accounts=5, per_account=4)
+
+            # Then after the deadline the batch goes again with a fresh producer: every event
+            # arrives, once, in order per account, and is marked published
+            await tap.wait_for(lambda _: len(tap.seen) >= 20, within=20)
+            await wait_until(lambda: all_published(kit_database), within=10)
+            await tap.drain(within=1.0)
+            assert publisher.producer is not stalled
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await publisher.stop()
+    ids = [event.id for event in tap.seen]
+    assert len(ids) == len(set(ids)) == 20
+    sequences: dict[int, list[int]] = defaultdict(list)
+    for event in tap.seen:
+        sequences[event.data["account_id"]].append(event.data["sequence"])
+    assert all(seq == list(range(4)) for seq in sequences.values())
+
+
+async def all_published(database: Database) -> bool:
+    async with database.unit_of_work() as uow:
+        published = (await uow.session.scalars(select(outbox.c.published_at))).all()
+    return all(at is not None for at in published)
 
 
 async def test_a_commit_wakes_the_relay_and_a_rollback_does_not(

@@ -23,11 +23,12 @@ from sqlalchemy import select
 
 from cutover_contracts.topics import Topic
 from cutover_kit.db import Database
-from cutover_kit.kafka import make_producer
+from cutover_kit.kafka import make_publisher
 from cutover_kit.relay import LeaseLost, OutboxRelay
-from cutover_kit.tables import outbox, relay_leases
+from cutover_kit.tables import relay_leases
 from tests.integration.conftest import create_topic
-from tests.integration.test_outbox_relay import Counted, write_events
+from tests.integration.test_outbox_relay import Counted, all_published, write_events
+from tests.support.broker import FakeProducer, publisher_over
 from tests.support.events import EventTap, wait_until
 from tests.support.infra import Infra
 
@@ -41,7 +42,7 @@ ACCOUNTS, PER_ACCOUNT = 3, 2
 
 
 @dataclass
-class RecordingProducer:
+class RecordingProducer(FakeProducer):
     """Counts what a relay hands it; it never gets to send anything in these tests."""
 
     sends: list[str] = field(default_factory=list)
@@ -57,9 +58,9 @@ async def running_relay(
 ) -> AsyncIterator[OutboxRelay]:
     """A relay with a real producer, running until the block ends (it is then cancelled, as
     when its process stops)."""
-    producer = make_producer(infra.kafka_settings(), f"lease-{database.service}")
-    await producer.start()
-    relay = OutboxRelay(database, producer, batch_size=50, poll_seconds=POLL, lease_seconds=lease)
+    publisher = make_publisher(infra.kafka_settings(), f"lease-{database.service}")
+    await publisher.start()
+    relay = OutboxRelay(database, publisher, batch_size=50, poll_seconds=POLL, lease_seconds=lease)
     task = asyncio.create_task(relay.run())
     try:
         yield relay
@@ -67,7 +68,7 @@ async def running_relay(
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-        await producer.stop()
+        await publisher.stop()
 
 
 async def wait_for_leader(relay: OutboxRelay, within: float) -> float:
@@ -84,12 +85,6 @@ async def lease_row(database: Database) -> Any:
         return (await uow.session.execute(select(relay_leases))).one()
 
 
-async def all_published(database: Database) -> bool:
-    async with database.unit_of_work() as uow:
-        published = (await uow.session.scalars(select(outbox.c.published_at))).all()
-    return all(at is not None for at in published)
-
-
 def fenced_total() -> float:
     return REGISTRY.get_sample_value("cutover_outbox_relay_fenced_total") or 0.0
 
@@ -104,7 +99,10 @@ async def test_a_leader_hung_between_batches_is_replaced_after_its_lease_and_fen
     topic = lease_topic(kit_database, "hung-idle")
     await create_topic(infra, topic)
     # Given a relay that took the lease and then hung (it never runs again until it wakes)
-    hung = OutboxRelay(kit_database, RecordingProducer(), poll_seconds=POLL, lease_seconds=LEASE)  # type: ignore[arg-type]
+    recording = RecordingProducer()
+    hung = OutboxRelay(
+        kit_database, await publisher_over(recording), poll_seconds=POLL, lease_seconds=LEASE
+    )
     assert await hung.take_lease()
     hung_lease = await lease_row(kit_database)
     hung_at = time.monotonic()
@@ -130,7 +128,7 @@ async def test_a_leader_hung_between_batches_is_replaced_after_its_lease_and_fen
             with pytest.raises(LeaseLost):
                 await hung.publish_batch()
             assert not await hung.take_lease()
-            assert hung.producer.sends == []  # type: ignore[attr-defined]
+            assert recording.sends == []
             assert fenced_total() == fenced_before + 1
             # And only the new leader leads
             assert standby.is_leader and not hung.is_leader
@@ -164,6 +162,7 @@ FROZEN_RELAY = """
 import asyncio, logging, sys
 from cutover_kit.db import Database
 from cutover_kit.kafka import make_producer
+from cutover_kit.publisher import Publisher
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.settings import KafkaSettings
 
@@ -171,6 +170,9 @@ class HeldInTheProducer:
     def __init__(self, producer):
         self.producer = producer
         self.deliveries = []
+
+    async def start(self):
+        pass
 
     async def send(self, topic, value, key, headers):
         if not self.deliveries:
@@ -187,9 +189,10 @@ async def main():
     producer = make_producer(KafkaSettings(), "lease-frozen")
     await producer.start()
     database = Database(sys.argv[1], service=sys.argv[2])
-    relay = OutboxRelay(
-        database, HeldInTheProducer(producer), batch_size=3, poll_seconds=0.1, lease_seconds=1.0
-    )
+    held = HeldInTheProducer(producer)
+    publisher = Publisher(lambda: held, deadline=60.0)
+    await publisher.start()
+    relay = OutboxRelay(database, publisher, batch_size=3, poll_seconds=0.1, lease_seconds=1.0)
     await relay.run()
 
 asyncio.run(main())

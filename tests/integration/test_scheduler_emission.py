@@ -21,13 +21,14 @@ from sqlalchemy import func, insert, select, text
 from cutover_contracts.events import ScheduledEventDueV1, ScheduledEventOutcomeV1
 from cutover_contracts.topics import Topic
 from cutover_kit.db import Database
-from cutover_kit.kafka import make_producer
+from cutover_kit.kafka import make_producer, make_publisher
 from cutover_kit.relay import asyncpg_dsn
 from cutover_scheduler.adapters.emitter import Emitter
 from cutover_scheduler.adapters.tables import scheduled_events
 from cutover_scheduler.domain.errors import NotPending
 from cutover_scheduler.service_layer import scheduled_events as use_cases
 from tests.integration.conftest import create_topic
+from tests.support.broker import FakeProducer, publisher_over
 from tests.support.events import EventTap, wait_until
 from tests.support.infra import Infra
 
@@ -66,14 +67,14 @@ async def insert_events(
 async def emitters(
     infra: Infra, database: Database, topic: Topic, count: int, **options
 ) -> AsyncIterator[None]:  # noqa: ANN003
-    producers = [make_producer(infra.kafka_settings(), f"emitter-{n}") for n in range(count)]
-    for producer in producers:
-        await producer.start()
+    publishers = [make_publisher(infra.kafka_settings(), f"emitter-{n}") for n in range(count)]
+    for publisher in publishers:
+        await publisher.start()
     tasks = [
         asyncio.create_task(
-            Emitter(asyncpg_dsn(database.url), producer, topic=topic.name, **options).run()
+            Emitter(asyncpg_dsn(database.url), publisher, topic=topic.name, **options).run()
         )
-        for producer in producers
+        for publisher in publishers
     ]
     try:
         yield
@@ -83,8 +84,8 @@ async def emitters(
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        for producer in producers:
-            await producer.stop()
+        for publisher in publishers:
+            await publisher.stop()
 
 
 async def asleep(database: Database) -> None:
@@ -149,15 +150,21 @@ async def test_thousands_due_in_one_second_with_two_replicas_none_early_none_twi
 
 HANGING_REPLICA = """
 import asyncio, sys
+from cutover_kit.publisher import Publisher
 from cutover_scheduler.adapters.emitter import Emitter
 
 class HangingProducer:
+    async def start(self):
+        pass
+
     async def send(self, *args, **kwargs):
         print("claimed", flush=True)
         await asyncio.Event().wait()   # the broker never answers
 
 async def main():
-    emitter = Emitter(sys.argv[1], HangingProducer(), batch_size=500, lease_seconds=float(sys.argv[2]))
+    publisher = Publisher(HangingProducer, deadline=60.0)
+    await publisher.start()
+    emitter = Emitter(sys.argv[1], publisher, batch_size=500, lease_seconds=float(sys.argv[2]))
     await emitter.emit_batch(await emitter.connect())
 
 asyncio.run(main())
@@ -252,7 +259,7 @@ async def test_an_idle_scheduler_wakes_for_a_new_event_before_its_next_poll(
     assert fired.data["emitted_at"] >= fired.data["run_at"]
 
 
-class SlowAcks:
+class SlowAcks(FakeProducer):
     """A real producer whose acknowledgements reach the emitter `delay` seconds late, as from a
     slow broker; `handed` is set once the emitter has handed it an event."""
 
@@ -283,7 +290,7 @@ async def test_a_batch_whose_acknowledgements_outlast_the_lease_keeps_its_claim(
     await producer.start()
     slow = SlowAcks(producer, delay=1.5 * lease)
     dsn = asyncpg_dsn(scheduler_database.url)
-    emitter = Emitter(dsn, slow, topic=topic.name, lease_seconds=lease)
+    emitter = Emitter(dsn, await publisher_over(slow), topic=topic.name, lease_seconds=lease)
     connection = await emitter.connect()
     try:
         async with EventTap(infra, topic.name) as tap:

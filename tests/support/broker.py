@@ -8,7 +8,26 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from cutover_kit.kafka import make_producer
+from cutover_kit.publisher import Publisher
 from tests.support.infra import Infra
+
+
+class FakeProducer:
+    """A producer a test makes up (it defines `send`), startable and stoppable like aiokafka's."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+async def publisher_over(producer: FakeProducer, deadline: float = 30.0) -> Publisher:
+    """A started publisher that sends through `producer`, which also stands in for every
+    replacement of it."""
+    publisher = Publisher(lambda: producer, deadline=deadline)  # type: ignore[arg-type, return-value]
+    await publisher.start()
+    return publisher
 
 
 def needs_broker_security(infra: Infra) -> None:

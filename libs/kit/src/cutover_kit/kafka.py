@@ -31,6 +31,7 @@ from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from cutover_contracts.topics import SERVICES, TOPICS, Topic
+from cutover_kit.publisher import Publisher
 from cutover_kit.settings import KafkaSettings
 from cutover_kit.topic_specs import (
     Drift,
@@ -53,6 +54,14 @@ def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,
         **settings.client_options(),
+    )
+
+
+def make_publisher(settings: KafkaSettings, client_id: str) -> Publisher:
+    """The relay's and emitter's producer, replaced after a batch that failed or was not
+    acknowledged within `KAFKA_ACK_DEADLINE_SECONDS`."""
+    return Publisher(
+        lambda: make_producer(settings, client_id), deadline=settings.ack_deadline_seconds
     )
 
 

@@ -33,6 +33,11 @@ outbox_relay_failures = Counter(
     "Relay batches that failed for a reason other than the record (broker, authorisation, topic)"
     " and are retried: alert when it keeps rising",
 )
+kafka_producer_replaced = Counter(
+    "cutover_kafka_producer_replaced_total",
+    "Times the relay's and emitter's Kafka producer was replaced after a batch failed or was not"
+    " acknowledged within KAFKA_ACK_DEADLINE_SECONDS: alert when it keeps rising",
+)
 outbox_relay_leader = Gauge(
     "cutover_outbox_relay_leader",
     "1 while this process's outbox relay holds the lease and publishes, 0 while it stands by",

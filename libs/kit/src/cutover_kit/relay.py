@@ -26,9 +26,10 @@ so events of one account (one key, one partition) arrive in the order they were 
 A relay never blocks on one row: a row Kafka refuses as a record (too large, invalid) is set aside
 and kept as a dead letter of the relay's (`GET /dead-letters`, metric
 `cutover_outbox_set_aside_total`), and the rows after it, of its key too, are published in their
-order. Any other failure (the broker unreachable, an authorisation refused, a topic missing) says
-nothing about the row: the batch is retried, never skipped, and `cutover_outbox_relay_failures_total`
-counts the attempts for alerting.
+order. Any other failure (the broker unreachable, an authorisation refused, a topic missing, no
+acknowledgement within `KAFKA_ACK_DEADLINE_SECONDS`) says nothing about the row: the batch is
+retried, never skipped, with a fresh producer (`cutover_kit.publisher`), and
+`cutover_outbox_relay_failures_total` counts the attempts for alerting.
 
 The leader also prunes, every ten minutes, each chunk under its lease: published rows after a day
 (kept for operators tracing an event), and the dedupe records (`processed_events`,
@@ -47,13 +48,12 @@ import time
 from contextlib import suppress
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cutover_kit import dead_letters, metrics
 from cutover_kit.db import Database, any_of, outbox_channel
-from cutover_kit.publisher import send_batch, while_touching
+from cutover_kit.publisher import Publisher, while_touching
 from cutover_kit.tables import idempotency_keys, outbox, processed_events
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class OutboxRelay:
     def __init__(
         self,
         database: Database,
-        producer: AIOKafkaProducer,
+        publisher: Publisher,
         *,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
@@ -119,7 +119,7 @@ class OutboxRelay:
         lease_seconds: float = 5.0,
     ) -> None:
         self.database = database
-        self.producer = producer
+        self.publisher = publisher
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.dedupe_retention_hours = dedupe_retention_hours
@@ -293,7 +293,9 @@ class OutboxRelay:
             await self._renew(session)
             records = ((row.topic, row.key.encode(), row.value) for row in rows)
             refusals = await while_touching(
-                send_batch(self.producer, records), lambda: self._renew(session), self._renew_every
+                self.publisher.send_batch(records),
+                lambda: self._renew(session),
+                self._renew_every,
             )
             refused = [(row, why) for row, why in zip(rows, refusals, strict=True) if why]
             if refused:

@@ -1,4 +1,4 @@
-"""One service process: its database, Kafka producer, subscribers and outbox relay, started and
+"""One service process: its database, Kafka publisher, subscribers and outbox relay, started and
 stopped together by the HTTP app's lifespan. Nothing connects at import time."""
 
 from __future__ import annotations
@@ -9,15 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaProducer
-
 from cutover_contracts.topics import Topic
 from cutover_kit import metrics
 from cutover_kit.auth import token_verifier
 from cutover_kit.consumer import EventConsumer, Handler
 from cutover_kit.db import Database, UnitOfWork
 from cutover_kit.identity import service_identity
-from cutover_kit.kafka import make_broker, make_producer
+from cutover_kit.kafka import make_broker, make_publisher
+from cutover_kit.publisher import Publisher
 from cutover_kit.ratelimit import RateLimits, parse_overrides
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.settings import Settings
@@ -48,7 +47,7 @@ class ServiceRuntime:
         )
         self.broker = make_broker(settings.kafka, client_id=f"cutover-{settings.service}")
         # aiokafka clients bind to the running event loop, so they are made in `start`.
-        self.producer: AIOKafkaProducer | None = None
+        self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None
         self.resources: dict[str, Any] = {}
         self.consumers: list[EventConsumer] = []
@@ -118,11 +117,11 @@ class ServiceRuntime:
             await self.stop()
 
     async def start(self) -> None:
-        self.producer = make_producer(self.settings.kafka, client_id=f"cutover-{self.service}")
-        await self.producer.start()
+        self.publisher = make_publisher(self.settings.kafka, client_id=f"cutover-{self.service}")
+        await self.publisher.start()
         self.relay = OutboxRelay(
             self.database,
-            self.producer,
+            self.publisher,
             batch_size=self.settings.relay_batch_size,
             poll_seconds=self.settings.relay_poll_seconds,
             dedupe_retention_hours=self.settings.dedupe_retention_hours,
@@ -170,9 +169,9 @@ class ServiceRuntime:
                 await consumer.offsets.close()
         with suppress(Exception):
             await self.broker.stop()
-        if self.producer is not None:
+        if self.publisher is not None:
             with suppress(Exception):
-                await self.producer.stop()
+                await self.publisher.stop()
         for resource in self.resources.values():
             with suppress(Exception):
                 await resource.close()
@@ -187,9 +186,9 @@ class ServiceRuntime:
             await self.database.ping()
 
         async def kafka() -> None:
-            assert self.producer is not None, "not started"
+            assert self.publisher is not None, "not started"
             # A fresh metadata request: cached metadata would say "ready" with the broker down.
-            await self.producer.client.fetch_all_metadata()
+            await self.publisher.producer.client.fetch_all_metadata()
 
         checks: dict[str, str] = {}
         if self.draining:

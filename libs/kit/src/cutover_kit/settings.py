@@ -33,6 +33,10 @@ class KafkaSettings(BaseSettings):
     topic_min_insync_replicas: int | None = Field(default=None, ge=1)
     # Set on every topic Cutover creates; consumers keep their dedupe records at least this long.
     topic_retention_hours: float = Field(default=168.0, gt=0)
+    # How long the relay's and emitter's batch waits for Kafka's acknowledgements before its
+    # producer is replaced (`cutover_kit.publisher`): longer than a leader election takes, so a
+    # cluster that fails over is waited for, not given up on.
+    ack_deadline_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def min_insync_replicas(self) -> int:

@@ -37,10 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     emitter_settings = EmitterSettings()
 
     async def emit() -> None:
-        assert runtime.producer is not None  # tasks start after the producer
+        assert runtime.publisher is not None  # tasks start after the publisher
         await Emitter(
             asyncpg_dsn(runtime.database.url),
-            runtime.producer,
+            runtime.publisher,
             batch_size=emitter_settings.batch_size,
             lease_seconds=emitter_settings.lease_seconds,
             max_sleep=emitter_settings.max_sleep_seconds,

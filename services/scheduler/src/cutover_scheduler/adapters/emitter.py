@@ -6,9 +6,10 @@ disjoint batches), send them all with the idempotent producer, wait for Kafka's 
 mark them emitted, commit. The row locks are the claim: a cancel or change of a claimed event waits
 for the batch and then finds it emitted.
 
-A live emitter keeps its claim however long Kafka takes to acknowledge (the producer's own request
-timeout bounds that): while it waits it touches its connection every third of the lease, so
-PostgreSQL never sees it idle; a batch acknowledged within that third costs no extra round trip. Only a replica
+A live emitter keeps its claim however long Kafka takes to acknowledge, up to the publisher's
+deadline (`KAFKA_ACK_DEADLINE_SECONDS`; then the batch rolls back and is claimed again, sent by a
+fresh producer: `cutover_kit.publisher`): while it waits it touches its connection every third of
+the lease, so PostgreSQL never sees it idle; a batch acknowledged within that third costs no extra round trip. Only a replica
 that dies or freezes loses its claim: one that dies loses its connection, so its locks go at once;
 one that freezes (stopped, suspended) is cut off by PostgreSQL after the lease
 (`idle_in_transaction_session_timeout`). Either way another replica emits the batch. The CloudEvent
@@ -38,11 +39,10 @@ from contextlib import suppress
 from datetime import datetime
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
 
 from cutover_contracts.topics import SCHEDULED_EVENT_DUE
-from cutover_kit.publisher import send_batch, while_touching
+from cutover_kit.publisher import Publisher, while_touching
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Emitter:
     def __init__(
         self,
         dsn: str,
-        producer: AIOKafkaProducer,
+        publisher: Publisher,
         *,
         batch_size: int = 5000,
         lease_seconds: float = 10.0,
@@ -137,7 +137,7 @@ class Emitter:
     ) -> None:
         self.dsn = dsn
         self.topic = topic
-        self.producer = producer
+        self.publisher = publisher
         self.batch_size = batch_size
         self.lease_ms = int(lease_seconds * 1000)
         self.keep_claim_every = lease_seconds / 3
@@ -220,7 +220,6 @@ class Emitter:
 
     async def _publish(self, rows: list[asyncpg.Record]) -> list[str | None]:
         """Send the batch and wait for every acknowledgement; why Kafka refused each, if it did."""
-        return await send_batch(
-            self.producer,
+        return await self.publisher.send_batch(
             ((self.topic, str(row["account_id"]).encode(), due_event(row)) for row in rows),
         )

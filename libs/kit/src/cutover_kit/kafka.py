@@ -53,6 +53,11 @@ def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         linger_ms=2,
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,
+        # A request that timed out is sent to the same broker again: aiokafka refreshes its
+        # metadata on a "not the leader" answer, not on a timeout, so a broker cut off the network
+        # stayed the leader it sent to until the metadata's age ran out (5 min by default) or the
+        # broker came back. Metadata at most 10 s old lets the retry find the partition's new leader.
+        metadata_max_age_ms=10_000,
         **settings.client_options(),
     )
 

@@ -1,4 +1,5 @@
-"""Searches are planned for their pattern, against real PostgreSQL.
+"""Searches are planned for their pattern, and give the same pages whichever way they read them,
+against real PostgreSQL.
 
 A prepared statement run five times on a connection may be given a generic plan made without its
 parameters; for `LIKE '%…%'` that plan cannot know whether the pattern is rare (read the trigram
@@ -13,13 +14,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 
 from cutover_accounts.adapters import queries as accounts_queries
 from cutover_accounts.adapters import repository as accounts_repository
+from cutover_accounts.adapters.tables import accounts as accounts_table
 from cutover_accounts.service_layer import accounts
 from cutover_addresses.adapters import queries as addresses_queries
 from cutover_contracts import seeds
+from cutover_kit import pagination
 from cutover_kit.db import Database
 from cutover_kit.pagination import PageRequest
 
@@ -119,3 +122,51 @@ async def test_a_report_search_finds_the_same_rows_by_matched_ids_or_by_walking_
     expected = [f"{tag} one", f"{tag} two"]
     assert [row["account_name"] for row in page] == expected
     assert [row["account_name"] for row in streamed] == expected
+
+
+async def pages(
+    session: Any, query: Any, matches: Any, sort: str, limit: int, *, search: bool
+) -> list[list[int]]:
+    """Every page's ids of the account list searched (or, not `search`, of its plain query),
+    following the cursors from the first page."""
+    found: list[list[int]] = []
+    cursor = None
+    while True:
+        page = PageRequest(
+            accounts_queries.ACCOUNTS, accounts_queries.ACCOUNTS.sort(sort), limit, cursor
+        )
+        if search:
+            rows, cursor = await page.search(session, query, matches)
+        else:
+            rows, cursor = await page.fetch(session, query.where(matches))
+        found.append([row.id for row in rows])
+        if cursor is None:
+            return found
+
+
+@pytest.mark.parametrize("sort", ["id", "-id", "name", "-created_at", "-disconnected_at"])
+@pytest.mark.parametrize(("walk", "limit"), [(5, 1), (5, 3), (10_000, 2)])
+async def test_a_search_gives_the_pages_of_its_plain_query_whether_it_walks_or_reads_matches_first(
+    accounts_database: Database, monkeypatch: pytest.MonkeyPatch, sort: str, walk: int, limit: int
+) -> None:
+    # Given accounts where one term is dense (every third) and one rare (two in all)
+    tag = uuid.uuid4().hex[:10]
+    for n in range(24):
+        name = f"{tag} dense {n}" if n % 3 == 0 else f"{tag} other {n}"
+        if n in (5, 17):
+            name += " rare"
+        await accounts.create_account(
+            accounts_database.unit_of_work(), name=name, account_type_id=seeds.RESIDENTIAL
+        )
+    # When a search walks `walk` rows before it reads the matches first instead
+    monkeypatch.setattr(pagination, "SEARCH_WALK_ROWS", walk)
+    for term in (f"{tag} dense", "rare", f"{tag} other"):
+        filters = accounts_queries.AccountFilter(q=term)
+        query = select(accounts_table).where(*filters.conditions(search=False))
+        matches = filters.matches(term)
+        async with accounts_database.unit_of_work() as uow:
+            searched = await pages(uow.session, query, matches, sort, limit, search=True)
+            plain = await pages(uow.session, query, matches, sort, limit, search=False)
+        # Then it gives the very pages of the plain query
+        assert searched == plain, term
+        assert sum(map(len, searched)) >= 2

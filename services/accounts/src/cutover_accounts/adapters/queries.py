@@ -64,7 +64,8 @@ class AccountFilter:
     # A late consumer's catch-up (BRIEF §9): every account changed since then.
     updated_since: datetime | None = None
 
-    def conditions(self) -> list[Any]:
+    def conditions(self, *, search: bool = True) -> list[Any]:
+        """The filters' conditions; without the search's (`matches`) when `search` is False."""
         table = accounts.c
         conditions: list[Any] = []
         if not self.include_archived:
@@ -80,12 +81,17 @@ class AccountFilter:
             conditions.append(table.account_type_id == self.account_type_id)
         if self.parent_account_id:
             conditions.append(table.parent_account_id == self.parent_account_id)
-        if self.q:
-            matches = [table.name.ilike(contains_pattern(self.q))]
-            if self.q.isdigit() and len(self.q) < 19:
-                matches.append(table.id == int(self.q))
-            conditions.append(or_(*matches))
+        if self.q and search:
+            conditions.append(self.matches(self.q))
         return conditions
+
+    @staticmethod
+    def matches(q: str) -> Any:
+        """A search: the name holds `q`, or `q` is the account's id."""
+        matches = [accounts.c.name.ilike(contains_pattern(q))]
+        if q.isdigit() and len(q) < 19:
+            matches.append(accounts.c.id == int(q))
+        return or_(*matches)
 
 
 ReportTable = Literal["activations", "disconnections"]

@@ -256,11 +256,11 @@ class AccountsRepository:
     async def list_accounts(
         self, filters: AccountFilter, page: PageRequest
     ) -> tuple[list[Account], str | None]:
+        query = select(accounts).where(*filters.conditions(search=False))
         if filters.q:
             await plan_for_the_pattern(self.session)
-        return await page.fetch(
-            self.session, select(accounts).where(*filters.conditions()), Account
-        )
+            return await page.search(self.session, query, filters.matches(filters.q), Account)
+        return await page.fetch(self.session, query, Account)
 
     async def count_accounts(self, filters: AccountFilter) -> int:
         if filters.q:

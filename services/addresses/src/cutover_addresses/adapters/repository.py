@@ -183,8 +183,9 @@ class AddressesRepository:
             account = serviceable_addresses.c.account_id
             query = query.where(account.is_(None) if available else account.is_not(None))
         if q:
-            query = query.where(serviceable_addresses.c.normalised.like(contains_pattern(q)))
             await plan_for_the_pattern(self.session)
+            matches = serviceable_addresses.c.normalised.like(contains_pattern(q))
+            return await page.search(self.session, query, matches, ServiceableAddress)
         return await page.fetch(self.session, query, ServiceableAddress)
 
     async def release(self, address_id: UUID, account_id: int) -> None:

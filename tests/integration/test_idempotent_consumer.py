@@ -18,7 +18,7 @@ from cutover_contracts.topics import Topic, dead_letter_topic
 from cutover_kit import metrics
 from cutover_kit.consumer import EventConsumer, one_by_one
 from cutover_kit.db import Database, UnitOfWork
-from cutover_kit.kafka import make_broker
+from cutover_kit.kafka import make_broker, make_publisher
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.tables import processed_events
 from tests.integration.conftest import create_topic
@@ -70,9 +70,9 @@ async def test_duplicates_apply_once_and_poison_goes_to_the_dead_letter_topic(
     await producer.start()
     await broker.start()
     dead_before = metrics.dead_letters.labels(topic.name)._value.get()
-    relay_producer = AIOKafkaProducer(**infra.kafka_options())
-    await relay_producer.start()
-    relay = asyncio.create_task(OutboxRelay(kit_database, relay_producer, poll_seconds=0.2).run())
+    relay_publisher = make_publisher(infra.kafka_settings(), "consumer-test-relay")
+    await relay_publisher.start()
+    relay = asyncio.create_task(OutboxRelay(kit_database, relay_publisher, poll_seconds=0.2).run())
     try:
         async with EventTap(infra, dead_letters.name) as tap:
             duplicate = uuid.uuid4()
@@ -110,4 +110,4 @@ async def test_duplicates_apply_once_and_poison_goes_to_the_dead_letter_topic(
             await relay
         await broker.stop()
         await producer.stop()
-        await relay_producer.stop()
+        await relay_publisher.stop()

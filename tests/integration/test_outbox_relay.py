@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from contextlib import suppress
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -41,6 +42,14 @@ async def write_events(database: Database, topic: Topic, accounts: int, per_acco
             await uow.commit()
 
 
+def sequences_per_account(events: list[Any]) -> dict[int, list[int]]:
+    """Each account's `Counted` sequence numbers, in the order the events arrived."""
+    sequences: dict[int, list[int]] = defaultdict(list)
+    for event in events:
+        sequences[event.data["account_id"]].append(event.data["sequence"])
+    return dict(sequences)
+
+
 async def test_two_relays_publish_every_event_once_and_in_order_per_account(
     infra: Infra, kit_database: Database
 ) -> None:
@@ -64,9 +73,7 @@ async def test_two_relays_publish_every_event_once_and_in_order_per_account(
             await tap.drain(within=1.0)
             ids = [event.id for event in tap.seen]
             assert len(ids) == len(set(ids)) == 300
-            sequences: dict[int, list[int]] = defaultdict(list)
-            for event in tap.seen:
-                sequences[event.data["account_id"]].append(event.data["sequence"])
+            sequences = sequences_per_account(tap.seen)
             assert all(seq == list(range(30)) for seq in sequences.values())
             # And exactly one relay was the leader
             assert sum(relay.is_leader for relay in relays) == 1
@@ -120,10 +127,7 @@ async def test_a_producer_that_stops_acknowledging_is_replaced_and_no_event_is_l
         await publisher.stop()
     ids = [event.id for event in tap.seen]
     assert len(ids) == len(set(ids)) == 20
-    sequences: dict[int, list[int]] = defaultdict(list)
-    for event in tap.seen:
-        sequences[event.data["account_id"]].append(event.data["sequence"])
-    assert all(seq == list(range(4)) for seq in sequences.values())
+    assert all(seq == list(range(4)) for seq in sequences_per_account(tap.seen).values())
 
 
 async def all_published(database: Database) -> bool:

@@ -27,7 +27,12 @@ from cutover_kit.kafka import make_publisher
 from cutover_kit.relay import LeaseLost, OutboxRelay
 from cutover_kit.tables import relay_leases
 from tests.integration.conftest import create_topic
-from tests.integration.test_outbox_relay import Counted, all_published, write_events
+from tests.integration.test_outbox_relay import (
+    Counted,
+    all_published,
+    sequences_per_account,
+    write_events,
+)
 from tests.support.broker import FakeProducer, publisher_over
 from tests.support.events import EventTap, wait_until
 from tests.support.infra import Infra
@@ -133,10 +138,9 @@ async def test_a_leader_hung_between_batches_is_replaced_after_its_lease_and_fen
             # And only the new leader leads
             assert standby.is_leader and not hung.is_leader
         await tap.drain(within=1.0)
-    sequences: dict[int, list[int]] = defaultdict(list)
-    for event in tap.seen:
-        sequences[event.data["account_id"]].append(event.data["sequence"])
-    assert sequences == {a: list(range(PER_ACCOUNT)) for a in range(1, ACCOUNTS + 1)}
+    assert sequences_per_account(tap.seen) == {
+        a: list(range(PER_ACCOUNT)) for a in range(1, ACCOUNTS + 1)
+    }
     print(f"takeover {took_over_after:.2f} s after the leader's last renewal (lease {LEASE} s)")
 
 

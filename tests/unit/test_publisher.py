@@ -25,14 +25,14 @@ class Producer:
     refuse: bytes | None = None
     starts_fail: bool = False
     sent: list[bytes] = field(default_factory=list)
-    stopped: bool = False
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         if self.starts_fail:
             raise ConnectionError("broker unreachable")
 
     async def stop(self) -> None:
-        self.stopped = True
+        self.stopped.set()
 
     async def send(
         self, topic: str, *, value: bytes, key: bytes, headers: object
@@ -70,8 +70,7 @@ async def test_a_batch_never_acknowledged_fails_at_the_deadline_and_the_next_goe
         await asyncio.wait_for(publisher.send_batch(RECORDS), 5)
 
     assert publisher.producer is fresh and replaced_total() == before + 1
-    await asyncio.sleep(0)  # the silent one is stopped in the background
-    assert silent.stopped
+    await asyncio.wait_for(silent.stopped.wait(), 5)  # stopped in the background
     assert await publisher.send_batch(RECORDS) == [None, None]
     assert fresh.sent == [b"one", b"two"]
 
@@ -111,8 +110,7 @@ async def test_while_kafka_is_unreachable_the_failed_producer_stays_until_a_fres
     with pytest.raises(OutOfOrderSequenceNumber):
         await publisher.send_batch(RECORDS)
     assert publisher.producer is broken  # nothing to replace it with yet
-    await asyncio.sleep(0)
-    assert unstartable.stopped
+    await asyncio.wait_for(unstartable.stopped.wait(), 5)
 
     with pytest.raises(OutOfOrderSequenceNumber):
         await publisher.send_batch(RECORDS)

@@ -18,7 +18,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from inspect import Parameter, Signature
@@ -26,7 +26,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, WithJsonSchema
-from sqlalchemy import Column, Select, and_, or_, select, text, tuple_
+from sqlalchemy import Column, Row, Select, and_, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
@@ -307,7 +307,7 @@ class PageRequest:
         rows, next_cursor = await fetch_page(
             session, query, sort, self.listing.id_column, limit=self.limit, cursor=self.cursor
         )
-        return ([into(**row._mapping) for row in rows] if into else rows), next_cursor
+        return (_made(rows, into) if into else rows), next_cursor
 
     async def search(
         self,
@@ -327,7 +327,21 @@ class PageRequest:
             limit=self.limit,
             cursor=self.cursor,
         )
-        return ([into(**row._mapping) for row in rows] if into else rows), next_cursor
+        return (_made(rows, into) if into else rows), next_cursor
+
+
+def records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Each row as a dict of its columns. A row's `_mapping` builds a view of the result's keys
+    for every row: for the report's 2,000 rows that was a fifth of the request's CPU (py-spy);
+    the keys are the same for every row of a result, so they are read once."""
+    if not rows:
+        return []
+    keys = rows[0]._fields
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _made(rows: Sequence[Row[Any]], into: Callable[..., T]) -> list[T]:
+    return [into(**record) for record in records(rows)]
 
 
 class Listing:

@@ -44,7 +44,13 @@ from cutover_accounts.adapters.tables import (
 from cutover_accounts.domain.model import Account, AccountStatus, Disconnect
 from cutover_kit import context
 from cutover_kit.db import any_of, in_one_statement, rows_of
-from cutover_kit.pagination import PageRequest, fetch_page, in_order, plan_for_the_pattern
+from cutover_kit.pagination import (
+    PageRequest,
+    fetch_page,
+    in_order,
+    plan_for_the_pattern,
+    records,
+)
 
 REPORT_BATCH = 1000  # rows per fetch of a streamed report: flat memory, few round trips
 # A report search hands at most this many matching accounts' ids to the table's query (0.8 MB of
@@ -283,7 +289,7 @@ class AccountsRepository:
             limit=limit,
             cursor=cursor,
         )
-        return [dict(row._mapping) for row in rows], next_cursor
+        return records(rows), next_cursor
 
     async def _report_statement(self, report: ReportQuery) -> Select[Any]:
         """The report's statement, narrowed to the accounts its search matches (read first)."""

@@ -21,11 +21,7 @@ from cutover_accounts.adapters.queries import (
 )
 from cutover_accounts.domain.errors import ReportTableRequired
 from cutover_accounts.entrypoints.http.common import Search, UoW
-from cutover_accounts.entrypoints.schemas import (
-    ActivationRow,
-    ActivationsDisconnections,
-    DisconnectionRow,
-)
+from cutover_accounts.entrypoints.schemas import ActivationsDisconnections
 from cutover_accounts.service_layer import report
 from cutover_kit.auth import requires
 from cutover_kit.openapi import problems
@@ -112,15 +108,19 @@ async def activations_disconnections(
         limits=(activations_limit, disconnections_limit),
         cursors=(activations_cursor, disconnections_cursor),
     )
-    return ActivationsDisconnections(
-        from_=start,
-        to=end,
-        activations=[ActivationRow(**row) for row in activations],
-        activations_limit=activations_limit,
-        activations_next_cursor=next_activations,
-        disconnections=[DisconnectionRow(**row) for row in disconnections],
-        disconnections_limit=disconnections_limit,
-        disconnections_next_cursor=next_disconnections,
+    # Validated in one call, rows and all: a model built per row cost the default 2,000 rows a
+    # fifth of the request's CPU in Python (py-spy).
+    return ActivationsDisconnections.model_validate(
+        {
+            "from": start,
+            "to": end,
+            "activations": activations,
+            "activations_limit": activations_limit,
+            "activations_next_cursor": next_activations,
+            "disconnections": disconnections,
+            "disconnections_limit": disconnections_limit,
+            "disconnections_next_cursor": next_disconnections,
+        }
     )
 
 

@@ -4,6 +4,7 @@ stopped together by the HTTP app's lifespan. Nothing connects at import time."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -26,6 +27,20 @@ log = logging.getLogger(__name__)
 
 READINESS_TIMEOUT_SECONDS = 2.0
 T = TypeVar("T")
+
+
+def freeze_the_started_heap() -> None:
+    """Keep what a started process holds (modules, schemas, SQLAlchemy's tables, clients) out of
+    the garbage collector's full collections, which otherwise walk all of it every time.
+
+    A request that builds many objects (the report's default 2,000 rows) sets off collections;
+    with this heap walked by each full one, the report took 151 ms at p90 against 39 ms at p50
+    (accounts at 1,000,000 accounts, one request at a time, 20 s). Frozen, p90 was 46-53 ms and
+    the mean 37-40 ms against 57 ms (scratch runs, 2026-12-05). What is frozen is never collected,
+    so this runs after a collection, once the process has started, and `stop` thaws it (a test
+    process starts and stops many runtimes)."""
+    gc.collect()
+    gc.freeze()
 
 
 class ServiceRuntime:
@@ -132,6 +147,7 @@ class ServiceRuntime:
         await self.broker.start()
         self._tasks = [asyncio.create_task(run(), name=name) for name, run in self._loops.items()]
         log.info("%s started", self.service)
+        freeze_the_started_heap()
 
     async def check_topics(self) -> None:
         """Compare the topics this service produces and consumes with their declared settings;
@@ -176,6 +192,7 @@ class ServiceRuntime:
             with suppress(Exception):
                 await resource.close()
         await self.database.dispose()
+        gc.unfreeze()
 
     def relay_role(self) -> str:
         """`leader` while this process's outbox relay holds the lease, else `standby`."""

@@ -1,5 +1,5 @@
 """A list declared once (`cutover_kit.pagination.Listing`): what its parameters accept, what the
-OpenAPI document says of them, and the order a page is read in."""
+OpenAPI document says of them, the order a page is read in, and its rows as records."""
 
 from __future__ import annotations
 
@@ -7,9 +7,19 @@ from typing import Annotated
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    literal,
+    select,
+)
 
-from cutover_kit.pagination import InvalidSort, Listing, PageRequest
+from cutover_kit.pagination import InvalidSort, Listing, PageRequest, records
 
 things = Table(
     "things",
@@ -71,3 +81,14 @@ def test_the_openapi_document_says_what_the_listing_accepts() -> None:
     assert parameters["limit"]["schema"]["maximum"] == 500
     # a listing that is always in its own order offers no sort
     assert [p["name"] for p in paths["/letters"]["get"]["parameters"]] == ["limit", "cursor"]
+
+
+def test_records_are_the_rows_by_their_column_labels() -> None:
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        rows = list(
+            connection.execute(select(literal(1).label("id"), literal("Ada").label("name")))
+        )
+        none = list(connection.execute(select(literal(1).label("id")).where(literal(False))))
+    assert records(rows) == [{"id": 1, "name": "Ada"}]
+    assert records(none) == []

@@ -311,8 +311,9 @@ class AccountsRepository:
         memory stays flat however many rows there are."""
         statement = in_order(await self._report_statement(report), report.sort, report.id_column)
         result = await self.session.stream(statement.execution_options(yield_per=REPORT_BATCH))
-        async for row in result.mappings():
-            yield dict(row)
+        async for batch in result.partitions():
+            for record in records(batch):
+                yield record
 
     async def lock_parent_links(self) -> None:
         """Hold, until commit, the one lock that every parent change takes before its cycle check.

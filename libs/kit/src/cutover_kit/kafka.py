@@ -50,7 +50,9 @@ def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
-        linger_ms=2,
+        # No linger: every send is a whole batch handed over by `send_batch`, so waiting for more
+        # records only delays it (and cost CPU: bench/results/linger-ab/).
+        linger_ms=0,
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,
         # A request that timed out is sent to the same broker again: aiokafka refreshes its

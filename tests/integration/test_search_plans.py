@@ -9,6 +9,7 @@ and nothing else does (the disconnect path keeps its cached plans)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import event, select, text
 from cutover_accounts.adapters import queries as accounts_queries
 from cutover_accounts.adapters import repository as accounts_repository
 from cutover_accounts.adapters.tables import accounts as accounts_table
-from cutover_accounts.service_layer import accounts
+from cutover_accounts.service_layer import accounts, report
 from cutover_addresses.adapters import queries as addresses_queries
 from cutover_contracts import seeds
 from cutover_kit import pagination
@@ -83,6 +84,40 @@ async def test_a_report_table_is_planned_for_its_pattern_paged_or_streamed(
     async with accounts_database.unit_of_work() as uow:
         assert [row async for row in uow.accounts.report_rows(report)] == []
         assert await plan_cache_mode(uow) == mode
+
+
+@pytest.mark.parametrize(("terms", "reads"), [(("Ada", "Ada"), 1), (("Ada", "Grace"), 2)])
+async def test_a_report_reads_the_accounts_a_term_matches_once_for_both_tables(
+    accounts_database: Database, terms: tuple[str, str], reads: int
+) -> None:
+    # Given a report whose two tables search the same term, or two terms
+    end = datetime.now(UTC)
+    activations, disconnections = (
+        accounts_queries.TableQuery(sort="account_id", q=term) for term in terms
+    )
+    matching: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if re.match(r"SELECT accounts\.id\s+FROM accounts\s+WHERE", statement):
+            matching.append(statement)
+
+    # When a page of each is read
+    event.listen(accounts_database.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        await report.pages(
+            accounts_database.unit_of_work(),
+            start=end - timedelta(days=30),
+            end=end,
+            activations=activations,
+            disconnections=disconnections,
+            limits=(10, 10),
+            cursors=(None, None),
+        )
+    finally:
+        event.remove(accounts_database.engine.sync_engine, "before_cursor_execute", note)
+
+    # Then the accounts a term matches are read once per term
+    assert len(matching) == reads
 
 
 @pytest.mark.parametrize(("q", "mode"), [("main street", SEARCHING), (None, NOT_SEARCHING)])

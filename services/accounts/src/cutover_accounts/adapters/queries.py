@@ -6,7 +6,7 @@ statements, so no SQL is written outside `adapters/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -146,12 +146,16 @@ class ReportQuery:
     statement: Select[Any]
     sort: Sort
     id_column: Any
-    # With a `q`: the search's conditions on `accounts`. The repository reads the matching
-    # accounts' ids first and hands them to `statement` as `account_column = ANY(:matched)` (see
-    # `report_table`), or, for a `q` that matches too many accounts to hand over, adds these
-    # conditions to `statement` itself.
+    # With a search term: the repository reads the accounts whose name holds it (or whose id it
+    # is) first and hands their ids to `statement` as `account_column = ANY(:matched)` (see
+    # `report_table`), or, for a term that matches too many accounts to hand over, adds the
+    # search's conditions to `statement` itself.
     account_column: Any = None
-    search: list[Any] = field(default_factory=list)
+    q: str | None = None
+
+    def search(self) -> list[Any]:
+        """The search's conditions on `accounts`."""
+        return AccountFilter(q=self.q, include_archived=True).conditions()
 
 
 def report_table(
@@ -188,5 +192,4 @@ def report_table(
     # matches: at 10,000,000 accounts it estimated 30,383 accounts for "Linus Torvalds" (1,221
     # match) and read a million activations for 75 s, where the matching accounts' 370 take
     # 0.1 s (EXPLAIN ANALYZE, 2026-12-03). Handed the ids, it knows how many there are.
-    matching = AccountFilter(q=query.q, include_archived=True).conditions()
-    return replace(report, account_column=account_column, search=matching)
+    return replace(report, account_column=account_column, q=query.q)

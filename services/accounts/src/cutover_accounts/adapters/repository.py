@@ -159,6 +159,10 @@ class LockedForDisconnect(NamedTuple):
 class AccountsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The accounts a report's search matched in this transaction, by term: the report's two
+        # tables are often searched for the same term, and at 10,000,000 accounts matching a
+        # whole name reads the trigram index for about 40 ms of PostgreSQL's time.
+        self._matched: dict[str, list[int]] = {}
 
     async def status(self, status_id: UUID) -> AccountStatus | None:
         row = (
@@ -293,17 +297,20 @@ class AccountsRepository:
 
     async def _report_statement(self, report: ReportQuery) -> Select[Any]:
         """The report's statement, narrowed to the accounts its search matches (read first)."""
-        if not report.search:
+        if not report.q:
             return report.statement
         await plan_for_the_pattern(self.session)
-        matched = list(
-            await self.session.scalars(
-                select(accounts.c.id).where(*report.search).limit(MOST_MATCHED_ACCOUNTS + 1)
+        search = report.search()
+        matched = self._matched.get(report.q)
+        if matched is None:
+            matched = self._matched[report.q] = list(
+                await self.session.scalars(
+                    select(accounts.c.id).where(*search).limit(MOST_MATCHED_ACCOUNTS + 1)
+                )
             )
-        )
         if len(matched) > MOST_MATCHED_ACCOUNTS:
             # A term most accounts carry: walking the period in order finds a page at once.
-            return report.statement.where(*report.search)
+            return report.statement.where(*search)
         return report.statement.where(any_of(report.account_column, matched))
 
     async def report_rows(self, report: ReportQuery) -> AsyncIterator[dict[str, Any]]:

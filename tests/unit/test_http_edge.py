@@ -54,6 +54,24 @@ def protected_routes(client: TestClient) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_json_answer_but_health_is_described_by_a_schema(service: str) -> None:
+    # An answer documented as an empty schema tells the callers nothing (the report's JSON pages
+    # were, as its route also streams CSV); the health routes answer for operators, not callers.
+    spec = client_for(service).get("/openapi.json").json()
+    undescribed = [
+        (method.upper(), path, status)
+        for path, operations in spec["paths"].items()
+        if path not in {"/healthz", "/readyz", "/metrics"}
+        for method, operation in operations.items()
+        for status, answer in operation["responses"].items()
+        if status.startswith("2")
+        and "application/json" in answer.get("content", {})
+        and not set(answer["content"]["application/json"]["schema"]) - {"title", "description"}
+    ]
+    assert undescribed == []
+
+
 def assert_problem(response, status: int) -> dict:  # noqa: ANN001
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"

@@ -51,12 +51,13 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
     ),
     responses={
         200: {
+            "model": ActivationsDisconnections,
             "content": {
                 "text/csv": {
                     "schema": {"type": "string"},
                     "description": "With format=csv: one table, a header row, every row",
                 }
-            }
+            },
         },
         **problems(422),
     },

@@ -10,6 +10,7 @@ import asyncio
 import httpx
 import pytest
 
+from cutover_kit.http import Readiness
 from tests.support.api import (
     at,
     completed_disconnect,
@@ -59,9 +60,13 @@ async def each_completes_once(system: System, scheduled: list[tuple[int, str]]) 
 async def service_ready(system: System, name: str) -> bool:
     async with httpx.AsyncClient(timeout=3) as client:
         try:
-            return (await client.get(f"{system[name].url}/readyz")).status_code == 200
+            response = await client.get(f"{system[name].url}/readyz")
         except httpx.HTTPError:
             return False
+    if response.status_code != 200:
+        return False
+    Readiness.model_validate(response.json())  # the answer its OpenAPI describes
+    return True
 
 
 async def all_ready(system: System) -> bool:

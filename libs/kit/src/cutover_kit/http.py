@@ -6,10 +6,11 @@ import json
 import re
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,6 +112,20 @@ class RequestContextMiddleware:
             metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
 
 
+class Readiness(BaseModel):
+    """`/readyz`'s answer; a 503 problem carries the same `checks`, `topics` and `relay`."""
+
+    status: Literal["ready"]
+    checks: dict[str, str] = Field(description="Each dependency (database, kafka): ok, or why not")
+    topics: dict[str, str] = Field(
+        description="`status` (ok, drift or not checked), then each setting that drifted from "
+        "its declaration"
+    )
+    relay: Literal["leader", "standby"] = Field(
+        description="Whether this process's outbox relay holds the lease"
+    )
+
+
 def operations_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -121,7 +136,10 @@ def operations_router() -> APIRouter:
     @router.get(
         "/readyz",
         summary="Ready: the database and Kafka are reachable",
-        responses={503: {"description": "A dependency is not reachable"}},
+        responses={
+            200: {"model": Readiness},
+            503: {"description": "A dependency is not reachable, or the process is draining"},
+        },
     )
     async def readyz(request: Request) -> Response:
         runtime = request.app.state.runtime
@@ -148,7 +166,16 @@ def operations_router() -> APIRouter:
             relay=relay,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        responses={
+            200: {
+                "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                "description": "Prometheus' text exposition format",
+            }
+        },
+    )
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -71,6 +71,19 @@ def test_every_json_answer_is_described_by_a_schema(service: str) -> None:
     assert undescribed == []
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_guarded_routes_document_the_guards_refusals(service: str) -> None:
+    client = client_for(service)
+    spec = client.get("/openapi.json").json()
+    guarded = set(protected_routes(client))
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            refusals = {"401", "403", "429"} & set(operation["responses"])
+            assert refusals == (
+                {"401", "403", "429"} if (method.upper(), path) in guarded else set()
+            )
+
+
 def assert_problem(response, status: int) -> dict:  # noqa: ANN001
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"

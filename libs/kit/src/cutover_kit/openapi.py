@@ -39,6 +39,8 @@ EDGE = {
     413: "The body is over 1 MiB",
 }
 GUARDED = {
+    401: "Missing or invalid bearer token",
+    403: "The token lacks a scope the route needs",
     429: "Past the caller's rate limit (see Retry-After)",
     503: "A dependency (the database, another service) did not answer; nothing was changed "
     "(see Retry-After)",
@@ -48,7 +50,8 @@ GUARDED = {
 def document_the_edge(app: FastAPI, open_paths: set[str]) -> None:
     """Make the OpenAPI document tell the whole truth, since clients are generated from it: every
     error of every operation is a problem document (FastAPI's own 422 included), every operation
-    lists what the edge may answer (400, 413; and 401, 403, 429, 503 behind authentication), and
+    lists what the edge may answer (400, 413; and 401, 403, 429, 503 behind authentication, so
+    not on the open health, readiness and metrics routes), and
     `/metrics` is Prometheus text."""
     generate = app.openapi
 

@@ -1,5 +1,6 @@
 """`OffsetCommits`: a consumer group's offsets are committed after their batches, at most once per
-interval, only for partitions the member still owns, at once before a rebalance or a stop."""
+interval, only for partitions the member still owns, at once before a rebalance or a stop; and how
+a consumer takes its batches (`take_records`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
+from faststream.kafka import KafkaBroker
 
-from cutover_kit.consumer import OffsetCommits
+from cutover_contracts.topics import ACCOUNT_DISCONNECTED
+from cutover_kit.consumer import (
+    BATCH_RECORDS,
+    IDLE_WAIT_MS,
+    EventConsumer,
+    OffsetCommits,
+    one_by_one,
+    take_records,
+)
 
 A0, A1, B0 = TopicPartition("a", 0), TopicPartition("a", 1), TopicPartition("b", 0)
 
@@ -90,3 +100,33 @@ async def test_a_failed_commit_is_logged_not_raised(caplog: Any) -> None:
     await offsets.close()
     assert consumer.committed.is_set()
     assert "offsets not committed" in caplog.text
+
+
+class PollingConsumer:
+    """A consumer whose `getmany` answers what it is given and remembers how it was asked."""
+
+    def __init__(self, ready: dict[TopicPartition, list[int]]) -> None:
+        self.ready = ready
+        self.asked: list[tuple[int, int]] = []
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, list]:
+        self.asked.append((timeout_ms, max_records))
+        return self.ready
+
+
+async def test_a_batch_is_every_ready_record_and_an_idle_poll_waits_for_the_first() -> None:
+    ready = PollingConsumer({A0: [1, 2], B0: [3]})
+    assert await take_records(ready) == (1, 2, 3)
+    idle = PollingConsumer({})
+    assert await take_records(idle) == ()
+    # One wait, in aiokafka, for as long as an idle consumer may wait; no pause after it in which
+    # an arriving record would not be taken (FastStream's own loop sleeps there).
+    assert idle.asked == [(IDLE_WAIT_MS, BATCH_RECORDS)]
+
+
+def test_every_event_consumer_takes_its_batches_without_a_pause() -> None:
+    broker = KafkaBroker("127.0.0.1:9")  # never started
+    database = SimpleNamespace(service="billing")
+    handlers = {ACCOUNT_DISCONNECTED: one_by_one(lambda uow, event, data: asyncio.sleep(0))}
+    EventConsumer(database, name="answers", handlers=handlers).subscribe(broker)  # type: ignore[arg-type]
+    assert [subscriber.get_msg for subscriber in broker.subscribers] == [take_records]

@@ -57,7 +57,7 @@ def protected_routes(client: TestClient) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_json_answer_is_described_by_a_schema(service: str) -> None:
     # An answer documented as an empty schema tells the callers nothing (the report's JSON pages
-    # were, as its route also streams CSV; so were readiness and the metrics' text).
+    # were, as its route also streams CSV; so was readiness).
     spec = client_for(service).get("/openapi.json").json()
     undescribed = [
         (method.upper(), path, status)

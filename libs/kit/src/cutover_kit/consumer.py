@@ -235,8 +235,7 @@ class EventConsumer:
         subscriber = broker.subscriber(
             *self.topics,
             group_id=self.group_id,
-            batch=True,
-            max_records=BATCH_RECORDS,
+            batch=True,  # batches are taken by `take_records`, set below
             auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),
             ack_policy=AckPolicy.MANUAL,

@@ -169,14 +169,12 @@ from cutover_kit.kafka import make_producer
 from cutover_kit.publisher import Publisher
 from cutover_kit.relay import OutboxRelay
 from cutover_kit.settings import KafkaSettings
+from tests.support.broker import FakeProducer
 
-class HeldInTheProducer:
+class HeldInTheProducer(FakeProducer):
     def __init__(self, producer):
         self.producer = producer
         self.deliveries = []
-
-    async def start(self):
-        pass
 
     async def send(self, topic, value, key, headers):
         if not self.deliveries:

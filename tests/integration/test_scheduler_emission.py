@@ -152,11 +152,9 @@ HANGING_REPLICA = """
 import asyncio, sys
 from cutover_kit.publisher import Publisher
 from cutover_scheduler.adapters.emitter import Emitter
+from tests.support.broker import FakeProducer
 
-class HangingProducer:
-    async def start(self):
-        pass
-
+class HangingProducer(FakeProducer):
     async def send(self, *args, **kwargs):
         print("claimed", flush=True)
         await asyncio.Event().wait()   # the broker never answers

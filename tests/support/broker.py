@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -12,14 +14,52 @@ from cutover_kit.publisher import Publisher
 from tests.support.infra import Infra
 
 
+class FakeBatch:
+    """What `FakeProducer.create_batch` gives: the records appended, up to `capacity` (as
+    aiokafka's, a batch that is full refuses the record: None)."""
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.records: list[tuple[bytes, bytes, Any]] = []
+        self.capacity = capacity
+
+    def append(self, *, timestamp: None, key: bytes, value: bytes, headers: Any) -> bool | None:
+        if len(self.records) == self.capacity:
+            return None
+        self.records.append((key, value, headers))
+        return True
+
+
 class FakeProducer:
-    """A producer a test makes up (it defines `send`), startable and stoppable like aiokafka's."""
+    """A producer a test makes up, startable and stoppable like aiokafka's. It defines `send`, one
+    record at a time; the batches the publisher hands over (`create_batch`, `send_batch`) go to it
+    record by record, and the batch fails as a whole when one of its records does, as in Kafka."""
 
     async def start(self) -> None:
         pass
 
     async def stop(self) -> None:
         pass
+
+    async def send(self, topic: str, *, value: bytes, key: bytes, headers: Any) -> asyncio.Future:
+        raise NotImplementedError
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future:
+        try:
+            acks = [
+                await self.send(topic, value=value, key=key, headers=headers)
+                for key, value, headers in batch.records
+            ]
+        except Exception as refused:  # noqa: BLE001 - the answer to the whole batch
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(refused)
+            return failed
+        return asyncio.ensure_future(asyncio.gather(*acks))
 
 
 async def publisher_over(producer: FakeProducer, deadline: float = 30.0) -> Publisher:

@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError, OutOfOrderSequenceNumber
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
 
-from cutover_kit.publisher import Publisher
+from cutover_kit.publisher import HEADERS, MAX_REQUEST_BYTES, Publisher, send_all
+from tests.support.broker import FakeBatch, FakeProducer
 
 RECORDS = [("topic", b"1", b"one"), ("topic", b"2", b"two")]
 
 
 @dataclass
-class Producer:
+class Producer(FakeProducer):
     """Acknowledges every record, unless told to fail, to refuse, or never to answer."""
 
     name: str
@@ -88,15 +90,67 @@ async def test_a_batch_that_fails_is_raised_and_its_producer_replaced() -> None:
     assert await publisher.send_batch(RECORDS) == [None, None]
 
 
-async def test_a_record_kafka_refuses_is_returned_and_keeps_the_producer() -> None:
+async def test_a_batch_kafka_refuses_is_returned_record_by_record_and_keeps_the_producer() -> None:
+    # Kafka refuses a batch as a whole: here the batch of the other topic
     producer = Producer("one", refuse=b"two")
     publisher = publisher_of(producer)
     await publisher.start()
 
-    outcomes = await publisher.send_batch(RECORDS)
+    outcomes = await publisher.send_batch([RECORDS[0], ("other", b"2", b"two")])
 
     assert outcomes[0] is None and "MessageSizeTooLarge" in (outcomes[1] or "")
     assert publisher.producer is producer
+
+
+async def test_a_record_larger_than_a_request_is_refused_before_it_is_sent() -> None:
+    producer = Producer("one")
+    publisher = publisher_of(producer)
+    await publisher.start()
+    huge = b"x" * (MAX_REQUEST_BYTES + 1)
+
+    outcomes = await publisher.send_batch([RECORDS[0], ("topic", b"2", huge), RECORDS[1]])
+
+    assert outcomes[0] is None and outcomes[2] is None
+    assert "MessageSizeTooLarge" in (outcomes[1] or "")
+    assert producer.sent == [b"one", b"two"]
+
+
+@dataclass
+class Partitioned(FakeProducer):
+    """Takes every batch at once, keeping which partition each went to; a batch holds 4 records."""
+
+    batches: list[tuple[str, int, FakeBatch]] = field(default_factory=list)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(12))
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(capacity=4)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future:
+        self.batches.append((topic, partition, batch))
+        acknowledged = asyncio.get_running_loop().create_future()
+        acknowledged.set_result(None)
+        return acknowledged
+
+
+async def test_records_go_in_full_batches_by_the_default_partitioner_in_their_order() -> None:
+    producer = Partitioned()
+    records = [("topic", str(n % 30).encode(), str(n).encode()) for n in range(300)]
+
+    assert await send_all(producer, records) == [None] * 300  # type: ignore[arg-type]
+
+    # Each partition's batches hold its keys' records, in the order they were given
+    partitions = list(range(12))
+    for partition in partitions:
+        batches = [batch for _, p, batch in producer.batches if p == partition]
+        assert all(len(batch.records) <= 4 for batch in batches)
+        assert [record for batch in batches for record in batch.records] == [
+            (key, value, HEADERS)
+            for _, key, value in records
+            if DefaultPartitioner()(key, partitions, partitions) == partition
+        ]
+    assert {topic for topic, _, _ in producer.batches} == {"topic"}
 
 
 async def test_while_kafka_is_unreachable_the_failed_producer_stays_until_a_fresh_one_starts() -> (

@@ -31,7 +31,7 @@ from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from cutover_contracts.topics import SERVICES, TOPICS, Topic
-from cutover_kit.publisher import Publisher
+from cutover_kit.publisher import MAX_REQUEST_BYTES, Publisher
 from cutover_kit.settings import KafkaSettings
 from cutover_kit.topic_specs import (
     Drift,
@@ -54,6 +54,7 @@ def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         # records only delays it (and cost CPU: bench/results/linger-ab/).
         linger_ms=0,
         max_batch_size=256 * 1024,
+        max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=15_000,
         # A request that timed out is sent to the same broker again: aiokafka refreshes its
         # metadata on a "not the leader" answer, not on a timeout, so a broker cut off the network

@@ -10,7 +10,7 @@ import asyncio
 import httpx
 import pytest
 
-from cutover_kit.http import Readiness
+from cutover_kit.http import NotReady, Readiness
 from tests.support.api import (
     at,
     completed_disconnect,
@@ -63,9 +63,11 @@ async def service_ready(system: System, name: str) -> bool:
             response = await client.get(f"{system[name].url}/readyz")
         except httpx.HTTPError:
             return False
+    # Either answer is the one its OpenAPI describes
     if response.status_code != 200:
+        NotReady.model_validate(response.json())
         return False
-    Readiness.model_validate(response.json())  # the answer its OpenAPI describes
+    Readiness.model_validate(response.json())
     return True
 
 

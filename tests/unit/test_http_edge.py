@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from cutover_contracts.topics import SERVICES
 from cutover_kit.dead_letters import DeadLetterNotFound
 from cutover_kit.errors import AccountNotFound
+from cutover_kit.openapi import PROBLEM_CONTENT
 from cutover_kit.problems import install_problem_handlers
 from cutover_kit.settings import Settings
 from tests.support.tokens import ISSUER, TestIssuer
@@ -69,6 +70,27 @@ def test_every_json_answer_is_described_by_a_schema(service: str) -> None:
         and not set(answer["content"]["application/json"]["schema"]) - {"title", "description"}
     ]
     assert undescribed == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_readiness_documents_its_503_with_the_report_and_every_other_error_as_a_problem(
+    service: str,
+) -> None:
+    spec = client_for(service).get("/openapi.json").json()
+    not_ready = spec["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+    assert set(not_ready) == {"application/problem+json"}
+    schema = not_ready["application/problem+json"]["schema"]
+    assert {"type", "title", "status", "detail", "checks", "topics", "relay"} <= set(
+        schema["required"]
+    )
+    others = [
+        answer["content"]
+        for path, operations in spec["paths"].items()
+        for operation in operations.values()
+        for status, answer in operation["responses"].items()
+        if status[0] in "45" and not (path == "/readyz" and status == "503")
+    ]
+    assert all(content == PROBLEM_CONTENT for content in others)
 
 
 @pytest.mark.parametrize("service", SERVICES)

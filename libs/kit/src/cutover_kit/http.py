@@ -111,10 +111,9 @@ class RequestContextMiddleware:
             metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-class Readiness(BaseModel):
-    """`/readyz`'s answer; a 503 problem carries the same `checks`, `topics` and `relay`."""
+class ReadinessReport(BaseModel):
+    """What `/readyz` reports, ready or not."""
 
-    status: Literal["ready"]
     checks: dict[str, str] = Field(description="Each dependency (database, kafka): ok, or why not")
     topics: dict[str, str] = Field(
         description="`status` (ok, drift or not checked), then each setting that drifted from "
@@ -123,6 +122,21 @@ class Readiness(BaseModel):
     relay: Literal["leader", "standby"] = Field(
         description="Whether this process's outbox relay holds the lease"
     )
+
+
+class Readiness(ReadinessReport):
+    """`/readyz`'s answer when ready."""
+
+    status: Literal["ready"]
+
+
+class NotReady(ReadinessReport):
+    """`/readyz`'s 503: a problem document (RFC 9457) with the same report."""
+
+    type: str = Field(json_schema_extra={"format": "uri"})
+    title: str
+    status: Literal[503]
+    detail: str
 
 
 def operations_router() -> APIRouter:
@@ -137,7 +151,10 @@ def operations_router() -> APIRouter:
         summary="Ready: the database and Kafka are reachable",
         responses={
             200: {"model": Readiness},
-            503: {"description": "A dependency is not reachable, or the process is draining"},
+            503: {
+                "description": "A dependency is not reachable, or the process is draining",
+                "content": {"application/problem+json": {"schema": NotReady.model_json_schema()}},
+            },
         },
     )
     async def readyz(request: Request) -> Response:

@@ -66,8 +66,12 @@ def document_the_edge(app: FastAPI, open_paths: set[str]) -> None:
                 for status, description in edge.items():
                     responses.setdefault(str(status), {"description": description})
                 for status, response in responses.items():
+                    # A route may describe its own problem (readiness's 503 carries its report).
+                    own = response.get("content", {}).get("application/problem+json")
                     if status[0] in "45":
-                        response["content"] = PROBLEM_CONTENT
+                        response["content"] = (
+                            {"application/problem+json": own} if own else PROBLEM_CONTENT
+                        )
         schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"] = {
             "text/plain": {"schema": {"type": "string"}}
         }

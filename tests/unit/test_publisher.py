@@ -1,5 +1,6 @@
 """The publisher replaces a producer that stops working (aiokafka's idempotent producer waits for
-ever on a broker that never answers, and stays out of sequence after a failed batch)."""
+ever on a broker that never answers, and stays out of sequence after a failed batch), and hands it
+whole batches, partitioned as its default partitioner does, a refusal applying to a whole batch."""
 
 from __future__ import annotations
 

@@ -161,12 +161,13 @@ def operations_router() -> APIRouter:
         runtime = request.app.state.runtime
         checks = await runtime.readiness()
         # Topic drift is shown, not failed on: the topics still carry the events. So is whether
-        # this process's relay leads: a standby is as ready as the leader.
-        topics = runtime.topics_report
-        relay = runtime.relay_role()
+        # this process's relay leads: a standby is as ready as the leader. Both answers carry the
+        # report through its model, so neither can drift from what OpenAPI says.
+        report = ReadinessReport(
+            checks=checks, topics=runtime.topics_report, relay=runtime.relay_role()
+        ).model_dump()
         if all(value == "ok" for value in checks.values()):
-            # Written through its model, so the answer cannot drift from what OpenAPI says.
-            ready = Readiness(status="ready", checks=checks, topics=topics, relay=relay)
+            ready = Readiness(status="ready", **report)
             return Response(content=ready.model_dump_json(), media_type="application/json")
         return problem_response(
             503,
@@ -174,9 +175,7 @@ def operations_router() -> APIRouter:
             detail="Draining after SIGTERM"
             if runtime.draining
             else "A dependency is not reachable",
-            checks=checks,
-            topics=topics,
-            relay=relay,
+            **report,
         )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)

@@ -23,7 +23,10 @@ chain page after page (so deep pages count), the per-account calls take a differ
 time. Beside them, the report's CSV export of the activations over the default period: rows/s, and
 the accounts process' memory during it (its peak above what it held before: flat means it does not
 grow with the rows). Results go to bench/results/data-scale.json, with p50/p99 in ms per call and
-size, and the table printed at the end.
+size, and the table printed at the end. Beside each call's times and CPU is what the machine read
+from its disks during its requests (`/proc/vmstat`'s `pgpgin`, read around each request): in all,
+how many requests read anything, and the slowest three with their reads, so that a slow page that
+waited on the disk shows as one.
 
 BENCH_DATA_SCALE_KEEP=1 keeps the databases of the previous run when they hold the first size
 already (migrating them to the head revision, which also measures the new migrations on that much
@@ -65,6 +68,8 @@ SCALES = [int(size) for size in os.environ.get("BENCH_DATA_SCALES", "1000000,100
 REQUESTS = int(os.environ.get("BENCH_DATA_SCALE_REQUESTS", "200"))
 KEEP = os.environ.get("BENCH_DATA_SCALE_KEEP") == "1"
 TARGET_P99_MS = 50.0
+# The slowest requests of each call, kept with their disk reads: the p99 of 200 is the third.
+SLOWEST = 3
 SYSTEM_PARTS = (*SERVICES, "postgres")  # a call's CPU: the services and PostgreSQL
 FIRST = (
     "Ada Alan Barbara Brian Carol Claude Dana Dennis Edsger Ellen Frances Fred Grace Guido "
@@ -406,6 +411,28 @@ class Calls:
             self.cursors[walks] = answer.get(key)
 
 
+def disk_read_kib() -> int:
+    """KiB the machine has read from its disks since it started (`pgpgin`): a request's share is
+    what PostgreSQL could not find in memory (nothing else reads during the calls)."""
+    with open("/proc/vmstat") as vmstat:
+        for line in vmstat:
+            if line.startswith("pgpgin "):
+                return int(line.split()[1])
+    raise RuntimeError("no pgpgin in /proc/vmstat")
+
+
+def disk_reads(timings: list[float], read_kib: list[int]) -> dict[str, Any]:
+    """What a call read from the disk: in all, how many of its requests read anything, and the
+    slowest requests' times beside their reads. Whether a slow page waited on the disk is then
+    read off the slowest requests, not guessed from the machine's totals."""
+    slowest = sorted(zip(timings, read_kib, strict=True), reverse=True)[:SLOWEST]
+    return {
+        "disk_read_kib": sum(read_kib),
+        "requests_reading_disk": sum(1 for kib in read_kib if kib),
+        "slowest": [{"ms": round(ms, 1), "disk_read_kib": kib} for ms, kib in slowest],
+    }
+
+
 async def measure_calls(
     client: httpx.AsyncClient, accounts: int, meter: CpuMeter
 ) -> dict[str, dict]:
@@ -413,12 +440,15 @@ async def measure_calls(
     results = {}
     for name, call in calls.table().items():
         timings: list[float] = []
+        read_kib: list[int] = []
         meter.start()
         for n in range(REQUESTS):
             service, path, params = call(n)
+            read_before = disk_read_kib()
             began = time.perf_counter()
             response = await client.get(f"http://127.0.0.1:{PORTS[service]}{path}", params=params)
             timings.append((time.perf_counter() - began) * 1000)
+            read_kib.append(disk_read_kib() - read_before)
             if response.status_code != 200:
                 raise RuntimeError(f"{name}: {path} {params} answered {response.status_code}")
             answer = response.json()
@@ -428,10 +458,16 @@ async def measure_calls(
         cpu = meter.per(REQUESTS)
         # What a call costs the system, from /proc: unlike its latency, hardly moved by neighbours.
         cpu_ms = round(sum(v for part, v in cpu.items() if part in SYSTEM_PARTS), 2)
-        results[name] = {**percentiles(timings), "cpu_ms": cpu_ms, "cpu_ms_by_part": cpu}
+        results[name] = {
+            **percentiles(timings),
+            "cpu_ms": cpu_ms,
+            "cpu_ms_by_part": cpu,
+            **disk_reads(timings, read_kib),
+        }
         print(
             f"  {name}: p50 {results[name]['p50']} ms, p99 {results[name]['p99']} ms, "
-            f"CPU {cpu_ms} ms",
+            f"CPU {cpu_ms} ms, read from disk {results[name]['disk_read_kib']} KiB "
+            f"(slowest: {results[name]['slowest']})",
             flush=True,
         )
     return results

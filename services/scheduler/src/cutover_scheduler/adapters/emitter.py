@@ -100,13 +100,12 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def due_event(row: asyncpg.Record) -> bytes:
+def due_event(row: asyncpg.Record, emitted_at: str) -> bytes:
     """The CloudEvent, written directly: this is the scheduler's hot path (no model per event).
     pydantic-core's encoder writes it in half the standard library's time (4.7-5.6 against
     9.7-9.8 µs an event), the same bytes for ASCII text (non-ASCII is written as UTF-8, not
-    escaped)."""
+    escaped). `emitted_at` is the batch's, written once for all its events."""
     event_id = str(row["id"])
-    emitted_at = _iso(row["emitted_at"])
     return to_json(
         {
             "specversion": "1.0",
@@ -224,6 +223,10 @@ class Emitter:
 
     async def _publish(self, rows: list[asyncpg.Record]) -> list[str | None]:
         """Send the batch and wait for every acknowledgement; why Kafka refused each, if it did."""
+        emitted_at = _iso(rows[0]["emitted_at"])  # the batch's (`CLAIM`)
         return await self.publisher.send_batch(
-            ((self.topic, str(row["account_id"]).encode(), due_event(row)) for row in rows),
+            (
+                (self.topic, str(row["account_id"]).encode(), due_event(row, emitted_at))
+                for row in rows
+            ),
         )

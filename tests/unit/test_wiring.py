@@ -1,5 +1,6 @@
 """Each service's composition root subscribes exactly to the topics the contracts say it consumes,
-and a service run with several workers builds each from the environment."""
+a service run with several workers builds each from the environment, and every Kafka client keeps
+its view of the partitions' leaders fresh."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from cutover_contracts.topics import SERVICES, TOPICS
 from cutover_kit import cli
 from cutover_kit.cli import SERVICE_VARIABLE
-from cutover_kit.settings import Settings
+from cutover_kit.kafka import METADATA_MAX_AGE_MS, make_broker, make_producer
+from cutover_kit.settings import KafkaSettings, Settings
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -32,3 +34,19 @@ def test_a_service_run_with_workers_builds_each_worker_from_the_environment(
     assert Settings(service="accounts").workers == 1
     app = cli.worker_app()
     assert app.state.runtime.service == "billing"
+
+
+async def test_every_kafka_client_looks_for_new_partition_leaders_at_least_every_10_s() -> None:
+    # A timed-out request does not make aiokafka refresh its metadata: a client whose requests to
+    # a broker cut off the network timed out kept sending them there until its metadata aged
+    # (5 min by default), consumers fetching nothing from the healed broker for about 20 s more.
+    settings = KafkaSettings()
+    producer = make_producer(settings, "wiring")
+    # The consumers FastStream builds for a service's subscribers
+    consumer = make_broker(settings, "wiring").config.broker_config.builder(group_id="wiring")
+    try:
+        for client in (producer.client, consumer._client):
+            assert client._metadata_max_age_ms == METADATA_MAX_AGE_MS == 10_000
+    finally:
+        await producer.stop()
+        await consumer.stop()

@@ -44,6 +44,16 @@ from cutover_kit.topic_specs import (
 log = logging.getLogger(__name__)
 
 
+# How old a client's view of the partitions' leaders may get, for producers and consumers alike.
+# aiokafka refreshes it on a "not the leader" answer, not on a timeout, so a client whose requests
+# to a broker cut off the network timed out kept sending them to that broker until the metadata's
+# age ran out (5 min by default) or the broker came back: a producer retried its batch there, and a
+# consumer fetched from it, and went on fetching after the heal, getting nothing, until the healed
+# broker itself learnt it led those partitions no more (about 20 s later in the partition test).
+# At most 10 s old, the view finds the partitions' new leaders during the cut.
+METADATA_MAX_AGE_MS = 10_000
+
+
 def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
     """Idempotent, acks=all: a retried send is never written twice and order per key is kept."""
     return AIOKafkaProducer(
@@ -56,11 +66,7 @@ def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         max_batch_size=256 * 1024,
         max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=15_000,
-        # A request that timed out is sent to the same broker again: aiokafka refreshes its
-        # metadata on a "not the leader" answer, not on a timeout, so a broker cut off the network
-        # stayed the leader it sent to until the metadata's age ran out (5 min by default) or the
-        # broker came back. Metadata at most 10 s old lets the retry find the partition's new leader.
-        metadata_max_age_ms=10_000,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
         **settings.client_options(),
     )
 
@@ -99,6 +105,7 @@ def make_broker(settings: KafkaSettings, client_id: str) -> KafkaBroker:
         apply_types=False,
         security=_security(settings),
         allow_auto_create_topics=False,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
         logger=logging.getLogger(f"{client_id}.kafka"),
         log_level=logging.DEBUG,
         graceful_timeout=10.0,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 
@@ -45,6 +46,17 @@ serviceable_addresses = Table(
     Index("serviceable_addresses_created_at", "created_at", "id"),
     Index("serviceable_addresses_city", "city", "id"),
     Index("serviceable_addresses_zip", "zip", "id"),
+    # The same for the addresses no account holds (`available=true`): one in ten at 10M accounts,
+    # which the whole orders read past, each row on a page of its own.
+    *(
+        Index(
+            f"serviceable_addresses_available_{column}",
+            column,
+            "id",
+            postgresql_where=text("account_id IS NULL"),
+        )
+        for column in ("created_at", "city", "zip")
+    ),
     # `?q=` looks for a part of the normalised address (LIKE '%…%'): trigrams find it.
     Index(
         "serviceable_addresses_normalised_trgm",

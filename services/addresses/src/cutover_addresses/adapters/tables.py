@@ -46,8 +46,8 @@ serviceable_addresses = Table(
     Index("serviceable_addresses_created_at", "created_at", "id"),
     Index("serviceable_addresses_city", "city", "id"),
     Index("serviceable_addresses_zip", "zip", "id"),
-    # The same for the addresses no account holds (`available=true`): one in ten at 10M accounts,
-    # which the whole orders read past, each row on a page of its own.
+    # The same orders over the addresses no account holds (`available=true`): at 10M accounts one
+    # in ten, and the whole orders read past the nine others, each on a heap page of its own.
     *(
         Index(
             f"serviceable_addresses_available_{column}",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import math
+from bisect import bisect_right
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 http_requests = Counter(
     "cutover_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -57,3 +63,42 @@ draining = Gauge(
     "cutover_draining",
     "1 once the process got SIGTERM and is draining (readiness fails, requests still served)",
 )
+
+
+class BatchHistogram:
+    """A Prometheus histogram observed a batch of values at a time, for a loop that measures
+    thousands of values a batch (the scheduler's emitter): `Histogram.observe` takes about 1.7 µs a
+    value, where a batch's values, sorted, are counted into the buckets by bisection. Registered
+    like a `Histogram`, and exposed the same but for its `_created` series. Observed and collected
+    on the event loop (`/metrics` is an async route), so never both at once."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        buckets: tuple[float, ...],
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = (*buckets, math.inf)
+        self.cumulative = [0] * len(self.bounds)
+        self.sum = 0.0
+        registry.register(self)
+
+    def observe_all(self, values: list[float]) -> None:
+        values = sorted(values)
+        for i, bound in enumerate(self.bounds):
+            self.cumulative[i] += bisect_right(values, bound)
+        self.sum += sum(values)
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        yield HistogramMetricFamily(
+            self.name,
+            self.documentation,
+            buckets=[
+                (floatToGoString(bound), count)
+                for bound, count in zip(self.bounds, self.cumulative, strict=True)
+            ],
+            sum_value=self.sum,
+        )

@@ -38,10 +38,11 @@ from contextlib import suppress
 from datetime import datetime
 
 import asyncpg
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 from pydantic_core import from_json, to_json
 
 from cutover_contracts.topics import SCHEDULED_EVENT_DUE
+from cutover_kit.metrics import BatchHistogram
 from cutover_kit.publisher import Publisher, while_touching
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 WAKEUP_CHANNEL = "scheduler_wakeup"
 
 emitted_total = Counter("cutover_scheduler_emitted_total", "Scheduled events emitted to Kafka")
-lateness = Histogram(
+# Observed a batch at a time: `Histogram.observe` took 8.2-8.7 ms for a batch of 5,000.
+lateness = BatchHistogram(
     "cutover_scheduler_lateness_seconds",
     "Emission time minus run_at, by the database clock",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
@@ -213,12 +215,10 @@ class Emitter:
             if marked != f"UPDATE {len(emitted)}":  # never, while the claim holds: mark none
                 raise RuntimeError(f"{marked} of {len(emitted)} claimed events; marking none")
         emitted_total.inc(len(emitted))
-        late = None
-        for row in emitted:
-            late = (row["emitted_at"] - row["run_at"]).total_seconds()
-            lateness.observe(late)
-        if late is not None:
-            last_lateness.set(late)
+        if emitted:
+            late = [(row["emitted_at"] - row["run_at"]).total_seconds() for row in emitted]
+            lateness.observe_all(late)
+            last_lateness.set(late[-1])
         return len(rows)
 
     async def _publish(self, rows: list[asyncpg.Record]) -> list[str | None]:

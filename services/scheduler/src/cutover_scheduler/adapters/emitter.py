@@ -203,8 +203,11 @@ class Emitter:
             rows = await connection.fetch(CLAIM, self.batch_size)
             if not rows:
                 return 0
+            emitted_at = rows[0]["emitted_at"]  # the batch's, the same in every row (`CLAIM`)
             refusals = await while_touching(
-                self._publish(rows), lambda: connection.execute(KEEP_CLAIM), self.keep_claim_every
+                self._publish(rows, _iso(emitted_at)),
+                lambda: connection.execute(KEEP_CLAIM),
+                self.keep_claim_every,
             )
             for row, why in zip(rows, refusals, strict=True):
                 if why:
@@ -216,14 +219,13 @@ class Emitter:
                 raise RuntimeError(f"{marked} of {len(emitted)} claimed events; marking none")
         emitted_total.inc(len(emitted))
         if emitted:
-            late = [(row["emitted_at"] - row["run_at"]).total_seconds() for row in emitted]
+            late = [(emitted_at - row["run_at"]).total_seconds() for row in emitted]
             lateness.observe_all(late)
             last_lateness.set(late[-1])
         return len(rows)
 
-    async def _publish(self, rows: list[asyncpg.Record]) -> list[str | None]:
+    async def _publish(self, rows: list[asyncpg.Record], emitted_at: str) -> list[str | None]:
         """Send the batch and wait for every acknowledgement; why Kafka refused each, if it did."""
-        emitted_at = _iso(rows[0]["emitted_at"])  # the batch's (`CLAIM`)
         return await self.publisher.send_batch(
             (
                 (self.topic, str(row["account_id"]).encode(), due_event(row, emitted_at))
